@@ -51,7 +51,8 @@ def test_hamiltonian_matches_kronecker_products(N, alpha):
 
 def test_parameters_follow_the_paper():
     """h_n in [0.9, 1.1], J_n = 0.41 alpha^(n-1) (eq. 12), grain rms exactly 1.5."""
-    params = jax.vmap(lambda k: ed.drh_parameters(5, 0.6, k))(jax.random.split(jax.random.key(1), 50))
+    keys = jax.random.split(jax.random.key(1), 50)
+    params = jax.vmap(lambda k: ed.drh_parameters(5, 0.6, k))(keys)
     H_g, h, J = (np.asarray(x) for x in params)
     assert H_g.shape == (50, 8, 8) and h.shape == (50, 5)
     np.testing.assert_array_equal(H_g, np.swapaxes(H_g, -1, -2))
@@ -147,8 +148,9 @@ def test_strong_coupling_limit_single_spin():
     <sz> = +-1). Half the states in each class: the mean entropy -> log(2) / 2 and the
     memory -> 1/2. Corrections come from virtual hops through the Bell sectors, an
     effective 00 <-> 11 coupling ~ ||H_g||^2 / J (~1e-3 at J = 1e4, so S ~ 1e-4 at worst
-    among near-degenerate pairs; 50 samples checked: deviation of the mean < 3e-5). A coupling that is too large does not
-    thermalize the spin, which is why J_1 = 0.41 sits below the grain bandwidth.
+    among near-degenerate pairs; 50 samples checked: deviation of the mean < 3e-5).
+    A coupling that is too large does not thermalize the spin, which is why J_1 = 0.41
+    sits below the grain bandwidth.
     """
     res = ed.drh_end_spectrum(1, 0.0, jax.random.key(7), J1=1e4)
     S = np.asarray(res.entropy)
@@ -194,6 +196,8 @@ def test_raw_uint32_keys():
     keys = jax.random.split(jax.random.PRNGKey(11), 3)  # (3, 2) uint32
     res = ed.drh_ensemble(1, 0.7, keys)
     np.testing.assert_allclose(res.entropy[2], ed.drh_end_entropies(1, 0.7, keys[2]), atol=1e-12)
+    as_list = ed.drh_ensemble(1, 0.7, list(keys))  # a Python list of keys works too
+    np.testing.assert_allclose(as_list.entropy, res.entropy, atol=1e-12)
 
 
 @pytest.mark.parametrize(

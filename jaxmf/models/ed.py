@@ -15,7 +15,7 @@ mixes the grain qubit, so H conserves no total magnetization and has no block st
 
 Observables of the end l-bit n = N in every eigenstate |a>: the entanglement entropy
 S_a (nats) of its 2x2 reduced density matrix, and <a|sz_N|a>, whose mean square over
-eigenstates is the infinite-time memory (1/D) sum_a <a|sz_N|a>^2 (cf. eq. 4c / A14).
+eigenstates is the infinite-time memory (1/D) sum_a <a|sz_N|a>^2 (Czz of eq. 7a-b, A14).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def _check_params(alpha, d_g, grain_rms, h_mean, h_width, J1, grain_norm):
         or d_g < 2
         or d_g & (d_g - 1)
     ):
-        raise ValueError(f"d_g must be a power of 2 >= 2 (the grain is made of qubits); got {d_g!r}")
+        raise ValueError(f"d_g must be a power of 2 >= 2 (the grain is qubits); got {d_g!r}")
     _check("grain_rms", grain_rms, lambda x: np.isfinite(x) & (x > 0), "a finite number > 0")
     _check("h_mean", h_mean, np.isfinite, "a finite number")
     _check("h_width", h_width, lambda x: np.isfinite(x) & (x >= 0), "a finite number >= 0")
@@ -313,7 +313,7 @@ def drh_end_entropies(N: int, alpha, key, **params) -> jax.Array:
 
 
 def drh_end_memory(N: int, alpha, key, **params) -> jax.Array:
-    """() infinite-time memory of the end spin, (1/D) sum_a <a|sz_N|a>^2 (cf. eq. 4c, A14)."""
+    """() infinite-time memory of the end spin, (1/D) sum_a <a|sz_N|a>^2 (Czz of eq. 7, A14)."""
     return drh_end_spectrum(N, alpha, key, **params).memory
 
 
