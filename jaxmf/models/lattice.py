@@ -243,23 +243,29 @@ def _spectrum_eigh(V, R):
 
 
 def _spectrum_host(V, *, R):
-    # Called by pure_callback with V of shape (..., N); loops over leading axes.
+    # Called by pure_callback with V of shape (..., N); loops over the leading axes.
     V = np.asarray(V, np.float64)
-    flat = V.reshape(-1, V.shape[-1])
-    energies, amplitudes = np.empty_like(flat), np.empty_like(flat)
+    n, lead = V.shape[-1], V.shape[:-1]
+    flat = V.reshape(-1, n)
+    d, lam, amp = (np.empty_like(flat) for _ in range(3))
+    e, use_dense = np.empty((len(flat), n - 1)), np.empty(len(flat), bool)
     ab = np.array(_band_template(R), order="F")
     for i, v in enumerate(flat):
         ab[0] = v
-        energies[i], amplitudes[i] = _banded.origin_spectrum(ab)
-    return energies.reshape(V.shape), amplitudes.reshape(V.shape)
+        d[i], e[i], lam[i], amp[i], use_dense[i] = _banded.tridiagonal_host(ab)
+    return (d.reshape(V.shape), e.reshape(lead + (n - 1,)), lam.reshape(V.shape),
+            amp.reshape(V.shape), use_dense.reshape(lead))
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _spectrum_fast(V, R):
-    out = jax.ShapeDtypeStruct(V.shape, jnp.float64)
-    return jax.pure_callback(
-        functools.partial(_spectrum_host, R=R), (out, out), V, vmap_method="expand_dims"
+    n = V.shape[-1]
+    f64 = functools.partial(jax.ShapeDtypeStruct, dtype=jnp.float64)
+    shapes = (f64((n,)), f64((n - 1,)), f64((n,)), f64((n,)), jax.ShapeDtypeStruct((), bool))
+    d, e, lam, dense_amp, use_dense = jax.pure_callback(
+        functools.partial(_spectrum_host, R=R), shapes, V, vmap_method="expand_dims"
     )
+    return lam, jnp.where(use_dense, dense_amp, _banded.first_components(d, e, lam))
 
 
 @_spectrum_fast.defjvp
@@ -286,12 +292,13 @@ def origin_spectrum(R, W, *, theta0=None, key=None, kind="qp", method="auto"):
     These are all the mean-field theory needs (eq. 16, 18). Two exact routes:
 
     * ``"eigh"``: dense ``jnp.linalg.eigh`` of H_2D, O(N^3); runs on any device.
-    * ``"fast"``: host LAPACK via ``jax.pure_callback``: the band matrix (bandwidth
-      2R + 2) is reduced to tridiagonal form by rotations that fix site 0 (``dsbtrd``,
-      O(N^2 R)), then QR iteration on the tridiagonal matrix tracks only the first
-      components (``dbdsqr``, O(N^2)). Agrees with eigh to ~1e-12 (eps ||H|| / gap).
-      Under vmap the callback loops over the batch on the host. Derivatives (jvp/grad)
-      are exact but are computed through the eigh path (they need all eigenvectors).
+    * ``"fast"``: the band matrix (bandwidth 2R + 2) is reduced on the host to
+      tridiagonal form by rotations that fix site 0 (LAPACK ``dsbtrd`` via
+      ``jax.pure_callback``, O(N^2 R)); the first components of the tridiagonal
+      eigenvectors then come from twisted factorizations in JAX (O(N^2)); see
+      ``jaxmf/models/_banded.py``. Agrees with eigh to ~1e-12 or better. Under vmap the
+      callback loops over the batch on the host. Derivatives (jvp/grad) are exact but
+      are computed through the eigh path (they need all eigenvectors).
     * ``"auto"``: ``"fast"`` on CPU for N >= 200 sites, ``"eigh"`` otherwise (GPU/TPU).
 
     Args:
