@@ -33,8 +33,7 @@ from jaxmf.models import lattice  # noqa: E402
 
 def _rate(fn, thetas, min_time):
     """Realizations per second of fn over batches of theta0 (compile excluded)."""
-    out = fn(thetas[:1]).block_until_ready()  # compile for batch 1 ...
-    out = fn(thetas).block_until_ready()  # ... and for the batch
+    out = fn(thetas).block_until_ready()  # compile
     done, start = 0, time.perf_counter()
     while True:
         out = fn(thetas).block_until_ready()

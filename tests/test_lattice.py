@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.stats
 
 from jaxmf.models import lattice
@@ -111,6 +112,22 @@ def test_fast_path_matches_eigh(R, W, kind):
     assert float(jnp.max(jnp.abs(a_fast - a_eigh))) < 1e-10
     assert float(jnp.max(jnp.abs(e_fast - e_eigh))) < 1e-9 * max(W, 1)
     np.testing.assert_allclose(jnp.sum(a_fast**2, -1), 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("driver", ["sbtrd", "sb2st"])
+def test_band_reduction_drivers(driver):
+    if driver == "sb2st" and _banded._sb2st is None:
+        pytest.skip("dsytrd_sb2st not found in this scipy build")
+    R, W = 10, 20.0
+    ab = np.array(lattice._band_template(R), order="F")
+    ab[0] = np.asarray(lattice.potential(R, W, theta0=0.9))
+    d, e = _banded.band_to_tridiagonal(ab, driver=driver)
+    assert d[0] == ab[0, 0]  # site 0 is untouched by the rotations
+    lam = scipy.linalg.eigvalsh_tridiagonal(d, e)
+    amp = _banded.first_components(jnp.asarray(d), jnp.asarray(e), jnp.asarray(lam))
+    e_ref, a_ref = lattice.origin_spectrum(R, W, theta0=0.9, method="eigh")
+    np.testing.assert_allclose(lam, e_ref, atol=1e-11)
+    np.testing.assert_allclose(amp, a_ref, atol=1e-12)
 
 
 def test_strong_disorder_couplings_decay():

@@ -27,17 +27,23 @@ prod_{j != k} (lambda_k - lambda_j) (mu: eigenvalues without site 0) has absolut
 on the Cholesky factor of T - sigma, tracking one row: orthogonal, but its relative
 convergence tolerance (~100 eps) gives errors up to ~2e-10 in |phi| at W = 5.
 
-``dsbtrd`` has no Python wrapper in scipy.linalg.lapack; it is called through scipy's
-public Cython LAPACK table (scipy.linalg.cython_lapack) via ctypes.
+The band reduction uses LAPACK ``dsytrd_sb2st`` (the cache-efficient bulge chasing of
+LAPACK >= 3.7, ~1.5x faster than ``dsbtrd`` at N = 5101) when the OpenBLAS bundled with
+scipy's wheels exports it, and ``dsbtrd`` otherwise. Both only rotate indices >= 1.
+Neither has a Python wrapper in scipy.linalg.lapack: ``dsbtrd`` is called through
+scipy's public Cython LAPACK table (scipy.linalg.cython_lapack), ``dsytrd_sb2st``
+through the bundled library, both via ctypes.
 """
 
 from __future__ import annotations
 
 import ctypes
+import pathlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import scipy
 import scipy.linalg.cython_lapack as _cython_lapack
 from scipy.linalg import lapack as _lapack
 
@@ -70,6 +76,27 @@ _dsbtrd = _lapack_function(
 )
 
 
+def _find_sb2st():
+    """DSYTRD_SB2ST from scipy's bundled OpenBLAS as (function, int type), or None."""
+    root = pathlib.Path(scipy.__file__).parent
+    for path in sorted([*root.parent.glob("scipy.libs/libscipy_openblas*"),
+                        *root.glob(".dylibs/libscipy_openblas*")]):
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError:  # pragma: no cover
+            continue
+        for symbol, int_t in (("scipy_dsytrd_sb2st_", ctypes.c_int),
+                              ("scipy_dsytrd_sb2st_64_", ctypes.c_int64)):
+            if hasattr(lib, symbol):
+                function = getattr(lib, symbol)
+                function.restype = None
+                return function, int_t
+    return None  # pragma: no cover - other scipy builds
+
+
+_sb2st = _find_sb2st()
+
+
 def _i(value):
     return ctypes.byref(ctypes.c_int(value))
 
@@ -79,15 +106,49 @@ def _p(array):
 
 
 # --------------------------------------------------------------------------- host side
-def band_to_tridiagonal(ab):
-    """Tridiagonal form of a symmetric band matrix, leaving e_0 invariant (``dsbtrd``).
+def band_to_tridiagonal(ab, *, driver="auto"):
+    """Tridiagonal form of a symmetric band matrix, leaving e_0 invariant.
 
     Args:
         ab: (kd + 1, N) lower band storage, ab[i - j, j] = H[i, j] for 0 <= i - j <= kd.
+        driver: ``"sb2st"`` (LAPACK dsytrd_sb2st), ``"sbtrd"`` (dsbtrd) or ``"auto"``
+            (sb2st where available and kd >= 2).
 
     Returns:
         (d, e): (N,) diagonal and (N - 1,) off-diagonal of T = Q^T H Q, with Q e_0 = e_0.
+        (T is determined by H only up to rounding amplified along the diagonal -- the
+        Jacobi matrix of a discrete measure is ill-conditioned -- but its eigenvalues
+        and first eigenvector components are as accurate as H's.)
     """
+    kd1, n = ab.shape
+    if driver == "sb2st" or (driver == "auto" and _sb2st is not None and kd1 >= 3):
+        return _band_to_tridiagonal_sb2st(ab)
+    return _band_to_tridiagonal_sbtrd(ab)
+
+
+def _band_to_tridiagonal_sb2st(ab):
+    function, int_t = _sb2st
+    kd1, n = ab.shape
+    ab = np.array(ab, dtype=np.float64, order="F")
+
+    def call(hous, lhous, work, lwork):
+        info = int_t(0)
+        ref = lambda v: ctypes.byref(int_t(v))  # noqa: E731
+        one = ctypes.c_size_t(1)  # hidden lengths of the three CHARACTER arguments
+        function(b"N", b"N", b"L", ref(n), ref(kd1 - 1), _p(ab), ref(kd1), _p(d), _p(e),
+                 _p(hous), ref(lhous), _p(work), ref(lwork), ctypes.byref(info), one, one, one)
+        if info.value != 0:  # pragma: no cover - only for invalid arguments
+            raise np.linalg.LinAlgError(f"dsytrd_sb2st failed, info = {info.value}")
+
+    d, e = np.empty(n), np.empty(max(n - 1, 1))
+    hous, work = np.empty(1), np.empty(1)
+    call(hous, -1, work, -1)  # workspace query
+    lhous, lwork = max(int(hous[0]), 1), max(int(work[0]), 1)
+    call(np.empty(lhous), lhous, np.empty(lwork), lwork)
+    return d, e[: n - 1]
+
+
+def _band_to_tridiagonal_sbtrd(ab):
     kd1, n = ab.shape
     ab = np.array(ab, dtype=np.float64, order="F")  # overwritten by LAPACK
     d, e, work = np.empty(n), np.empty(max(n - 1, 1)), np.empty(n)
