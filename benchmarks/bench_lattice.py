@@ -40,7 +40,7 @@ def _rate(fn, thetas, min_time):
         done += len(thetas)
         elapsed = time.perf_counter() - start
         if elapsed >= min_time:
-            return done / elapsed, np.asarray(out)
+            return done / elapsed, np.array(out, copy=True)
 
 
 def main(argv=None):

@@ -240,6 +240,19 @@ def test_gradients_fast_equal_eigh():
     jvp = jax.jvp(lambda w: lattice.bare_couplings(R, w, theta0=theta0, method="fast"),
                   (7.0,), (1.0,))[1]
     assert jvp.shape == (lattice.num_sites(R),)
+    # vmap of grad and grad of vmap (batched over theta0), under jit
+    thetas = jnp.array([0.2, 0.8, 3.0])
+
+    def loss_t(W, t, method):
+        return jnp.sum(jnp.log(lattice.bare_couplings(R, W, theta0=t, method=method)))
+
+    for method in ("eigh", "fast"):
+        vg = jax.jit(jax.vmap(jax.grad(loss_t), in_axes=(None, 0, None)), static_argnums=2)
+        gv = jax.jit(jax.grad(lambda W, m: jnp.sum(jax.vmap(lambda t: loss_t(W, t, m))(thetas))),
+                     static_argnums=1)
+        per_theta = vg(7.0, thetas, method)
+        assert float(gv(7.0, method)) == pytest.approx(float(jnp.sum(per_theta)), rel=1e-10)
+        assert float(per_theta[1]) == pytest.approx(float(grads[0]), rel=1e-10)
 
 
 # --------------------------------------------------------------------------- bad input

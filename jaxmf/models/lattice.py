@@ -16,6 +16,19 @@ between V(0) = W, V(2 pi / q1) = -W and V(2 pi) = W. It is sampled at
 * ``kind="random"``: theta_n iid uniform on [0, 2 pi), so V(theta_n) is uniform on
   [-W, W] (the two linear pieces together cover [-W, W] with constant density).
 
+Conventions (checked against eq. 15-18 and the text around them):
+
+* n = (n1, n2) are integer lattice coordinates (Fig. 4 only draws the lattice rotated
+  by 45 degrees); V(theta) is evaluated at theta mod 2 pi.
+* Hopping +1 as written in eq. (15). The lattice is bipartite, so the gauge
+  c_n -> (-1)^(n1 + n2) c_n maps hopping -1 onto +1 without changing any |phi_k(n)|:
+  the couplings do not depend on this sign.
+* The random angles are drawn on [0, 2 pi) (the paper's [0, 2 pi] differs by a null set).
+* phi_k(0) is the paper's phi_{k 0} (f_k = sum_m phi_{k m} c_m, eq. 16): the amplitude
+  of orbital k at the origin. Orbitals are indexed by ascending energy; the paper's
+  site labels (assignment rule after eq. 16) come from :func:`assign_orbitals` and
+  only matter for spatial maps, not for eta_tot.
+
 Site order (see :func:`sites`): site 0 is the origin, and the hopping matrix is banded
 with bandwidth 2R + 2 (R >= 1). The exact fast path for the couplings (Performance in
 DESIGN.md) reduces this band matrix to tridiagonal form with rotations that leave site 0
@@ -63,8 +76,9 @@ Q = np.pi * np.array([1.0 + np.sqrt(5.0), 1.0 + np.sqrt(3.0)])
 KINDS = ("qp", "random")
 METHODS = ("auto", "eigh", "fast")
 
-# "auto" uses the banded host path on CPU from this many sites on; below, dense eigh is
-# as fast (benchmarks/bench_lattice.py: R = 10, N = 221 is ~1.0-1.5x either way).
+# "auto" uses the banded host path on CPU from this many sites on (bench_lattice.py on a
+# 2-core CPU: eigh is 1.5x faster at R = 5, N = 61; the fast path 1.3x faster at R = 10,
+# N = 221, 5x at R = 33 and ~7x at R = 50).
 _FAST_MIN_SITES = 200
 
 
