@@ -1,0 +1,1 @@
+"""Shipped tables (see README.md in this folder for how they were made)."""

@@ -1,0 +1,367 @@
+"""The entropic enhancement eta(g) and the single-l-bit observables (Appendix A).
+
+    eta(g)   = 2 log E[ K(g_a, g_b) ],  g_a, g_b iid ~ p(. | g)        (A27)
+    [S](g)   = E[ S(g_a) ]                                              (A13)
+    Czz(g)   = E[ 1 / (1 + 4 g_a^2) ]                                   (A14)
+    p_S(S|g) = p(g_a(S) | g) / S'(g_a(S))                               (A12)
+
+All expectations are over g_a = g x with x ~ ptilde (:mod:`jaxmf.resonance`). They are
+evaluated on one fixed quadrature rule in x (:func:`quadrature_nodes`): Gauss-Legendre
+panels in u = log x from the lower edge of ptilde up to x = 1e18, plus the tail
+x > 1e18 mapped to t = 1/x (where the density ptilde(1/t)/t^2 is smooth). Because
+expectations are taken over x, the same nodes serve every g in [1e-12, 1e6].
+
+eta itself is needed ~1e9 times in a sweep, so :func:`eta` interpolates a shipped
+table (cubic Hermite in log g of log eta, with exact derivatives from the quadrature,
+100 nodes per decade on [1e-12, 1e6]) and continues it with the exact asymptotic
+forms outside the grid: eta ~ g (a log(1/g) + b) below, log 2 - c g^-4 above.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from importlib import resources
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _config  # noqa: F401
+from ._validate import check_dist, check_nonnegative
+from .resonance import entropy, family, k_minus_one
+
+__all__ = [
+    "eta",
+    "eta_of_log_g",
+    "eta_quadrature",
+    "mean_entropy",
+    "czz",
+    "entropy_pdf",
+    "resonance_pdf",
+    "quadrature_nodes",
+    "build_eta_table",
+]
+
+# Range of the eta table and of the quadrature rule.
+LOG10_G_MIN, LOG10_G_MAX, NODES_PER_DECADE = -12.0, 6.0, 100
+_X_HI = 1e18  # x beyond which the tail is integrated in t = 1/x
+
+
+# ---------------------------------------------------------------------------------
+# quadrature over x ~ ptilde
+# ---------------------------------------------------------------------------------
+
+
+def _gauss_panels(a, b, width, order):
+    """Gauss-Legendre nodes/weights on [a, b] split into panels of about ``width``."""
+    n_pan = max(1, int(np.ceil((b - a) / width - 1e-9)))
+    edges = np.linspace(a, b, n_pan + 1)
+    t, w = np.polynomial.legendre.leggauss(order)
+    half = 0.5 * np.diff(edges)
+    mid = 0.5 * (edges[1:] + edges[:-1])
+    return (mid[:, None] + half[:, None] * t).ravel(), (half[:, None] * w).ravel()
+
+
+@functools.lru_cache(maxsize=None)
+def quadrature_nodes(dist: str = "goe", refine: int = 1):
+    """Fixed quadrature rule for E[f(x)], x ~ ptilde_dist.
+
+    Args:
+        dist: "goe" or "poisson".
+        refine: panel-width divisor (2 doubles the nodes; used for convergence checks).
+
+    Returns:
+        (x, w): numpy arrays (M,), nodes x > 0 and weights with sum(w) = 1 (to the
+        quadrature accuracy) such that E[f(x)] ~= sum_i w_i f(x_i).
+    """
+    with jax.ensure_compile_time_eval():
+        return _nodes(family(dist), dist, refine)
+
+
+def _nodes(fam, dist, refine):
+    if dist == "goe":
+        # align panels with the table cells: the table density is piecewise quadratic
+        from .resonance import _goe_table
+
+        tab = _goe_table()
+        u_lo, du = tab.u0, tab.du
+        u_mid = u_lo + du * (tab.cdf.shape[0] - 1)
+        u1, w1 = _gauss_panels(u_lo, u_mid, du / refine, 3)
+    else:
+        u_lo, u_mid = np.log(0.2), np.log(120.0)  # ptilde(0.2) ~ 1e-34
+        u1, w1 = _gauss_panels(u_lo, u_mid, 0.25 / refine, 8)
+    u2, w2 = _gauss_panels(u_mid, np.log(_X_HI), 1.0 / refine, 8)
+    t3, w3 = _gauss_panels(0.0, 1.0 / _X_HI, 1.0 / _X_HI, 8 * refine)
+    u = np.concatenate([u1, u2])
+    x = np.concatenate([np.exp(u), 1.0 / t3])
+    dens_u = np.exp(np.asarray(fam.logpdf_u(jnp.asarray(u))))
+    dens_t = np.asarray(fam.pdf(jnp.asarray(1.0 / t3))) / t3**2
+    w = np.concatenate([w1, w2]) * dens_u
+    w = np.concatenate([w, w3 * dens_t])
+    keep = w > 0
+    return x[keep], w[keep]
+
+
+def _expect(f, g, dist, refine=1):
+    """E[f(g x)] over x ~ ptilde_dist for g of any shape (vectorized)."""
+    x, w = quadrature_nodes(dist, refine)
+    g = jnp.asarray(g, jnp.float64)
+    return jnp.sum(f(g[..., None] * x) * w, axis=-1)
+
+
+def eta_quadrature(g, dist: str = "goe", refine: int = 1):
+    """eta(g) by direct 2D quadrature of (A27) (slow: M^2 evaluations per g).
+
+    eta = 2 log1p(E[K - 1]) with K - 1 in cancellation-free form.
+
+    Args:
+        g: couplings, any shape, within [1e-12, 1e6] for full accuracy.
+        dist: ptilde family.
+        refine: quadrature refinement (see :func:`quadrature_nodes`).
+
+    Returns:
+        eta(g), same shape.
+    """
+    x, w = quadrature_nodes(dist, refine)
+    xj, wj = jnp.asarray(x), jnp.asarray(w)
+
+    def one(gi):
+        ga = gi * xj
+        # K - 1 depends on g_a only through P(g_a): evaluate P once per node.
+        km1 = k_minus_one(ga[:, None], ga[None, :])
+        return 2.0 * jnp.log1p(wj @ km1 @ wj)
+
+    g = jnp.asarray(g, jnp.float64)
+    out = jax.lax.map(one, g.ravel(), batch_size=4)
+    return out.reshape(g.shape)
+
+
+# ---------------------------------------------------------------------------------
+# the eta table
+# ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _EtaTable:
+    u0: float  # log g of the first node
+    du: float
+    log_eta: np.ndarray  # (M,)
+    dlog_eta: np.ndarray  # (M,) d log(eta) / d log(g)
+
+
+def build_eta_table(dist: str, path=None, refine: int = 1, progress: bool = True):
+    """Compute the eta table for ``dist`` by quadrature and save it (npz). Returns path."""
+    check_dist(dist)
+    n = int(round((LOG10_G_MAX - LOG10_G_MIN) * NODES_PER_DECADE)) + 1
+    u = np.linspace(LOG10_G_MIN, LOG10_G_MAX, n) * np.log(10.0)
+
+    @jax.jit
+    def value_and_slope(uc):
+        def f(ui):
+            return jnp.log(eta_quadrature(jnp.exp(ui), dist, refine))
+
+        return jax.vmap(lambda ui: jax.jvp(f, (ui,), (1.0,)))(uc)
+
+    chunks = np.array_split(u, max(1, n // 16))
+    it = chunks
+    if progress:
+        from tqdm import tqdm
+
+        it = tqdm(chunks, desc=f"eta table ({dist})", unit="chunk")
+    vals = [value_and_slope(jnp.asarray(c)) for c in it]
+    log_eta = np.concatenate([np.asarray(v[0]) for v in vals])
+    dlog = np.concatenate([np.asarray(v[1]) for v in vals])
+    if path is None:
+        path = str(resources.files("jaxmf.data").joinpath(f"eta_{dist}.npz"))
+    np.savez_compressed(
+        path,
+        u0=u[0],
+        du=u[1] - u[0],
+        log_eta=log_eta,
+        dlog_eta=dlog,
+        n_nodes=quadrature_nodes(dist, refine)[0].size,
+        refine=refine,
+        command=f"jaxmf eta-table --dist {dist}",
+    )
+    return path
+
+
+@functools.lru_cache(maxsize=None)
+def _eta_table(dist: str) -> _EtaTable:
+    with resources.files("jaxmf.data").joinpath(f"eta_{dist}.npz").open("rb") as fh:
+        z = np.load(fh)
+        return _EtaTable(float(z["u0"]), float(z["du"]), z["log_eta"], z["dlog_eta"])
+
+
+def eta_of_log_g(log_g, dist: str = "goe"):
+    """eta as a function of u = log g (the form the solver uses); u = -inf gives 0.
+
+    Cubic Hermite interpolation of log eta on the uniform table grid (the cell index is
+    computed directly, no search); exact asymptotic continuations outside the grid.
+    Derivatives are those of the interpolant (continuous).
+
+    Args:
+        log_g: any shape, float64, in [-inf, inf].
+        dist: ptilde family.
+
+    Returns:
+        eta, same shape.
+    """
+    check_dist(dist)
+    tab = _eta_table(dist)
+    y, dy = jnp.asarray(tab.log_eta), jnp.asarray(tab.dlog_eta)
+    m = y.shape[0]
+    u_lo, u_hi = tab.u0, tab.u0 + tab.du * (m - 1)
+    u = jnp.asarray(log_g, jnp.float64)
+    uc = jnp.clip(u, u_lo, u_hi)
+
+    s = (uc - u_lo) / tab.du
+    i = jnp.clip(jnp.floor(s).astype(jnp.int32), 0, m - 2)
+    t = s - i
+    t2, t3 = t * t, t * t * t
+    log_eta = ((2 * t3 - 3 * t2 + 1) * y[i] + (t3 - 2 * t2 + t) * tab.du * dy[i]
+               + (-2 * t3 + 3 * t2) * y[i + 1] + (t3 - t2) * tab.du * dy[i + 1])
+    inside = jnp.exp(log_eta)
+
+    # below: eta = g (a L + b), L = -log g, matched in value and slope at the first node
+    e0, s0 = float(np.exp(tab.log_eta[0])), float(tab.dlog_eta[0])
+    L0 = -u_lo
+    a = e0 * (1.0 - s0) / np.exp(u_lo)  # from d eta/du = eta - a g at the node
+    b = e0 / np.exp(u_lo) - a * L0
+    u_small = jnp.minimum(u, u_lo)
+    far = u_small < -700.0  # g underflows: eta = 0 exactly, with zero derivative
+    u_safe = jnp.where(far, u_lo, u_small)
+    below = jnp.where(far, 0.0, jnp.exp(u_safe) * (a * (-u_safe) + b))
+
+    # above: log 2 - eta = c g^-4, matched in value at the last node
+    c = np.log(2.0) - float(np.exp(tab.log_eta[-1]))
+    above = jnp.log(2.0) - c * jnp.exp(-4.0 * (jnp.maximum(u, u_hi) - u_hi))
+    return jnp.where(u < u_lo, below, jnp.where(u > u_hi, above, inside))
+
+
+def eta(g, dist: str = "goe"):
+    """Entropic enhancement eta(g) of the bath by one l-bit (A27; Fig. 1(d)).
+
+    Args:
+        g: reduced couplings >= 0, any shape (0 and inf allowed).
+        dist: ptilde family, "goe" (default) or "poisson".
+
+    Returns:
+        eta(g) in [0, log 2), same shape. eta(0) = 0, eta ~ -8 g log g as g -> 0,
+        log 2 - eta = O(g^-4) as g -> inf.
+    """
+    check_nonnegative("g", g)
+    g = jnp.asarray(g, jnp.float64)
+    pos = g > 0
+    return jnp.where(pos, eta_of_log_g(jnp.log(jnp.where(pos, g, 1.0)), dist), 0.0)
+
+
+# ---------------------------------------------------------------------------------
+# single-l-bit observables
+# ---------------------------------------------------------------------------------
+
+_G_FLOOR = 10.0**LOG10_G_MIN  # below it the exact linear limits are used
+
+
+def _linear_below_floor(fn, g, dist):
+    """fn(g) for g >= 1e-12; fn(1e-12) g / 1e-12 below (fn ~ const * g as g -> 0)."""
+    g = jnp.asarray(g, jnp.float64)
+    small = g < _G_FLOOR
+    val = fn(jnp.where(small, _G_FLOOR, g), dist)
+    return jnp.where(small, val * g / _G_FLOOR, val)
+
+
+def mean_entropy(g, dist: str = "goe"):
+    """Eigenstate-averaged entanglement entropy [S](g) of one l-bit (A13).
+
+    Args:
+        g: reduced couplings >= 0, any shape.
+        dist: ptilde family.
+
+    Returns:
+        [S](g) in nats, same shape; [S]/g -> 2 pi as g -> 0, -> log 2 as g -> inf.
+    """
+    check_nonnegative("g", g)
+    check_dist(dist)
+    return _linear_below_floor(lambda gg, d: _expect(entropy, gg, d), g, dist)
+
+
+def czz(g, dist: str = "goe"):
+    """Infinite-time memory of sz, Czz(g) = E[(P - Q)^2] = E[1/(1 + 4 g_a^2)] (A14).
+
+    Args:
+        g: reduced couplings >= 0, any shape.
+        dist: ptilde family.
+
+    Returns:
+        Czz(g) in (0, 1], same shape; (1 - Czz)/g -> 2 pi as g -> 0.
+    """
+    check_nonnegative("g", g)
+    check_dist(dist)
+
+    def one_minus(gg, d):
+        return _expect(lambda ga: 4 * ga**2 / (1 + 4 * ga**2), gg, d)
+
+    return 1.0 - _linear_below_floor(one_minus, g, dist)
+
+
+def resonance_pdf(g_a, g, dist: str = "goe"):
+    """p(g_a | g) = ptilde(g_a / g) / g (A3), broadcasting g_a against g.
+
+    Args:
+        g_a: resonance strengths >= 0.
+        g: reduced couplings > 0.
+        dist: ptilde family.
+
+    Returns:
+        density, broadcast shape.
+    """
+    check_nonnegative("g_a", g_a)
+    check_nonnegative("g", g, strictly_positive=True)
+    fam = family(dist)
+    g = jnp.asarray(g, jnp.float64)
+    return fam.pdf(jnp.asarray(g_a, jnp.float64) / g) / g
+
+
+def _inverse_entropy(s):
+    """g_a with S(g_a) = s for s in (0, log 2): bisection in log g_a, then one
+    differentiable Newton step (exact first derivative ds/dS = 1/S')."""
+    lo = jnp.full_like(s, -60.0)
+    hi = jnp.full_like(s, 60.0)
+
+    def body(_, lohi):
+        lo, hi = lohi
+        mid = 0.5 * (lo + hi)
+        up = entropy(jnp.exp(mid)) < s
+        return jnp.where(up, mid, lo), jnp.where(up, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, 110, body, (lo, hi))
+    y = jax.lax.stop_gradient(0.5 * (lo + hi))
+    val, dval = jax.jvp(lambda yy: entropy(jnp.exp(yy)), (y,), (jnp.ones_like(y),))
+    return jnp.exp(y - (val - s) / dval)
+
+
+def entropy_pdf(S, g, dist: str = "goe"):
+    """Distribution of eigenstate entanglement entropies p_S(S | g) (A12).
+
+    p_S(S) = p(g_a(S) | g) / S'(g_a(S)), S'(g_a) = dS/dg_a. Zero outside (0, log 2);
+    integrable divergence ~ (log 2 - S)^(-1/2) at S -> log 2.
+
+    Args:
+        S: entropies in nats, any shape.
+        g: reduced couplings > 0, broadcastable against S.
+        dist: ptilde family.
+
+    Returns:
+        density in 1/nat, broadcast shape.
+    """
+    check_nonnegative("g", g, strictly_positive=True)
+    fam = family(dist)
+    S, g = jnp.broadcast_arrays(jnp.asarray(S, jnp.float64), jnp.asarray(g, jnp.float64))
+    ok = (S > 0) & (S < jnp.log(2.0))
+    s_in = jnp.where(ok, S, 0.5)
+    ga = _inverse_entropy(s_in)
+    dS = jax.vmap(jax.grad(entropy))(ga.ravel()).reshape(ga.shape)
+    dens = fam.pdf(ga / g) / g / dS
+    return jnp.where(ok, dens, 0.0)
