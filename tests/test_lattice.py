@@ -130,6 +130,30 @@ def test_band_reduction_drivers(driver):
     np.testing.assert_allclose(amp, a_ref, atol=1e-12)
 
 
+def test_degenerate_spectrum_falls_back_to_dense():
+    # twisted factorizations cannot separate degenerate eigenvectors: the host detects
+    # (near-)degenerate eigenvalues of T and answers with a dense eigh instead
+    R = 6
+    ab = np.array(lattice._band_template(R), order="F")
+    ab[0] = 0.0  # clean lattice: degenerate
+    assert bool(_banded.tridiagonal_host(ab)[-1])
+    ab[0] = np.asarray(lattice.potential(R, 30.0, theta0=1.0))
+    assert not bool(_banded.tridiagonal_host(ab)[-1])
+    ab[0, 3] = np.nan
+    assert np.all(np.isnan(_banded.tridiagonal_host(ab)[2]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("R", [33, 50])
+@pytest.mark.parametrize("kind", ["qp", "random"])
+def test_fast_path_matches_eigh_large(R, kind):
+    for i, W in enumerate((5.0, 20.0, 45.0, 100.0)):
+        kw = _kw(kind, i)
+        _, a_eigh = lattice.origin_spectrum(R, W, method="eigh", **kw)
+        _, a_fast = lattice.origin_spectrum(R, W, method="fast", **kw)
+        assert float(jnp.max(jnp.abs(a_fast - a_eigh))) < 1e-10
+
+
 def test_strong_disorder_couplings_decay():
     # at W = 100 the orbitals are localized: the typical coupling falls by ~W per step
     # away from the origin, down to ~1e-16 at r = 8, and the fast path resolves it
