@@ -1,0 +1,295 @@
+"""The self-consistent mean-field fixed point (eq. 11, 13, 14) and its observables.
+
+    g_n = g_{n,0} exp( (1/2) sum_{m != n} eta(g_m) ),   eta_tot = sum_n eta(g_n).
+
+Scalar form (THEORY section 5). For a trial H = eta_tot each l-bit solves
+
+    l_n = l_{n,0} + (H - eta(l_n)) / 2,       l = log g,                         (*)
+
+whose root l_n(H) is unique (the left side minus the right is increasing in l with
+slope 1 + eta'(l)/2 in [1, 1.2]). H then solves F(H) = G(H) - H = 0 with
+G(H) = sum_n eta(l_n(H)), increasing in H. Iteration (13) from the bare couplings
+increases monotonically to the smallest fixed point, so the physical solution is the
+smallest root of F on [sum_n eta(g_{n,0}), N log 2].
+
+Solver: a safeguarded Newton iteration on F from the left (where F >= 0):
+  * F' < 0: Newton step (from the left it stays below the smallest root wherever G is
+    convex, which is the case near the localized root and the threshold fold);
+  * F' >= 0 (a bottleneck just past the threshold): the step doubles each time, so the
+    passage costs log steps instead of the ~1/sqrt(F_min) of plain iteration;
+  * once some F < 0 has been seen, the root is bracketed and the step falls back to
+    bisection whenever Newton leaves the bracket.
+Each realization stops on its own convergence test and reports its iteration count;
+a realization that has not converged after ``max_steps`` is flagged ``converged=False``
+(its values are the last iterate and must not be used).
+
+Everything is carried in l = log g, so an avalanche of N = 10^4 l-bits (g ~ 2^(N/2))
+does not overflow: ``log_g`` is exact, ``g = exp(log_g)`` may be inf. A bare coupling of
+exactly 0 (or a masked-out l-bit) has l = -inf, g = 0 and eta = 0.
+
+Gradients: eta_tot is differentiated implicitly (custom JVP): with the stability
+margin m = 1 - dG/dH at the solution, dH = (dG/dl_0 . dl_0) / m. At an avalanche
+threshold m -> 0 and the derivative diverges; where m < ``GRAD_MARGIN`` the tangent is
+returned as NaN instead of a meaningless huge number (the value stays finite), and
+``stability`` in the result tells how close each realization is.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import _config  # noqa: F401
+from ._validate import check_dist, is_concrete
+from .enhancement import eta_of_log_g, mean_entropy, czz
+
+__all__ = ["MeanFieldResult", "solve", "eta_tot_from_log_g0", "avalanches",
+           "thermalized_count", "mean_entropies", "memories", "GRAD_MARGIN"]
+
+GRAD_MARGIN = 1e-9
+_INNER_NEWTON = 4
+_LOG2 = float(np.log(2.0))
+
+
+class MeanFieldResult(NamedTuple):
+    """Solution of the mean-field equations; every field batched like the input.
+
+    Attributes:
+        g: (..., N) self-consistent couplings g_n (inf if exp(log_g) overflows).
+        log_g: (..., N) log g_n (exact; -inf for decoupled or masked l-bits).
+        eta: (..., N) eta(g_n).
+        eta_tot: (...) total enhancement H = sum_n eta(g_n) (eq. 14).
+        iterations: (...) solver steps used.
+        converged: (...) bool; False means the values are not a solution.
+        stability: (...) 1 - dG/dH at the solution (> 0: linearly stable; -> 0 at an
+            avalanche threshold, where d eta_tot / d(params) diverges).
+        n_lbits: (...) number of active l-bits (unmasked, g_{n,0} > 0).
+    """
+
+    g: jax.Array
+    log_g: jax.Array
+    eta: jax.Array
+    eta_tot: jax.Array
+    iterations: jax.Array
+    converged: jax.Array
+    stability: jax.Array
+    n_lbits: jax.Array
+
+
+def _eta_and_slope(l, dist):
+    """eta(l) and d eta / d l (l = log g), zero for l = -inf."""
+    finite = jnp.isfinite(l)
+    lf = jnp.where(finite, l, -800.0)
+    val, slope = jax.jvp(lambda x: eta_of_log_g(x, dist), (lf,), (jnp.ones_like(lf),))
+    return jnp.where(finite, val, 0.0), jnp.where(finite, slope, 0.0)
+
+
+def _couplings_at(H, l0, l_init, dist, n_newton=_INNER_NEWTON):
+    """Roots l_n(H) of (*), Newton from l_init. Returns (l, eta, d eta/dl)."""
+    active = jnp.isfinite(l0)
+    l0f = jnp.where(active, l0, 0.0)
+    l = jnp.where(active, l_init, 0.0)
+    if n_newton > 1:  # one fixed-point step: error <= log(2)/2 whatever H did
+        l = l0f + 0.5 * (H - _eta_and_slope(l, dist)[0])
+    for _ in range(n_newton):
+        e, de = _eta_and_slope(l, dist)
+        l = l - (l + 0.5 * e - l0f - 0.5 * H) / (1.0 + 0.5 * de)
+    e, de = _eta_and_slope(l, dist)
+    return (jnp.where(active, l, -jnp.inf), jnp.where(active, e, 0.0),
+            jnp.where(active, de, 0.0))
+
+
+def _g_and_slope(H, l0, l_init, dist):
+    """G(H), dG/dH and the couplings l(H)."""
+    l, e, de = _couplings_at(H, l0, l_init, dist)
+    return jnp.sum(e), jnp.sum(de / (2.0 + de)), l
+
+
+class _State(NamedTuple):
+    H: jax.Array
+    lo: jax.Array
+    hi: jax.Array
+    step: jax.Array
+    l: jax.Array
+    it: jax.Array
+    done: jax.Array
+
+
+def _solve_one(l0, dist, rtol, max_steps):
+    """Smallest root H of F for one realization l0 (N,). Returns (H, l, it, done, m)."""
+    active = jnp.isfinite(l0)
+    n_act = jnp.sum(active)
+    H_lo = jnp.sum(_eta_and_slope(l0, dist)[0])
+    H_max = n_act * _LOG2  # G < N log 2, so F(H_max) < 0 unless N = 0
+
+    def residual(H, l):
+        G, dG, l_new = _g_and_slope(H, l0, l, dist)
+        return G - H, dG - 1.0, l_new
+
+    def tol(H):
+        return rtol * (1.0 + H)
+
+    def cond(s):
+        return (~s.done) & (s.it < max_steps)
+
+    def body(s):
+        F, dF, l = residual(s.H, s.l)
+        left = F >= 0
+        lo = jnp.where(left, s.H, s.lo)
+        hi = jnp.where(left, s.hi, s.H)
+        bracketed = hi <= H_max
+        newton = s.H - F / jnp.where(dF != 0, dF, -1.0)
+        grow = s.H + jnp.maximum(F, 2.0 * s.step)
+        prop = jnp.where(left & (dF >= 0), grow, newton)
+        prop = jnp.where(left & ~bracketed, jnp.minimum(prop, H_max), prop)
+        outside = (prop <= lo) | (prop >= hi) | ~jnp.isfinite(prop)
+        prop = jnp.where(outside & bracketed, 0.5 * (lo + hi), prop)
+        prop = jnp.where(outside & ~bracketed, jnp.minimum(lo + F, H_max), prop)
+        done = (jnp.abs(F) <= tol(s.H)) | (hi - lo <= tol(s.H))
+        H_next = jnp.where(done, s.H, prop)
+        return _State(H_next, lo, hi, jnp.abs(H_next - s.H), l, s.it + 1, done)
+
+    l_start = jnp.where(active, l0, -jnp.inf)
+    s0 = _State(H_lo, H_lo, H_max + 1.0, jnp.zeros(()), l_start,
+                jnp.zeros((), jnp.int32), n_act == 0)
+    s = jax.lax.while_loop(cond, body, s0)
+    # polish the couplings at the final H and measure the stability margin
+    G, dG, l = _g_and_slope(s.H, l0, s.l, dist)
+    return s.H, l, s.it, s.done, 1.0 - dG
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(4,))
+def _implicit_eta_tot(l0, H, l, margin, dist):
+    """Returns the converged H; its JVP in l0 is the implicit-function derivative."""
+    del l0, l, margin, dist
+    return H
+
+
+@_implicit_eta_tot.defjvp
+def _implicit_eta_tot_jvp(dist, primals, tangents):
+    l0, H, l, margin = primals
+    dl0 = tangents[0]
+    _, de = _eta_and_slope(l, dist)
+    active = jnp.isfinite(l0)
+    # dG/dl0_n at fixed H: eta'_n * dl_n/dl0_n, with dl_n/dl0_n = 2 / (2 + eta'_n)
+    dG = jnp.sum(jnp.where(active, 2.0 * de / (2.0 + de) * jnp.where(active, dl0, 0.0), 0.0))
+    ok = margin > GRAD_MARGIN
+    return H, jnp.where(ok, dG / jnp.where(ok, margin, 1.0), jnp.nan)
+
+
+def _solve_log(l0, dist, rtol, max_steps):
+    """Solution for one realization with implicit first derivatives in l0."""
+    H_sg, l_sg, it, done, margin = _solve_one(jax.lax.stop_gradient(l0), dist, rtol, max_steps)
+    H = _implicit_eta_tot(l0, H_sg, l_sg, margin, dist)
+    # one differentiable Newton step on (*) from the converged couplings: same value,
+    # exact first derivatives dl_n = (dl0_n + dH/2) / (1 + eta'_n/2)
+    l, e, _ = _couplings_at(H, l0, l_sg, dist, n_newton=1)
+    return l, e, H, it, done, margin
+
+
+def eta_tot_from_log_g0(log_g0, dist="goe", rtol=1e-13, max_steps=400):
+    """eta_tot of one realization (N,) as a differentiable function of log g0.
+
+    The derivative is implicit (custom JVP); NaN at an avalanche threshold.
+    """
+    return _solve_log(log_g0, dist, rtol, max_steps)[2]
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _solve_batch(flat_l0, dist, rtol, max_steps):
+    return jax.vmap(lambda x: _solve_log(x, dist, rtol, max_steps))(flat_l0)
+
+
+def solve(g0, dist: str = "goe", *, mask=None, rtol: float = 1e-13, max_steps: int = 400,
+          log_input: bool = False) -> MeanFieldResult:
+    """Solve the mean-field equations (eq. 11/13) for a batch of realizations.
+
+    Args:
+        g0: (..., N) bare couplings g_{n,0} >= 0 (or log g_{n,0} if ``log_input``),
+            batched over all leading axes.
+        dist: ptilde family, "goe" (default) or "poisson".
+        mask: optional (..., N) bool, False marks padding for realizations with fewer
+            l-bits (ragged N); masked l-bits are absent (g = 0, eta = 0).
+        rtol: convergence tolerance on F = G(H) - H, relative to 1 + H.
+        max_steps: solver step limit per realization.
+        log_input: g0 is given as log g0 (use for couplings that underflow).
+
+    Returns:
+        :class:`MeanFieldResult` (the smallest fixed point: the one iteration (13)
+        reaches from the bare couplings). jit/vmap-compatible, differentiable in g0
+        (implicit differentiation).
+
+    Raises:
+        ValueError: (concrete input) negative/NaN couplings, empty N, non-float dtype,
+            mismatched mask shape, unknown dist.
+    """
+    check_dist(dist)
+    _check_solve_input(g0, mask, log_input)
+    g0 = jnp.asarray(g0, jnp.float64)
+    if log_input:
+        l0 = g0
+    else:
+        pos = g0 > 0
+        l0 = jnp.where(pos, jnp.log(jnp.where(pos, g0, 1.0)), -jnp.inf)
+    if mask is not None:
+        l0 = jnp.where(jnp.asarray(mask, bool), l0, -jnp.inf)
+    batch = l0.shape[:-1]
+    flat = l0.reshape((-1, l0.shape[-1]))
+    l, e, H, it, done, margin = _solve_batch(flat, dist, rtol, max_steps)
+    unflat = lambda a: a.reshape(batch + a.shape[1:])  # noqa: E731
+    l, e = unflat(l), unflat(e)
+    return MeanFieldResult(
+        g=jnp.exp(l), log_g=l, eta=e, eta_tot=unflat(H), iterations=unflat(it),
+        converged=unflat(done), stability=unflat(margin),
+        n_lbits=jnp.sum(jnp.isfinite(l), axis=-1))
+
+
+def _check_solve_input(g0, mask, log_input):
+    if not is_concrete(g0):
+        return
+    a = np.asarray(g0)
+    if a.ndim < 1 or a.shape[-1] < 1:
+        raise ValueError(f"g0 must have shape (..., N) with N >= 1, got shape {a.shape}")
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise ValueError(f"g0 must be a real float array, got dtype {a.dtype}")
+    if np.isnan(a).any():
+        raise ValueError("g0 contains NaN; bare couplings must lie in [0, inf)")
+    if not log_input and (a < 0).any():
+        raise ValueError(f"g0 must lie in [0, inf) (bare couplings); got min {a.min()!r}")
+    if not log_input and np.isinf(a).any():
+        raise ValueError("g0 must be finite (bare couplings in [0, inf))")
+    if mask is not None and is_concrete(mask) and np.shape(mask) != a.shape:
+        raise ValueError(f"mask must have the shape of g0 {a.shape}, got {np.shape(mask)}")
+
+
+# ---------------------------------------------------------------------------------
+# observables of a solution
+# ---------------------------------------------------------------------------------
+
+
+def avalanches(result: MeanFieldResult):
+    """Avalanche flag per realization: eta_tot > (1/2) N log 2 (eq. 19)."""
+    return result.eta_tot > 0.5 * result.n_lbits * _LOG2
+
+
+def mean_entropies(result: MeanFieldResult, dist: str = "goe"):
+    """[S_n] = [S](g_n) per l-bit (A13), in nats; shape (..., N)."""
+    return mean_entropy(jnp.where(jnp.isfinite(result.g), result.g, 1e300), dist)
+
+
+def memories(result: MeanFieldResult, dist: str = "goe"):
+    """Czz_n = Czz(g_n), the infinite-time memory of each l-bit (A14); shape (..., N)."""
+    return czz(jnp.where(jnp.isfinite(result.g), result.g, 1e300), dist)
+
+
+def thermalized_count(result: MeanFieldResult, dist: str = "goe"):
+    """n* = sum_n [S_n] / log 2: the number of thermalized l-bits (entropy-weighted).
+
+    A fully thermal l-bit counts 1, a decoupled one 0, partial ones in between; for a
+    failed avalanche this is the bubble size including its partially thermal collar.
+    """
+    return jnp.sum(mean_entropies(result, dist), axis=-1) / _LOG2

@@ -1,0 +1,89 @@
+"""Symmetric couplings g_{n,0} = g0 for all n (eq. 21-22).
+
+All l-bits are equivalent, so the mean-field equations reduce to one scalar equation
+for l = log g,  l - (N - 1) eta(l) / 2 = log g0  =: f(l) = l0.
+f increases from -inf up to its first maximum at l*, where (N - 1) eta'(l*) = 2
+(eta' = d eta / d log g); the localized (smallest) root exists iff l0 <= f(l*).
+Hence the critical coupling, exactly:  log g_c(N) = f(l*).
+Asymptotically g_c ~ 1 / (4 e N log N) since eta ~ 8 g log(1/g) at small g.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .. import _config  # noqa: F401
+from .._validate import check_dist, is_concrete
+from ..enhancement import eta_of_log_g
+
+__all__ = ["symmetric_couplings", "critical_coupling", "localized_log_coupling"]
+
+
+def symmetric_couplings(N: int, g0: float):
+    """(N,) array of equal bare couplings g0 (eq. 21)."""
+    if N < 1:
+        raise ValueError(f"N must be >= 1, got {N}")
+    return jnp.full((N,), g0, jnp.float64)
+
+
+def _eta_slope(l, dist):
+    return jax.jvp(lambda x: eta_of_log_g(x, dist), (l,), (jnp.ones_like(l),))[1]
+
+
+def _first_fold(n_minus_1, dist):
+    """Smallest l with (N - 1) eta'(l) = 2 (bisection in log g; eta' rises from 0)."""
+    grid = jnp.linspace(-40.0, 10.0, 2001)
+    slopes = _eta_slope(grid, dist)
+    # eta' is increasing on the left of its peak: bracket [-40, l_peak]
+    hi0 = grid[jnp.argmax(slopes)]
+
+    def body(_, lohi):
+        lo, hi = lohi
+        mid = 0.5 * (lo + hi)
+        below = n_minus_1 * _eta_slope(mid, dist) < 2.0
+        return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, 80, body, (jnp.full_like(n_minus_1, -40.0),
+                                              jnp.full_like(n_minus_1, 1.0) * hi0))
+    return 0.5 * (lo + hi)
+
+
+def critical_coupling(N, dist: str = "goe"):
+    """g_c(N): the largest symmetric bare coupling with a localized solution.
+
+    Args:
+        N: number of l-bits (>= 2), scalar or array (float OK for smooth scans).
+        dist: ptilde family.
+
+    Returns:
+        g_c, same shape as N. (For N = 1 there is no fold: g_c = inf.)
+    """
+    check_dist(dist)
+    if is_concrete(N) and np.any(np.asarray(N) < 2):
+        raise ValueError(f"N must be >= 2 for a finite g_c, got {N}")
+    n1 = jnp.asarray(N, jnp.float64) - 1.0
+    l_star = _first_fold(n1, dist)
+    return jnp.exp(l_star - 0.5 * n1 * eta_of_log_g(l_star, dist))
+
+
+def localized_log_coupling(N, g0, dist: str = "goe"):
+    """log g on the localized branch for g0 <= g_c(N) (NaN above): bisection on
+    f(l) = l - (N - 1) eta(l)/2 = log g0 over [log g0, l*], an independent scalar
+    reference for the N-l-bit solver."""
+    n1 = jnp.asarray(N, jnp.float64) - 1.0
+    l0 = jnp.log(jnp.asarray(g0, jnp.float64))
+    l_star = _first_fold(n1, dist)
+
+    def f(l):
+        return l - 0.5 * n1 * eta_of_log_g(l, dist)
+
+    def body(_, lohi):
+        lo, hi = lohi
+        mid = 0.5 * (lo + hi)
+        below = f(mid) < l0
+        return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, 200, body, (l0, jnp.maximum(l_star, l0)))
+    return jnp.where(l0 <= f(l_star), 0.5 * (lo + hi), jnp.nan)
