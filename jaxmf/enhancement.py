@@ -34,6 +34,7 @@ from .resonance import entropy, family, k_minus_one
 __all__ = [
     "eta",
     "eta_of_log_g",
+    "eta_and_slope_of_log_g",
     "eta_quadrature",
     "mean_entropy",
     "czz",
@@ -194,19 +195,21 @@ def _eta_table(dist: str) -> _EtaTable:
         return _EtaTable(float(z["u0"]), float(z["du"]), z["log_eta"], z["dlog_eta"])
 
 
-def eta_of_log_g(log_g, dist: str = "goe"):
-    """eta as a function of u = log g (the form the solver uses); u = -inf gives 0.
+def eta_and_slope_of_log_g(log_g, dist: str = "goe"):
+    """eta and d eta / d log g at u = log g (the form the solver uses).
 
     Cubic Hermite interpolation of log eta on the uniform table grid (the cell index is
-    computed directly, no search); exact asymptotic continuations outside the grid.
-    Derivatives are those of the interpolant (continuous).
+    computed directly, no search); exact asymptotic continuations outside the grid:
+    eta = g (a log(1/g) + b) below (matched in value and slope at the first node) and
+    log 2 - c g^-4 above (matched in value at the last node). The slope is the exact
+    derivative of that interpolant, computed alongside it.
 
     Args:
-        log_g: any shape, float64, in [-inf, inf].
+        log_g: any shape, float64, finite (use :func:`eta_of_log_g` for -inf).
         dist: ptilde family.
 
     Returns:
-        eta, same shape.
+        (eta, d eta / d log g), each of the shape of ``log_g``.
     """
     check_dist(dist)
     tab = _eta_table(dist)
@@ -220,24 +223,38 @@ def eta_of_log_g(log_g, dist: str = "goe"):
     i = jnp.clip(jnp.floor(s).astype(jnp.int32), 0, m - 2)
     t = s - i
     t2, t3 = t * t, t * t * t
-    log_eta = ((2 * t3 - 3 * t2 + 1) * y[i] + (t3 - 2 * t2 + t) * tab.du * dy[i]
-               + (-2 * t3 + 3 * t2) * y[i + 1] + (t3 - t2) * tab.du * dy[i + 1])
+    y0, y1, m0, m1 = y[i], y[i + 1], tab.du * dy[i], tab.du * dy[i + 1]
+    log_eta = ((2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * m0
+               + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * m1)
+    dlog_eta = ((6 * t2 - 6 * t) * y0 + (3 * t2 - 4 * t + 1) * m0
+                + (-6 * t2 + 6 * t) * y1 + (3 * t2 - 2 * t) * m1) / tab.du
     inside = jnp.exp(log_eta)
 
-    # below: eta = g (a L + b), L = -log g, matched in value and slope at the first node
     e0, s0 = float(np.exp(tab.log_eta[0])), float(tab.dlog_eta[0])
-    L0 = -u_lo
     a = e0 * (1.0 - s0) / np.exp(u_lo)  # from d eta/du = eta - a g at the node
-    b = e0 / np.exp(u_lo) - a * L0
+    b = e0 / np.exp(u_lo) - a * (-u_lo)
     u_small = jnp.minimum(u, u_lo)
     far = u_small < -700.0  # g underflows: eta = 0 exactly, with zero derivative
     u_safe = jnp.where(far, u_lo, u_small)
-    below = jnp.where(far, 0.0, jnp.exp(u_safe) * (a * (-u_safe) + b))
+    g_small = jnp.exp(u_safe)
+    below = g_small * (a * (-u_safe) + b)
+    below_slope = below - a * g_small
+    below = jnp.where(far, 0.0, below)
+    below_slope = jnp.where(far, 0.0, below_slope)
 
-    # above: log 2 - eta = c g^-4, matched in value at the last node
     c = np.log(2.0) - float(np.exp(tab.log_eta[-1]))
-    above = jnp.log(2.0) - c * jnp.exp(-4.0 * (jnp.maximum(u, u_hi) - u_hi))
-    return jnp.where(u < u_lo, below, jnp.where(u > u_hi, above, inside))
+    decay = c * jnp.exp(-4.0 * (jnp.maximum(u, u_hi) - u_hi))
+    above, above_slope = jnp.log(2.0) - decay, 4.0 * decay
+
+    lo, hi = u < u_lo, u > u_hi
+    val = jnp.where(lo, below, jnp.where(hi, above, inside))
+    slope = jnp.where(lo, below_slope, jnp.where(hi, above_slope, inside * dlog_eta))
+    return val, slope
+
+
+def eta_of_log_g(log_g, dist: str = "goe"):
+    """eta at u = log g; u = -inf gives 0. See :func:`eta_and_slope_of_log_g`."""
+    return eta_and_slope_of_log_g(log_g, dist)[0]
 
 
 def eta(g, dist: str = "goe"):
