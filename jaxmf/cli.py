@@ -1,0 +1,188 @@
+"""The `jaxmf` command.
+
+    jaxmf reproduce [--quick] [--out DIR] [--only fig1d fig3 ...]
+    jaxmf eta --g 0.1 1 10 [--dist goe]
+    jaxmf chain --N 50 --alpha 0.637 [--g1 0.5] [--out chain.json]
+    jaxmf critical-coupling --N 100 1000 10000
+    jaxmf eta-table --dist goe          (rebuild a shipped table)
+    jaxmf goe-table [--samples N --seed S]
+
+Bad arguments give a one-line error and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+
+from . import __version__
+from .resonance import DISTRIBUTIONS
+
+
+def _positive_int(s):
+    v = int(s)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {s}")
+    return v
+
+
+def _nonneg_float(s):
+    v = float(s)
+    if not np.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {s}")
+    return v
+
+
+def _positive_float(s):
+    v = float(s)
+    if not np.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {s}")
+    return v
+
+
+def _dist(p):
+    p.add_argument("--dist", choices=DISTRIBUTIONS, default="goe",
+                   help="resonance statistics ptilde of the bath (default: goe)")
+
+
+def _cmd_reproduce(a):
+    from .reproduce import run
+
+    report = run(a.out, quick=a.quick, only=a.only)
+    print(f"figures and {report.name} written to {report.parent}")
+
+
+def _cmd_eta(a):
+    import jaxmf
+
+    g = np.asarray(a.g, float)
+    out = {"g": g.tolist(), "dist": a.dist,
+           "eta": np.asarray(jaxmf.eta(g, a.dist)).tolist(),
+           "mean_entropy": np.asarray(jaxmf.mean_entropy(g, a.dist)).tolist(),
+           "czz": np.asarray(jaxmf.czz(g, a.dist)).tolist()}
+    print(json.dumps(out))
+
+
+def _cmd_chain(a):
+    import jaxmf
+    from .meanfield import avalanches, mean_entropies, thermalized_count
+    from .models import chain
+
+    res = jaxmf.solve(chain.drh_log_couplings(a.N, a.alpha, a.g1), a.dist, log_input=True)
+    out = {"model": "drh_chain", "N": a.N, "alpha": a.alpha, "g1": a.g1, "dist": a.dist,
+           "jaxmf": __version__, "eta_tot": float(res.eta_tot),
+           "converged": bool(res.converged), "iterations": int(res.iterations),
+           "avalanche": bool(avalanches(res)), "n_star": float(thermalized_count(res, a.dist)),
+           "log_g": np.asarray(res.log_g).tolist(),
+           "mean_entropy": np.asarray(mean_entropies(res, a.dist)).tolist()}
+    text = json.dumps(out)
+    if a.out:
+        with open(a.out, "w") as fh:
+            fh.write(text)
+        print(f"eta_tot = {out['eta_tot']:.6g}, n* = {out['n_star']:.3f}, "
+              f"avalanche = {out['avalanche']}; written to {a.out}")
+    else:
+        print(text)
+
+
+def _cmd_gc(a):
+    from .models import symmetric
+
+    N = np.asarray(a.N, float)
+    if np.any(N < 2):
+        raise ValueError("--N values must be >= 2")
+    gc = np.asarray(symmetric.critical_coupling(N, a.dist))
+    for n, g in zip(N, gc):
+        print(f"N = {int(n):>8d}  g_c = {g:.6e}  g_c N log N = {g * n * np.log(n):.5f}")
+
+
+def _cmd_eta_table(a):
+    from .enhancement import build_eta_table
+
+    print(build_eta_table(a.dist, path=a.path))
+
+
+def _cmd_goe_table(a):
+    from . import goe_table
+
+    print(goe_table.build(a.samples, a.seed, path=a.path))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="jaxmf",
+        description="Entanglement mean-field theory of thermalizing avalanches "
+                    "(Crowley & Chandran, PRB 106, 184208). Entropies in nats.")
+    p.add_argument("--version", action="version", version=f"jaxmf {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("reproduce", help="regenerate every figure of the paper and REPORT.md")
+    r.add_argument("--quick", action="store_true",
+                   help="smaller ensembles: a few minutes on a 2-core CPU")
+    r.add_argument("--out", default="jaxmf-figures", help="output folder (default: %(default)s)")
+    r.add_argument("--only", nargs="+", metavar="FIG",
+                   help="only these figure groups (fig1d fig2 fig3 fig4 fig5 ...)")
+    r.set_defaults(fn=_cmd_reproduce)
+
+    e = sub.add_parser("eta", help="eta(g), [S](g) and Czz(g) for given reduced couplings")
+    e.add_argument("--g", type=_nonneg_float, nargs="+", required=True, help="couplings g >= 0")
+    _dist(e)
+    e.set_defaults(fn=_cmd_eta)
+
+    c = sub.add_parser("chain", help="solve the DRH chain g_{n,0} = g1 alpha^(n-1)")
+    c.add_argument("--N", type=_positive_int, required=True, help="number of l-bits")
+    c.add_argument("--alpha", type=_positive_float, required=True,
+                   help="decay ratio alpha > 0 (alpha_c = 1/sqrt 2)")
+    c.add_argument("--g1", type=_positive_float, default=0.5, help="g_{1,0} (default 0.5)")
+    c.add_argument("--out", help="write the result (JSON) here")
+    _dist(c)
+    c.set_defaults(fn=_cmd_chain)
+
+    g = sub.add_parser("critical-coupling",
+                       help="g_c(N) of the symmetric model (largest localized g0)")
+    g.add_argument("--N", type=_positive_int, nargs="+", required=True, help="numbers of l-bits >= 2")
+    _dist(g)
+    g.set_defaults(fn=_cmd_gc)
+
+    t = sub.add_parser("eta-table", help="rebuild the eta table by 2D quadrature (~2 min)")
+    _dist(t)
+    t.add_argument("--path", help="output .npz (default: the package's data folder)")
+    t.set_defaults(fn=_cmd_eta_table)
+
+    m = sub.add_parser("goe-table", help="rebuild the GOE ptilde table by Monte Carlo")
+    m.add_argument("--samples", type=_positive_int, default=10_000_000)
+    m.add_argument("--seed", type=int, default=20221104)
+    m.add_argument("--path", help="output .npz (default: the package's data folder)")
+    m.set_defaults(fn=_cmd_goe_table)
+
+    _register_optional(sub)
+    return p
+
+
+def _register_optional(sub):
+    """Verbs contributed by the model modules (ED, lattice sweeps, thresholds)."""
+    for mod in ("ed_check", "ensemble"):
+        try:
+            m = __import__(f"jaxmf.{mod}", fromlist=["add_cli"])
+        except ImportError:
+            continue
+        if hasattr(m, "add_cli"):
+            m.add_cli(sub)
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.fn(args)
+    except ValueError as err:
+        print(f"jaxmf {args.cmd}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
