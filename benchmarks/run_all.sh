@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every benchmark and the test suite, appending dated rows to benchmarks/RESULTS.md.
+# Sized for < 8 minutes on one GPU; on a CPU pass --cpu for smaller sizes.
+#   bash benchmarks/run_all.sh [--cpu]
+set -uo pipefail
+cd "$(dirname "$0")"
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1}
+PY=${PYTHON:-python3}
+small=0; [ "${1:-}" = "--cpu" ] && small=1
+stamp=$(date -u +%Y-%m-%dT%H:%MZ)
+results=RESULTS.md
+[ -f "$results" ] || printf '# Benchmark results\n\nOne row per run; each row is the JSON line a script printed.\n\n' > "$results"
+
+run() {  # name, command...
+  local name=$1; shift
+  local line
+  line=$("$@" 2>/dev/null | tail -n 1)
+  if [ -n "$line" ]; then
+    printf -- '- %s `%s`: %s\n' "$stamp" "$name" "$line" >> "$results"
+    echo "$line"
+  else
+    printf -- '- %s `%s`: FAILED\n' "$stamp" "$name" >> "$results"
+  fi
+}
+
+if [ $small = 1 ]; then
+  run bench_eta $PY bench_eta.py --n 1000000 --scipy-points 2
+  run bench_solve $PY bench_solve.py --chains 1024
+  [ -f bench_lattice.py ] && run bench_lattice $PY bench_lattice.py --radii 10,15,22
+  [ -f bench_ed.py ] && run bench_ed $PY bench_ed.py --max-N 7
+  [ -f bench_sweep.py ] && run bench_sweep $PY bench_sweep.py
+else
+  run bench_eta $PY bench_eta.py
+  run bench_solve $PY bench_solve.py
+  [ -f bench_lattice.py ] && run bench_lattice $PY bench_lattice.py
+  [ -f bench_ed.py ] && run bench_ed $PY bench_ed.py --max-N 10
+  [ -f bench_sweep.py ] && run bench_sweep $PY bench_sweep.py
+fi
+( cd .. && $PY -m pytest -q 2>&1 | tail -n 1 | sed "s/^/- $stamp tests: /" >> "benchmarks/$results" )
