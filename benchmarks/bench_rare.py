@@ -1,0 +1,80 @@
+"""Rare avalanches: the f_aval(W) curves (IS) and the QP threshold maps of docs/rare_avalanches.md.
+
+Writes docs/data/rare_random.json and docs/data/rare_qp.json incrementally and prints
+one JSON line with the run times. ~10 min on a 2-core CPU (OPENBLAS_NUM_THREADS=1).
+Usage: python benchmarks/bench_rare.py [random|qp|all]
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from jaxmf import rare
+
+OUT = Path(__file__).resolve().parents[1] / "docs" / "data"
+R_B, LAM = 2, 0.2
+W_GRID = {1.0: [120.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0],
+          0.5: [80.0, 100.0, 130.0, 170.0, 220.0, 300.0]}
+
+
+def _dump(name, obj):
+    (OUT / name).write_text(json.dumps(obj, indent=1, default=lambda o: np.asarray(o).tolist()))
+
+
+def random_curves():
+    rows, t0 = [], time.time()
+    for g0, Ws in W_GRID.items():
+        key = jax.random.PRNGKey(int(100 * g0))
+        cur = rare.f_aval_curve(key, 10, Ws, g0=g0, r_b=R_B, lam=LAM, n=768, n_ce=256,
+                                verbose=True, callback=lambda r: (rows.append(r),
+                                                                  _dump("rare_random.json", rows)))
+        widths = {r["W"]: r["scales"] for r in cur}
+        if g0 == 1.0:  # larger lattices: the widths adapted at R = 10 (the bias is local)
+            rare.f_aval_curve(jax.random.PRNGKey(15), 15, Ws, g0=g0, r_b=R_B, lam=LAM, n=384,
+                              adapt=False, scales=widths, verbose=True,
+                              callback=lambda r: (rows.append(r), _dump("rare_random.json", rows)))
+            W22 = [150.0, 200.0, 300.0]
+            rare.f_aval_curve(jax.random.PRNGKey(22), 22, W22, g0=g0, r_b=R_B, lam=LAM, n=128,
+                              adapt=False, scales=widths, verbose=True,
+                              callback=lambda r: (rows.append(r), _dump("rare_random.json", rows)))
+    return time.time() - t0
+
+
+def qp_maps():
+    out, t0 = [], time.time()
+    Wg = np.geomspace(40.0, 1000.0, 25)
+    theta_star = None
+    for R, n_theta, n_ref in ((10, 64, 16), (15, 32, 8), (22, 16, 6)):
+        for g0 in ((1.0, 0.5) if R == 10 else (1.0,)):
+            t = time.time()
+            s = rare.sup_threshold(R, g0=g0, n_theta=n_theta, n_refine=n_ref, rtol=2e-3,
+                                   W_grid=Wg)
+            row = {"R": R, "g0": g0, "n_theta": n_theta, "sup": s["sup"], "err": s["err"],
+                   "theta_star": s["theta_star"], "theta0": s["coarse"]["theta0"],
+                   "W_th": s["coarse"]["W_th"], "fine_theta0": s["fine"]["theta0"],
+                   "fine_W_th": s["fine"]["W_th"]}
+            if R == 10 and g0 == 1.0:
+                theta_star = s["theta_star"]
+            if theta_star is not None and g0 == 1.0:
+                row["W_th_at_R10_star"] = float(rare.qp_threshold_map(
+                    R, [theta_star], g0=g0, rtol=2e-3, W_grid=Wg)["W_th"][0])
+            row["seconds"] = time.time() - t
+            out.append(row)
+            _dump("rare_qp.json", out)
+            print(f"QP R={R} g0={g0}: sup W_th = {row['sup']:.2f} +- {row['err']:.2f} "
+                  f"at theta0 = {row['theta_star']:.4f} ({row['seconds']:.0f} s)", flush=True)
+    return time.time() - t0
+
+
+if __name__ == "__main__":
+    what = sys.argv[1] if len(sys.argv) > 1 else "all"
+    times = {}
+    if what in ("qp", "all"):
+        times["qp_s"] = qp_maps()
+    if what in ("random", "all"):
+        times["random_s"] = random_curves()
+    print(json.dumps(times))
