@@ -16,9 +16,9 @@ import numpy as np
 from jaxmf import rare
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "data"
-R_B, LAM = 2, 0.2
-W_GRID = {1.0: [120.0, 150.0, 200.0, 250.0, 300.0, 400.0, 500.0],
-          0.5: [80.0, 100.0, 130.0, 170.0, 220.0, 300.0]}
+R_B, LAM = 3, 0.1
+W_GRID = {1.0: [120.0, 150.0, 200.0, 250.0, 300.0, 400.0],
+          0.5: [80.0, 100.0, 130.0, 170.0, 220.0]}
 
 
 def _dump(name, obj):
@@ -29,16 +29,17 @@ def random_curves():
     rows, t0 = [], time.time()
     for g0, Ws in W_GRID.items():
         key = jax.random.PRNGKey(int(100 * g0))
-        cur = rare.f_aval_curve(key, 10, Ws, g0=g0, r_b=R_B, lam=LAM, n=768, n_ce=256,
+        cur = rare.f_aval_curve(key, 10, Ws, g0=g0, r_b=R_B, lam=LAM, n=1024, n_ce=128,
                                 verbose=True, callback=lambda r: (rows.append(r),
                                                                   _dump("rare_random.json", rows)))
         widths = {r["W"]: r["scales"] for r in cur}
         if g0 == 1.0:  # larger lattices: the widths adapted at R = 10 (the bias is local)
-            rare.f_aval_curve(jax.random.PRNGKey(15), 15, Ws, g0=g0, r_b=R_B, lam=LAM, n=384,
+            W15 = [120.0, 150.0, 200.0, 300.0]
+            rare.f_aval_curve(jax.random.PRNGKey(15), 15, W15, g0=g0, r_b=R_B, lam=LAM, n=384,
                               adapt=False, scales=widths, verbose=True,
                               callback=lambda r: (rows.append(r), _dump("rare_random.json", rows)))
-            W22 = [150.0, 200.0, 300.0]
-            rare.f_aval_curve(jax.random.PRNGKey(22), 22, W22, g0=g0, r_b=R_B, lam=LAM, n=128,
+            W22 = [150.0, 200.0]
+            rare.f_aval_curve(jax.random.PRNGKey(22), 22, W22, g0=g0, r_b=R_B, lam=LAM, n=96,
                               adapt=False, scales=widths, verbose=True,
                               callback=lambda r: (rows.append(r), _dump("rare_random.json", rows)))
     return time.time() - t0

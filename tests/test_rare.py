@@ -97,11 +97,11 @@ def test_potential_couplings_match_bare_couplings():
 
 
 def test_qp_threshold_bisection_brackets_the_flag():
-    m = rare.qp_threshold_map(1, [0.3, 2.0], g0=0.05, W_grid=np.geomspace(1, 100, 9),
+    m = rare.qp_threshold_map(2, [0.3, 2.0], g0=0.1, W_grid=np.geomspace(1, 200, 12),
                               rtol=1e-3)
     for th, wt in zip(m["theta0"], m["W_th"]):
         assert np.isfinite(wt)
-        below, above = rare.qp_eta_tot(1, [th, th], [wt * 0.995, wt * 1.005], g0=0.05)
+        below, above = rare.qp_eta_tot(2, [th, th], [wt * 0.995, wt * 1.005], g0=0.1)
         assert below > 1.0 and above <= 1.0
 
 
