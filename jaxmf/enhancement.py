@@ -28,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config  # noqa: F401
+from ._hermite import hermite
 from ._validate import check_dist, check_nonnegative
 from .resonance import entropy, family, k_minus_one
 
@@ -217,17 +218,7 @@ def eta_and_slope_of_log_g(log_g, dist: str = "goe"):
     m = y.shape[0]
     u_lo, u_hi = tab.u0, tab.u0 + tab.du * (m - 1)
     u = jnp.asarray(log_g, jnp.float64)
-    uc = jnp.clip(u, u_lo, u_hi)
-
-    s = (uc - u_lo) / tab.du
-    i = jnp.clip(jnp.floor(s).astype(jnp.int32), 0, m - 2)
-    t = s - i
-    t2, t3 = t * t, t * t * t
-    y0, y1, m0, m1 = y[i], y[i + 1], tab.du * dy[i], tab.du * dy[i + 1]
-    log_eta = ((2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * m0
-               + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * m1)
-    dlog_eta = ((6 * t2 - 6 * t) * y0 + (3 * t2 - 4 * t + 1) * m0
-                + (-6 * t2 + 6 * t) * y1 + (3 * t2 - 2 * t) * m1) / tab.du
+    log_eta, dlog_eta = hermite(y, dy, tab.u0, tab.du, u)
     inside = jnp.exp(log_eta)
 
     e0, s0 = float(np.exp(tab.log_eta[0])), float(tab.dlog_eta[0])

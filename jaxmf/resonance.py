@@ -29,6 +29,7 @@ import numpy as np
 from jax.scipy.special import erfc, erfinv
 
 from . import _config  # noqa: F401
+from ._hermite import hermite
 
 __all__ = [
     "resonance_probability",
@@ -200,19 +201,7 @@ def _goe_table() -> _UTable:
 
 def _hermite(tab: _UTable, u):
     """Cubic Hermite CDF and its derivative (the density of u) at u inside the grid."""
-    cdf, dens = jnp.asarray(tab.cdf), jnp.asarray(tab.dens)
-    m = cdf.shape[0]
-    s = (u - tab.u0) / tab.du
-    i = jnp.clip(jnp.floor(s).astype(jnp.int32), 0, m - 2)
-    t = s - i
-    f0, f1 = cdf[i], cdf[i + 1]
-    d0, d1 = dens[i] * tab.du, dens[i + 1] * tab.du
-    t2, t3 = t * t, t * t * t
-    h00, h10, h01, h11 = 2 * t3 - 3 * t2 + 1, t3 - 2 * t2 + t, -2 * t3 + 3 * t2, t3 - t2
-    F = h00 * f0 + h10 * d0 + h01 * f1 + h11 * d1
-    dF = ((6 * t2 - 6 * t) * f0 + (3 * t2 - 4 * t + 1) * d0
-          + (-6 * t2 + 6 * t) * f1 + (3 * t2 - 2 * t) * d1) / tab.du
-    return F, dF
+    return hermite(jnp.asarray(tab.cdf), jnp.asarray(tab.dens), tab.u0, tab.du, u)
 
 
 def _goe_dens_u(u):
