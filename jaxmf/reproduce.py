@@ -181,10 +181,13 @@ def _tasks():
             tasks.update(ensemble.reproduce_tasks())
     except ImportError:
         pass
+    from . import rare  # rare avalanches (random) vs the QP threshold map
+
+    tasks["rare"] = rare.reproduce_task()
     return tasks
 
 
-ORDER = ["fig1d", "fig2", "fig3", "fig4", "fig5", "thresholds"]
+ORDER = ["fig1d", "fig2", "fig3", "fig4", "fig5", "thresholds", "rare"]
 
 
 def run(out: str | Path = "jaxmf-figures", quick: bool = False, only=None, progress=True):
