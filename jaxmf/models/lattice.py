@@ -41,6 +41,7 @@ the rest may be traced, so the functions jit and vmap over W, g0, theta0 and key
 from __future__ import annotations
 
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -48,6 +49,7 @@ import numpy as np
 import scipy.optimize
 
 from .. import _config  # noqa: F401  (float64)
+from ..meanfield import avalanches, mean_entropies, solve, thermalized_count
 from . import _banded
 
 __all__ = [
@@ -68,6 +70,9 @@ __all__ = [
     "assign_orbitals",
     "orbital_radii",
     "collar_radius",
+    "EntropyMap",
+    "entropy_map",
+    "failed_collar_radii",
 ]
 
 Q = np.pi * np.array([1.0 + np.sqrt(5.0), 1.0 + np.sqrt(3.0)])
@@ -439,6 +444,101 @@ def collar_radius(g, radii, eta_tot, *, d_g=8, eps=0.1):
     ok_at_zero = jnp.log(jnp.sum(jnp.where(radii > 0, g, 0.0), axis=-1)) <= log_threshold[..., 0]
     best = jnp.min(jnp.where(ok, r, jnp.inf), axis=-1)
     return jnp.where(ok_at_zero, 0.0, best)
+
+
+# --------------------------------------------------------------------------- maps
+class EntropyMap(NamedTuple):
+    """Mean-field solution of one realization with its orbitals placed on sites (Fig. 4).
+
+    Attributes:
+        sites: (N, 2) lattice coordinates n = (n1, n2) (order of :func:`sites`).
+        entropy: (N,) [S] (nats) of the orbital labelled by each site (A13).
+        radius: (N,) radius |n1| + |n2| of each site.
+        site_of: (N,) site index of each orbital (ascending energy), from
+            :func:`assign_orbitals`.
+        g: (N,) dressed couplings per orbital (ascending energy).
+        eta_tot: total enhancement (eq. 14).
+        avalanche: eta_tot > N log 2 / 2 (eq. 19).
+        n_thermal: n* = sum_n [S_n] / log 2.
+        collar: collar radius R_c (eq. 20) with the default d_g = 8, eps = 0.1
+            (meaningful for a failed avalanche).
+    """
+
+    sites: np.ndarray
+    entropy: np.ndarray
+    radius: np.ndarray
+    site_of: np.ndarray
+    g: np.ndarray
+    eta_tot: float
+    avalanche: bool
+    n_thermal: float
+    collar: float
+
+
+def entropy_map(R, W, *, g0=1.0, theta0=None, key=None, kind="qp", dist="goe"):
+    """[S_n] of one realization on the lattice sites (the paper's Fig. 4).
+
+    Orbitals from dense ``eigh`` (all eigenvectors are needed for the labelling), bare
+    couplings g0 |phi_k(0)| (eq. 18), the mean-field solution, and each orbital placed on
+    the site given by the assignment rule (:func:`assign_orbitals`). Host-side.
+
+    Args:
+        R, W, g0, theta0, key, kind: see :func:`bare_couplings`.
+        dist: ptilde family for eta and [S].
+
+    Returns:
+        :class:`EntropyMap`.
+    """
+    _check_nonnegative("g0", g0)
+    _, phi = orbitals(R, W, theta0=theta0, key=key, kind=kind)
+    phi = np.asarray(phi)
+    res = solve(float(g0) * np.abs(phi[:, 0]), dist)
+    site_of = assign_orbitals(phi)
+    s = sites(R)
+    entropy = np.empty(len(s))
+    entropy[site_of] = np.asarray(mean_entropies(res, dist))
+    radius = np.abs(s).sum(-1)
+    collar = collar_radius(res.g, radius[site_of], res.eta_tot)
+    return EntropyMap(s, entropy, radius, site_of, np.asarray(res.g),
+                      float(res.eta_tot), bool(avalanches(res)),
+                      float(thermalized_count(res, dist)), float(collar))
+
+
+def failed_collar_radii(R, W, *, g0=1.0, theta0=None, keys=None, kind="qp", dist="goe",
+                        d_g=8, eps=0.1, how="assignment"):
+    """Collar radius (eq. 20) of a set of realizations; NaN where they avalanche.
+
+    For each realization: orbitals by dense ``eigh``, orbital radii
+    (:func:`orbital_radii`), the mean-field solution and :func:`collar_radius`. A
+    collar is only meaningful for a failed avalanche, so avalanching realizations give
+    NaN. Host loop over realizations (the assignment is not jittable).
+
+    Args:
+        R, W, g0, kind, dist: as in :func:`entropy_map`.
+        theta0: (M,) QP phases (kind="qp").
+        keys: (M,) PRNG keys (kind="random").
+        d_g, eps: see :func:`collar_radius`.
+        how: orbital radius rule, "assignment" (the paper's labelling) or "centre".
+
+    Returns:
+        dict of (M,) arrays: collar (R_c), eta_tot, avalanche, n_thermal.
+    """
+    _check_kind(kind, theta0, keys)
+    items = np.atleast_1d(np.asarray(theta0, np.float64)) if kind == "qp" else keys
+    out = {"collar": [], "eta_tot": [], "avalanche": [], "n_thermal": []}
+    for item in items:
+        kw = {"theta0": item} if kind == "qp" else {"key": item}
+        _, phi = orbitals(R, W, kind=kind, **kw)
+        phi = np.asarray(phi)
+        res = solve(float(g0) * np.abs(phi[:, 0]), dist)
+        aval = bool(avalanches(res))
+        rc = collar_radius(res.g, orbital_radii(phi, R, how=how), res.eta_tot,
+                           d_g=d_g, eps=eps)
+        out["collar"].append(np.nan if aval else float(rc))
+        out["eta_tot"].append(float(res.eta_tot))
+        out["avalanche"].append(aval)
+        out["n_thermal"].append(float(thermalized_count(res, dist)))
+    return {k: np.asarray(v) for k, v in out.items()}
 
 
 # --------------------------------------------------------------------------- checks

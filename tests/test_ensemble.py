@@ -1,0 +1,270 @@
+"""Tests for jaxmf.ensemble: resumable, chunked, sharded sweeps of the 2D lattice."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+import jaxmf
+from jaxmf import ensemble
+from jaxmf.meanfield import avalanches, thermalized_count
+from jaxmf.models import lattice
+
+# one small QP sweep shared by several tests (R = 3, 4; a failed and an avalanching W)
+QP = dict(kind="qp", R=[3, 4], W=[20.0, 90.0], n_draws=7)
+CHUNK = 3
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep") / "qp"
+    return path, ensemble.sweep(path, **QP, chunk_size=CHUNK, progress=False)
+
+
+def _assert_same(a, b, rtol=1e-10):
+    for f in ("eta_tot", "n_thermal", "stability"):
+        np.testing.assert_allclose(getattr(a, f), getattr(b, f), rtol=rtol, atol=1e-12)
+    for f in ("avalanche", "converged", "complete"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f))
+
+
+# --------------------------------------------------------------------------- contents
+def test_sweep_values_match_direct_solve(reference):
+    _, res = reference
+    assert res.eta_tot.shape == (2, 2, 7) and res.complete.all() and res.converged.all()
+    np.testing.assert_allclose(res.theta0, ensemble.theta_grid(7))
+    np.testing.assert_array_equal(res.N, [lattice.num_sites(3), lattice.num_sites(4)])
+    for iW, iR, i in [(0, 0, 0), (1, 1, 5), (1, 0, 6)]:
+        g = lattice.bare_couplings(int(res.R[iR]), res.W[iW], theta0=res.theta0[i])
+        sol = jaxmf.solve(g)
+        assert res.eta_tot[iW, iR, i] == pytest.approx(float(sol.eta_tot), rel=1e-10)
+        assert res.avalanche[iW, iR, i] == bool(avalanches(sol))
+        assert res.n_thermal[iW, iR, i] == pytest.approx(float(thermalized_count(sol)),
+                                                         rel=1e-10)
+        assert res.iterations[iW, iR, i] >= 1
+    # W = 20 avalanches everywhere (eta_tot ~ N log 2), W = 90 mostly fails
+    np.testing.assert_allclose(res.eta_tot[0], res.N[:, None] * np.log(2) * np.ones((1, 7)),
+                               rtol=2e-3)
+    assert res.avalanche[0].all() and not res.avalanche[1].all()
+
+
+def test_files_are_self_describing(reference):
+    path, res = reference
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["format"] == ensemble.FORMAT
+    assert manifest["jaxmf_version"] == jaxmf.__version__
+    p = manifest["parameters"]
+    assert p["kind"] == "qp" and p["R"] == [3, 4] and p["W"] == [20.0, 90.0]
+    assert p["g0"] == 1.0 and p["dist"] == "goe" and p["seed"] is None
+    assert p["method"] == "auto" and len(p["theta0"]) == 7
+    assert set(manifest["fields"]) == set(ensemble.FIELDS)
+    files = sorted((path / "chunks").glob("*.npz"))
+    assert len(files) == 2 * 2 * 3  # (W, R) x ceil(7 / 3) chunks
+    assert not list(path.rglob(".tmp-*"))  # atomic writes leave no temporaries
+    with np.load(path / "chunks" / "R4_W1_3-6.npz") as z:
+        assert float(z["W"]) == 90.0 and int(z["R"]) == 4
+        np.testing.assert_array_equal(z["draws"], [3, 4, 5])
+        np.testing.assert_allclose(z["theta0"], res.theta0[3:6])
+        np.testing.assert_allclose(z["eta_tot"], res.eta_tot[1, 1, 3:6])
+        assert str(z["method"]) in ("eigh", "fast")
+
+
+def test_loader_round_trip(reference):
+    path, res = reference
+    again = ensemble.load(path)
+    _assert_same(res, again, rtol=0)
+    np.testing.assert_array_equal(res.iterations, again.iterations)
+    assert again.parameters == res.parameters
+
+
+# --------------------------------------------------------------------------- invariance
+def test_chunking_invariance(tmp_path, reference):
+    _, res = reference
+    other = ensemble.sweep(tmp_path / "c", **{**QP, "R": [3]}, chunk_size=7, progress=False)
+    ref3 = res._replace(**{f: getattr(res, f)[:, :1] for f in
+                           ensemble.FIELDS + ("complete",)})
+    _assert_same(other, ref3)
+
+
+def test_resume_after_interruption(tmp_path, reference):
+    _, ref = reference
+    path = tmp_path / "resume"
+    calls = []
+    part = ensemble.sweep(path, **QP, chunk_size=CHUNK, progress=False, max_chunks=5,
+                          on_chunk=lambda **kw: calls.append(kw))
+    assert len(calls) == 5 and part.complete.sum() == 3 + 3 + 1 + 3 + 3
+    first = {p: p.stat().st_mtime_ns for p in (path / "chunks").glob("*.npz")}
+
+    class Stop(Exception):
+        pass
+
+    def interrupt(**kw):  # an interruption (e.g. Ctrl-C) right after the 8th chunk
+        calls.append(kw)
+        if len(calls) == 8:
+            raise Stop
+
+    with pytest.raises(Stop):
+        ensemble.sweep(path, **QP, chunk_size=CHUNK, progress=False, on_chunk=interrupt)
+    assert ensemble.load(path).complete.sum() == part.complete.sum() + 3 + 3 + 1
+    done = {(c["R"], c["W"], c["start"]) for c in calls}
+    calls_before = len(calls)
+    final = ensemble.sweep(path, **QP, chunk_size=CHUNK, progress=False,
+                           on_chunk=lambda **kw: calls.append(kw))
+    new = calls[calls_before:]
+    assert len(new) == 12 - 8  # only the missing chunks are computed
+    assert not done & {(c["R"], c["W"], c["start"]) for c in new}
+    for p, t in first.items():  # nothing already written is rewritten
+        assert p.stat().st_mtime_ns == t
+    _assert_same(final, ref)
+    # a complete sweep resumes to a no-op
+    ensemble.sweep(path, **QP, chunk_size=CHUNK, progress=False,
+                   on_chunk=lambda **kw: pytest.fail("recomputed a chunk"))
+
+
+def test_resume_with_other_parameters_is_refused(reference):
+    path, _ = reference
+    with pytest.raises(ValueError, match="other parameters"):
+        ensemble.sweep(path, **{**QP, "W": [20.0, 95.0]}, progress=False)
+    with pytest.raises(ValueError, match="other parameters"):
+        ensemble.sweep(path, **QP, g0=0.5, progress=False)
+
+
+def test_random_draws_are_deterministic(tmp_path):
+    kw = dict(kind="random", R=[3], W=[60.0], n_draws=5, seed=11, progress=False)
+    res = ensemble.sweep(tmp_path / "r1", **kw, chunk_size=2)
+    for i in (0, 4):
+        g = lattice.bare_couplings(3, 60.0, key=ensemble.draw_key(11, 3, i), kind="random")
+        assert res.eta_tot[0, 0, i] == pytest.approx(float(jaxmf.solve(g).eta_tot), rel=1e-10)
+    assert res.theta0 is None and res.parameters["seed"] == 11
+    # resuming with a different chunk size only fills the gaps, same numbers
+    part = ensemble.sweep(tmp_path / "r2", **kw, chunk_size=2, max_chunks=1)
+    assert part.complete.sum() == 2
+    _assert_same(ensemble.sweep(tmp_path / "r2", **kw, chunk_size=4), res)
+    other = ensemble.sweep(tmp_path / "r3", **{**kw, "seed": 12}, chunk_size=2)
+    assert not np.allclose(other.eta_tot, res.eta_tot)
+
+
+def test_multi_device_matches_single_device(tmp_path, reference):
+    _, ref = reference
+    script = textwrap.dedent(f"""
+        import jax, numpy as np
+        from jaxmf import ensemble
+        assert len(jax.local_devices()) == 4, jax.local_devices()
+        res = ensemble.sweep({str(tmp_path / 'md')!r}, kind="qp", R=[3], W=[20.0, 90.0],
+                             n_draws=7, chunk_size=5, progress=False)
+        assert res.complete.all()
+    """)
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+           "OPENBLAS_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    multi = ensemble.load(tmp_path / "md")
+    # chunk_size 5 is rounded up to 8 (a multiple of the 4 devices)
+    assert {p.name for p in (tmp_path / "md" / "chunks").iterdir()} == {
+        "R3_W0_0-7.npz", "R3_W1_0-7.npz"}
+    ref3 = ref._replace(**{f: getattr(ref, f)[:, :1] for f in
+                           ensemble.FIELDS + ("complete",)})
+    _assert_same(multi, ref3)
+
+
+# --------------------------------------------------------------------------- statistics
+def _fake(eta, aval, N=(41,), W=(1.0, 2.0, 3.0)):
+    shape = np.shape(eta)
+    return ensemble.SweepResult(
+        W=np.asarray(W), R=np.arange(shape[1]), N=np.asarray(N), draws=np.arange(shape[2]),
+        theta0=None, parameters={}, manifest={}, eta_tot=np.asarray(eta, float),
+        avalanche=np.asarray(aval), converged=np.ones(shape, bool),
+        iterations=np.ones(shape, int), n_thermal=np.zeros(shape),
+        stability=np.ones(shape), complete=np.ones(shape, bool))
+
+
+def test_ensemble_average_and_threshold_bracket():
+    aval = np.array([[[1, 1, 1, 1]], [[1, 0, 0, 1]], [[0, 0, 0, 0]]], bool)
+    eta = np.where(aval, 41 * np.log(2), 3.0)
+    res = _fake(eta, aval)
+    stats = ensemble.ensemble_average(res)
+    np.testing.assert_allclose(stats["f_aval"][:, 0], [1.0, 0.5, 0.0])
+    np.testing.assert_allclose(stats["f_aval_err"][:, 0], [0.0, 0.25, 0.0])
+    np.testing.assert_allclose(stats["eta_mean"][:, 0], eta.mean(-1)[:, 0])
+    np.testing.assert_allclose(stats["eta_ratio"][0, 0], 1.0)
+    np.testing.assert_array_equal(stats["n"], 4)
+    last, clear = ensemble.threshold_bracket(res)
+    assert last[0] == 2.0 and clear[0] == 3.0
+    # unconverged samples are dropped and counted
+    res2 = res._replace(converged=res.converged.copy())
+    res2.converged[1, 0, 0] = False
+    stats2 = ensemble.ensemble_average(res2)
+    assert stats2["n"][1, 0] == 3 and stats2["n_unconverged"][1, 0] == 1
+    assert stats2["f_aval"][1, 0] == pytest.approx(1 / 3)
+
+
+# --------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kw, match", [
+    (dict(kind="qp", R=[-1], W=[1.0], n_draws=2), "R"),
+    (dict(kind="qp", R=[2.5], W=[1.0], n_draws=2), "R"),
+    (dict(kind="qp", R=[3], W=[-1.0], n_draws=2), "W"),
+    (dict(kind="qp", R=[3], W=[np.nan], n_draws=2), "W"),
+    (dict(kind="qp", R=[3], W=[1.0]), "theta0"),
+    (dict(kind="qp", R=[3], W=[1.0], n_draws=0), "n_draws"),
+    (dict(kind="qp", R=[3], W=[1.0], n_draws=2, seed=1), "seed"),
+    (dict(kind="random", R=[3], W=[1.0], n_draws=2), "seed"),
+    (dict(kind="random", R=[3], W=[1.0], n_draws=2, seed=-3), "seed"),
+    (dict(kind="random", R=[3], W=[1.0], seed=1), "n_draws"),
+    (dict(kind="random", R=[3], W=[1.0], n_draws=2, seed=1, theta0=[0.1, 0.2]), "theta0"),
+    (dict(kind="aubry", R=[3], W=[1.0], n_draws=2), "kind"),
+    (dict(kind="qp", R=[3], W=[1.0], n_draws=2, dist="wigner"), "dist"),
+    (dict(kind="qp", R=[3], W=[1.0], n_draws=2, method="lanczos"), "method"),
+    (dict(kind="qp", R=[3], W=[1.0], n_draws=2, g0=-1.0), "g0"),
+    (dict(kind="qp", R=[3, 3], W=[1.0], n_draws=2), "repeated"),
+    (dict(kind="qp", R=[3], W=[1.0], n_draws=2, chunk_size=0), "chunk_size"),
+])
+def test_bad_input(tmp_path, kw, match):
+    with pytest.raises(ValueError, match=match):
+        ensemble.sweep(tmp_path / "bad", progress=False, **kw)
+
+
+def test_default_chunk_size():
+    assert ensemble.default_chunk_size(221, 1, "cpu") == 296
+    assert ensemble.default_chunk_size(5101, 4, "cpu") == 48
+    assert ensemble.default_chunk_size(10 ** 7, 2, "cpu") == 2
+    assert ensemble.default_chunk_size(5101, 1, "gpu") >= 1
+
+
+# --------------------------------------------------------------------------- maps, collar
+def test_entropy_map_and_collar():
+    R = 4
+    fail = lattice.entropy_map(R, 150.0, theta0=2.954)
+    N = lattice.num_sites(R)
+    assert fail.entropy.shape == (N,) and not fail.avalanche
+    np.testing.assert_array_equal(np.sort(fail.site_of), np.arange(N))
+    # strongest entropy near the grain, decaying outward
+    assert fail.entropy[0] == fail.entropy.max()
+    assert fail.entropy[fail.radius == R].max() < 1e-3
+    assert fail.n_thermal == pytest.approx(fail.entropy.sum() / np.log(2))
+    assert 0 <= fail.collar <= R
+    full = lattice.entropy_map(R, 20.0, theta0=2.954)
+    assert full.avalanche and np.allclose(full.entropy, np.log(2), atol=1e-2)
+    col = lattice.failed_collar_radii(R, 150.0, theta0=[2.954, 0.5])
+    assert col["collar"][0] == fail.collar and np.all(np.isfinite(col["collar"]))
+    assert np.isnan(lattice.failed_collar_radii(R, 20.0, theta0=[2.954])["collar"][0])
+    keys = jax.random.split(jax.random.key(0), 2)
+    rnd = lattice.failed_collar_radii(R, 150.0, keys=keys, kind="random")
+    assert rnd["collar"].shape == (2,)
+
+
+@pytest.mark.slow
+def test_qp_vs_random_contrast(tmp_path):
+    # above the QP threshold (~116 for g0 = 1) no phase avalanches, random draws still do
+    qp = ensemble.sweep(tmp_path / "qp", kind="qp", R=[10], W=[130.0], n_draws=256,
+                        progress=False)
+    rnd = ensemble.sweep(tmp_path / "rnd", kind="random", R=[10], W=[130.0], n_draws=256,
+                         seed=2022, progress=False)
+    assert ensemble.ensemble_average(qp)["f_aval"][0, 0] == 0.0
+    assert ensemble.ensemble_average(rnd)["f_aval"][0, 0] > 0.02
+    assert qp.converged.all() and rnd.converged.all()
