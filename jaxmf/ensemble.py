@@ -8,7 +8,8 @@ radii R, and stores per realization
     avalanche   eta_tot > N log 2 / 2 (eq. 19)
     converged   the solver's convergence flag (False: do not use the values)
     iterations  solver steps
-    n_thermal   n* = sum_n [S_n] / log 2, the thermalized count
+    n_thermal   n* = sum_n [S_n] / log 2, the thermalized count (from a table of [S]
+                in log g, ~3e-6 relative; jaxmf.meanfield.thermalized_count is exact)
     stability   1 - dG/dH at the solution (-> 0 at an avalanche threshold)
 
 Realizations. QP (``kind="qp"``): a theta0 grid, by default ``theta_grid(n_draws)`` =

@@ -44,8 +44,9 @@ def test_sweep_values_match_direct_solve(reference):
         sol = jaxmf.solve(g)
         assert res.eta_tot[iW, iR, i] == pytest.approx(float(sol.eta_tot), rel=1e-10)
         assert res.avalanche[iW, iR, i] == bool(avalanches(sol))
+        # n* from a table of [S] (log-g grid), ~3e-6 relative
         assert res.n_thermal[iW, iR, i] == pytest.approx(float(thermalized_count(sol)),
-                                                         rel=1e-10)
+                                                         rel=1e-5)
         assert res.iterations[iW, iR, i] >= 1
     # W = 20 avalanches everywhere (eta_tot ~ N log 2), W = 90 mostly fails
     np.testing.assert_allclose(res.eta_tot[0], res.N[:, None] * np.log(2) * np.ones((1, 7)),
