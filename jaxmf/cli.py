@@ -3,6 +3,10 @@
     jaxmf reproduce [--quick] [--out DIR] [--only fig1d fig3 ...]
     jaxmf eta --g 0.1 1 10 [--dist goe]
     jaxmf chain --N 50 --alpha 0.637 [--g1 0.5] [--out chain.json]
+    jaxmf lattice --R 15 --W 70 --theta0 2.954     (or --kind random --seed 1)
+    jaxmf sweep --out runs/qp --R 10 15 --W 60 80 100 120 [--kind random] [--samples 64]
+    jaxmf ed --N 8 --alpha 0.6 [--samples 10]
+    jaxmf threshold --R 10 --theta0 0.3 2.954
     jaxmf critical-coupling --N 100 1000 10000
     jaxmf eta-table --dist goe          (rebuild a shipped table)
     jaxmf goe-table [--samples N --seed S]
@@ -99,6 +103,62 @@ def _cmd_gc(a):
         print(f"N = {int(n):>8d}  g_c = {g:.6e}  g_c N log N = {g * n * np.log(n):.5f}")
 
 
+def _cmd_lattice(a):
+    import jax
+
+    import jaxmf
+    from .meanfield import avalanches, thermalized_count
+    from .models import lattice
+
+    if a.kind == "qp" and a.theta0 is None:
+        raise ValueError("--kind qp needs --theta0")
+    src = dict(theta0=a.theta0) if a.kind == "qp" else dict(key=jax.random.PRNGKey(a.seed))
+    g0 = lattice.bare_couplings(a.R, a.W, g0=a.g0, kind=a.kind, **src)
+    res = jaxmf.solve(g0, a.dist)
+    print(json.dumps({"model": "lattice2d", "R": a.R, "W": a.W, "g0": a.g0, "kind": a.kind,
+                      "theta0": a.theta0, "seed": a.seed if a.kind == "random" else None,
+                      "dist": a.dist, "N": int(g0.shape[-1]), "eta_tot": float(res.eta_tot),
+                      "avalanche": bool(avalanches(res)), "converged": bool(res.converged),
+                      "n_star": float(thermalized_count(res, a.dist))}))
+
+
+def _cmd_sweep(a):
+    from . import ensemble
+
+    extra = (dict(theta0=ensemble.theta_grid(a.samples)) if a.kind == "qp"
+             else dict(n_draws=a.samples, seed=a.seed))
+    res = ensemble.sweep(a.out, kind=a.kind, R=a.R, W=a.W, g0=a.g0, dist=a.dist, **extra)
+    f = ensemble.ensemble_average(res)["f_aval"]
+    print(f"f_aval ({a.kind}, g0 = {a.g0}, {a.samples} samples), rows W, columns R = {[int(r) for r in res.R]}")
+    for W, row in zip(res.W, f):
+        print(f"W = {W:8.3f}  " + "  ".join(f"{x:.4f}" for x in row))
+    print(f"results in {a.out} (rerun the same command to resume)")
+
+
+def _cmd_ed(a):
+    import jax
+
+    from .models import ed
+
+    out = ed.drh_ensemble(a.N, a.alpha, jax.random.PRNGKey(a.seed), a.samples)
+    st = ed.entropy_statistics(out.entropy)
+    print(f"N = {a.N}, alpha = {a.alpha}, {a.samples} samples: [S_end] = "
+          f"{float(st.mean_all):.5f} +- {float(st.stderr_all):.5f} nats (all states), "
+          f"{float(st.mean_middle):.5f} +- {float(st.stderr_middle):.5f} (middle third)")
+
+
+def _cmd_threshold(a):
+    from .models import thresholds
+
+    r = thresholds.threshold_W(a.R, np.asarray(a.theta0, float), g0=a.g0, dist=a.dist,
+                               W_max=a.W_max)
+    for i, th in enumerate(a.theta0):
+        print(f"theta0 = {th:.6f}: avalanche at W = {float(np.ravel(r.W_aval)[i]):.6f}, "
+              f"failed at W = {float(np.ravel(r.W_fail)[i]):.6f}, "
+              f"fold W = {float(np.ravel(r.W_fold)[i]):.8f} +- {float(np.ravel(r.W_fold_err)[i]):.1e}"
+              f" (status {int(np.ravel(r.status)[i])})")
+
+
 def _cmd_eta_table(a):
     from .enhancement import build_eta_table
 
@@ -146,6 +206,43 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--N", type=_positive_int, nargs="+", required=True, help="numbers of l-bits >= 2")
     _dist(g)
     g.set_defaults(fn=_cmd_gc)
+
+    la = sub.add_parser("lattice", help="solve one 2D lattice realization (Sec. VII)")
+    la.add_argument("--R", type=int, required=True, help="lattice radius R >= 0")
+    la.add_argument("--W", type=_nonneg_float, required=True, help="potential strength W >= 0")
+    la.add_argument("--kind", choices=("qp", "random"), default="qp")
+    la.add_argument("--theta0", type=float, help="QP phase offset (kind qp)")
+    la.add_argument("--seed", type=int, default=0, help="PRNG seed (kind random)")
+    la.add_argument("--g0", type=_nonneg_float, default=1.0, help="grain coupling (default 1)")
+    _dist(la)
+    la.set_defaults(fn=_cmd_lattice)
+
+    sw = sub.add_parser("sweep", help="ensemble sweep over W x R (resumable; f_aval table)")
+    sw.add_argument("--out", required=True, help="result folder (rerun to resume)")
+    sw.add_argument("--kind", choices=("qp", "random"), default="qp")
+    sw.add_argument("--R", type=int, nargs="+", required=True)
+    sw.add_argument("--W", type=_nonneg_float, nargs="+", required=True)
+    sw.add_argument("--samples", type=_positive_int, default=64,
+                    help="theta0 grid points (qp) or random draws (default 64)")
+    sw.add_argument("--seed", type=int, default=0)
+    sw.add_argument("--g0", type=_nonneg_float, default=1.0)
+    _dist(sw)
+    sw.set_defaults(fn=_cmd_sweep)
+
+    ed_ = sub.add_parser("ed", help="exact diagonalization of the DRH central-grain chain")
+    ed_.add_argument("--N", type=_positive_int, required=True, help="number of spins (<= 10 on CPU)")
+    ed_.add_argument("--alpha", type=_nonneg_float, required=True)
+    ed_.add_argument("--samples", type=_positive_int, default=10)
+    ed_.add_argument("--seed", type=int, default=0)
+    ed_.set_defaults(fn=_cmd_ed)
+
+    th = sub.add_parser("threshold", help="avalanche threshold W_th(theta0) of QP lattices")
+    th.add_argument("--R", type=int, required=True)
+    th.add_argument("--theta0", type=float, nargs="+", required=True)
+    th.add_argument("--g0", type=_nonneg_float, default=1.0)
+    th.add_argument("--W-max", type=_positive_float, default=400.0)
+    _dist(th)
+    th.set_defaults(fn=_cmd_threshold)
 
     t = sub.add_parser("eta-table", help="rebuild the eta table by 2D quadrature (~2 min)")
     _dist(t)

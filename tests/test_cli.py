@@ -56,3 +56,11 @@ def test_reproduce_unknown_figure():
     with pytest.raises(ValueError, match="unknown figure"):
         from jaxmf.reproduce import run
         run("/tmp/never-written", quick=True, only=["fig99"])
+
+
+def test_lattice_and_threshold_verbs(capsys):
+    assert cli.main(["lattice", "--R", "4", "--W", "200", "--theta0", "0.3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["N"] == 41 and out["converged"] and not out["avalanche"]
+    assert cli.main(["lattice", "--R", "4", "--W", "60"]) == 2  # qp without theta0
+    assert cli.main(["lattice", "--R", "-1", "--W", "60", "--theta0", "1"]) == 2
