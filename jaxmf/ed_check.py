@@ -42,7 +42,7 @@ import numpy as np
 
 from . import _config  # noqa: F401  (float64)
 from ._validate import check_dist
-from .enhancement import entropy_pdf, mean_entropy
+from .enhancement import entropy_pdf, inverse_entropy, mean_entropy
 from .meanfield import mean_entropies, solve
 from .models import ed
 from .models.chain import ALPHA_C, drh_log_couplings
@@ -225,26 +225,12 @@ def fit_coupling(mean_S, dist: str = "goe"):
     return np.where(pos, np.exp(l), 0.0)
 
 
-@jax.jit
-def _inverse_entropy(S):
-    """g_a with S(g_a) = S: bisection in log g_a (S(g) is increasing; A11)."""
-    lo = jnp.full_like(S, -80.0)
-    hi = jnp.full_like(S, 80.0)
-
-    def body(_, lohi):
-        lo, hi = lohi
-        mid = 0.5 * (lo + hi)
-        up = entropy(jnp.exp(mid)) < S
-        return jnp.where(up, mid, lo), jnp.where(up, hi, mid)
-
-    lo, hi = jax.lax.fori_loop(0, 80, body, (lo, hi))
-    g = jnp.exp(0.5 * (lo + hi))
-    return jnp.where(S <= 0, 0.0, jnp.where(S >= LOG2, jnp.inf, g))
+_inverse_entropy_jit = jax.jit(inverse_entropy)
 
 
 def _resonance_strength(S):
     """numpy g_a(S) for ED entropies (any shape)."""
-    return np.asarray(_inverse_entropy(jnp.asarray(S, jnp.float64)))
+    return np.asarray(_inverse_entropy_jit(jnp.asarray(S, jnp.float64)))
 
 
 def entropy_cdf(S, g, dist: str = "goe"):

@@ -42,6 +42,7 @@ __all__ = [
     "entropy_pdf",
     "resonance_pdf",
     "quadrature_nodes",
+    "inverse_entropy",
     "build_eta_table",
 ]
 
@@ -332,11 +333,23 @@ def resonance_pdf(g_a, g, dist: str = "goe"):
     return fam.pdf(jnp.asarray(g_a, jnp.float64) / g) / g
 
 
-def _inverse_entropy(s):
-    """g_a with S(g_a) = s for s in (0, log 2): bisection in log g_a, then one
-    differentiable Newton step (exact first derivative ds/dS = 1/S')."""
-    lo = jnp.full_like(s, -60.0)
-    hi = jnp.full_like(s, 60.0)
+def inverse_entropy(S):
+    """g_a with S(g_a) = S, the inverse of the resonance entropy (A11).
+
+    Bisection in log g_a (S is increasing), then one differentiable Newton step (exact
+    first derivative dg_a/dS = 1/S'). S <= 0 gives 0, S >= log 2 gives inf.
+
+    Args:
+        S: entropies in nats, any shape.
+
+    Returns:
+        g_a, same shape.
+    """
+    S = jnp.asarray(S, jnp.float64)
+    inside = (S > 0) & (S < jnp.log(2.0))
+    s = jnp.where(inside, S, 0.5)
+    lo = jnp.full_like(s, -80.0)
+    hi = jnp.full_like(s, 80.0)
 
     def body(_, lohi):
         lo, hi = lohi
@@ -347,7 +360,8 @@ def _inverse_entropy(s):
     lo, hi = jax.lax.fori_loop(0, 110, body, (lo, hi))
     y = jax.lax.stop_gradient(0.5 * (lo + hi))
     val, dval = jax.jvp(lambda yy: entropy(jnp.exp(yy)), (y,), (jnp.ones_like(y),))
-    return jnp.exp(y - (val - s) / dval)
+    ga = jnp.exp(y - (val - s) / dval)
+    return jnp.where(inside, ga, jnp.where(S <= 0, 0.0, jnp.inf))
 
 
 def entropy_pdf(S, g, dist: str = "goe"):
@@ -369,7 +383,7 @@ def entropy_pdf(S, g, dist: str = "goe"):
     S, g = jnp.broadcast_arrays(jnp.asarray(S, jnp.float64), jnp.asarray(g, jnp.float64))
     ok = (S > 0) & (S < jnp.log(2.0))
     s_in = jnp.where(ok, S, 0.5)
-    ga = _inverse_entropy(s_in)
+    ga = inverse_entropy(s_in)
     dS = jax.vmap(jax.grad(entropy))(ga.ravel()).reshape(ga.shape)
     dens = fam.pdf(ga / g) / g / dS
     return jnp.where(ok, dens, 0.0)
