@@ -90,7 +90,6 @@ def fig3_data(quick: bool, dist: str = "goe"):
     # (b) eta_tot vs delta alpha
     Ns = [25, 50, 100, 200] if quick else [25, 50, 100, 200, 400, 800]
     da = -np.logspace(-2.5, -0.7, 24 if quick else 40)
-    l0 = np.stack([np.asarray(chain.drh_log_couplings(n, chain.ALPHA_C + da, g1)) for n in [max(Ns)]])
     H = []
     for n in Ns:
         r = jaxmf.solve(chain.drh_log_couplings(n, chain.ALPHA_C + da, g1), dist, log_input=True)
@@ -115,7 +114,6 @@ def fig3_data(quick: bool, dist: str = "goe"):
     b = {"N": Ns, "dalpha": da, "eta_tot": H, "g1": g1, "dist": dist,
          "fit": {"nu": nu, "nu_err": nu_err, "A": float(A1), "B": float(B1),
                  "range": [float(x.min()), float(x.max())]}}
-    del l0
 
     # symmetric model: g_c N log N
     Nc = np.array([1e2, 3e2, 1e3, 3e3, 1e4, 3e4, 1e5])
