@@ -1,8 +1,12 @@
-"""Rare avalanches: the f_aval(W) curves (IS) and the QP threshold maps of docs/rare_avalanches.md.
+"""Rare avalanches: the f_aval(W) curves and the QP threshold maps of docs/rare_avalanches.md.
 
-Writes docs/data/rare_random.json and docs/data/rare_qp.json incrementally and prints
-one JSON line with the run times. ~10 min on a 2-core CPU (OPENBLAS_NUM_THREADS=1).
-Usage: python benchmarks/bench_rare.py [random|qp|all]
+Modes (each writes its docs/data/*.json incrementally; one JSON line of run times at the
+end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
+  tail [R ...]  subset simulation, f_aval(W, g0 = 1 and 0.5) down to ~1e-13:
+                docs/data/rare_tail_R{R}.json (R = 10: ~25 min; 15: ~25 min; 22: ~10 min)
+  random        importance sampling (reliable to ~1e-5): docs/data/rare_random.json
+  qp            sup_theta0 W_th for R = 10, 15, 22: docs/data/rare_qp.json
+Usage: python benchmarks/bench_rare.py [tail [R ...]|random|qp|all]
 """
 
 import json
@@ -45,6 +49,24 @@ def random_curves():
     return time.time() - t0
 
 
+TAIL = {  # R: (W grid, samples per level, replicas)
+    10: ([120.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0], 400, 4),
+    15: ([150.0, 250.0, 350.0], 200, 4),
+    22: ([250.0], 100, 3),
+}
+
+
+def tail_curves(Rs):
+    t0 = time.time()
+    for R in Rs:
+        Ws, n, reps = TAIL[R]
+        rows = []
+        rare.f_aval_tail(jax.random.PRNGKey(1000 + R), R, Ws, g0=(1.0, 0.5), n=n,
+                         replicas=reps, progress=True,
+                         callback=lambda r: (rows.append(r), _dump(f"rare_tail_R{R}.json", rows)))
+    return time.time() - t0
+
+
 def qp_maps():
     out, t0 = [], time.time()
     Wg = np.geomspace(40.0, 1000.0, 25)
@@ -74,8 +96,12 @@ def qp_maps():
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     times = {}
+    if what == "tail":
+        times["tail_s"] = tail_curves([int(r) for r in sys.argv[2:]] or [10, 15, 22])
     if what in ("qp", "all"):
         times["qp_s"] = qp_maps()
+    if what == "all":
+        times["tail_s"] = tail_curves([10, 15, 22])
     if what in ("random", "all"):
         times["random_s"] = random_curves()
     print(json.dumps(times))

@@ -48,7 +48,8 @@ from ._validate import check_dist, is_concrete
 from .enhancement import czz, eta_and_slope_of_log_g, mean_entropy
 
 __all__ = ["MeanFieldResult", "solve", "eta_tot_from_log_g0", "avalanches",
-           "thermalized_count", "mean_entropies", "memories", "GRAD_MARGIN"]
+           "thermalized_count", "mean_entropies", "memories", "GRAD_MARGIN",
+           "critical_log_scale"]
 
 GRAD_MARGIN = 1e-9
 _INNER_NEWTON = 4
@@ -295,3 +296,69 @@ def thermalized_count(result: MeanFieldResult, dist: str = "goe"):
     failed avalanche this is the bubble size including its partially thermal collar.
     """
     return jnp.sum(mean_entropies(result, dist), axis=-1) / _LOG2
+
+
+# ---------------------------------------------------------------------------------
+# the avalanche threshold in the overall coupling scale
+# ---------------------------------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+def _critical_batch(flat_l0, dist, lo, hi, n_bisect, rtol):
+    def flags(lam):
+        r = jax.vmap(lambda x, s: _solve_one(x + s, dist, rtol, 400))(flat_l0, lam)
+        H, n_act = r[0], jnp.sum(jnp.isfinite(flat_l0), axis=-1)
+        return H > 0.5 * n_act * _LOG2, r[3]
+
+    b = flat_l0.shape[0]
+    f_lo, ok_lo = flags(jnp.full(b, lo))
+    f_hi, ok_hi = flags(jnp.full(b, hi))
+
+    def body(_, c):
+        a, z, ok = c
+        mid = 0.5 * (a + z)
+        f, cv = flags(mid)
+        return jnp.where(f, a, mid), jnp.where(f, mid, z), ok & cv
+
+    a, z, ok = jax.lax.fori_loop(0, n_bisect, body,
+                                 (jnp.full(b, lo), jnp.full(b, hi), ok_lo & ok_hi))
+    lam = jnp.where(f_lo, -jnp.inf, jnp.where(f_hi, 0.5 * (a + z), jnp.inf))
+    return lam, ok
+
+
+def critical_log_scale(log_g0, dist: str = "goe", *, bracket=(-40.0, 40.0),
+                       n_bisect: int = 48, rtol: float = 1e-13):
+    """The avalanche threshold in the overall coupling scale: lambda_c = log(s_c).
+
+    Scaling all bare couplings by s (g_{n,0} -> s g_{n,0}) raises every l-bit's coupling,
+    so the smallest fixed point eta_tot increases with s and the avalanche flag (eq. 19)
+    switches on once, at s_c: the realization avalanches iff log s > lambda_c. For a
+    lattice with couplings g0 |phi_k(0)| this is the critical grain coupling,
+    log g0_c = lambda_c(log |phi_k(0)|); for symmetric couplings it is log g_c(N).
+    Found by bisection of the flag of :func:`solve` (the same solver and flag as
+    everywhere else) in ``bracket``.
+
+    Args:
+        log_g0: (..., N) log bare couplings (-inf: absent l-bit).
+        dist: ptilde family.
+        bracket: (lo, hi) search range for lambda_c.
+        n_bisect: bisection steps (error (hi - lo) / 2^(n_bisect + 1)).
+        rtol: solver tolerance.
+
+    Returns:
+        (lambda_c, converged): (...) arrays; lambda_c = -inf if the realization
+        avalanches already at lo, +inf if not even at hi; converged is False if any
+        solve along the bisection did not converge.
+    """
+    check_dist(dist)
+    lo, hi = (float(x) for x in bracket)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"bracket must be finite with lo < hi, got {bracket!r}")
+    if isinstance(n_bisect, bool) or not isinstance(n_bisect, (int, np.integer)) or n_bisect < 1:
+        raise ValueError(f"n_bisect must be an int >= 1, got {n_bisect!r}")
+    _check_solve_input(log_g0, None, True)
+    l0 = jnp.asarray(log_g0, jnp.float64)
+    batch = l0.shape[:-1]
+    lam, ok = _critical_batch(l0.reshape((-1, l0.shape[-1])), dist, lo, hi, int(n_bisect),
+                              float(rtol))
+    return lam.reshape(batch), ok.reshape(batch)

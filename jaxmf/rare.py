@@ -40,9 +40,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import ndtr, ndtri
+from scipy.special import ndtr as _ndtr_np
 
 from . import _config  # noqa: F401  (float64)
-from .meanfield import solve
+from . import _subset
+from .meanfield import critical_log_scale, solve
 from .models import lattice
 
 __all__ = [
@@ -491,6 +493,207 @@ def f_aval_curve(key, R, Ws, *, g0=1.0, r_b=3, lam=0.1, n=1000, n_ce=128, adapt=
         if callback is not None:
             callback(row)
     return out
+
+
+# --------------------------------------------------------------------------- subset simulation
+def critical_log_g0(V, R, *, dist="goe", method="auto", bracket=(-20.0, 20.0), n_bisect=20):
+    """log g0_c: the lattice with potential V avalanches iff log g0 > log g0_c.
+
+    The bare couplings are g0 |phi_k(0)| (eq. 18), so g0 is an overall scale and
+    :func:`jaxmf.meanfield.critical_log_scale` of log |phi_k(0)| is the critical grain
+    coupling. One realization's g0_c answers the avalanche question for every g0 at
+    once: f_aval(W, g0) = P(log g0_c < log g0).
+
+    Args:
+        V: (..., N) on-site potentials (order of ``lattice.sites(R)``).
+        R: lattice radius (static int).
+        dist: ptilde family.
+        method: spectral route (see :func:`potential_couplings`).
+        bracket: search range of log g0_c (outside: -inf / +inf).
+        n_bisect: bisection steps (default: resolution 40 / 2^21 = 2e-5 in log g0).
+
+    Returns:
+        (log_g0c, converged): (...) arrays.
+    """
+    c = potential_couplings(V, R, g0=1.0, method=method)
+    pos = c > 0
+    return critical_log_scale(jnp.where(pos, jnp.log(jnp.where(pos, c, 1.0)), -jnp.inf),
+                              dist, bracket=bracket, n_bisect=n_bisect)
+
+
+@functools.lru_cache(maxsize=None)
+def _critical_scorer(R, dist, method, bracket, n_bisect):
+    @jax.jit
+    def score(z, W):
+        V = W * (2.0 * ndtr(z) - 1.0)  # z ~ N(0, 1) -> V ~ U(-W, W), site by site
+        return critical_log_g0(V, R, dist=dist, method=method, bracket=bracket,
+                               n_bisect=n_bisect)
+    return score
+
+
+class SubsetEstimate(NamedTuple):
+    """Subset-simulation estimate of f_aval(W, g0) = P(log g0_c < log g0), several g0.
+
+    Attributes:
+        g0: (G,) grain couplings.
+        f: (G,) mean of the replica estimates.
+        stderr: (G,) standard error from the replica spread, std / sqrt(M).
+        replicas: (M, G) the independent estimates.
+        floor: smallest probability the deepest level resolves, p0^L / n (per replica,
+            min over replicas); an estimate 0 means f < floor.
+        levels: (M,) conditional levels used by each replica.
+        acceptance: (M,) mean Metropolis acceptance over the levels.
+        n_evals: score evaluations (lattice spectra + bisections), all replicas.
+        unconverged: solver non-convergences met along the bisections.
+        conditional_V: (M n, N) potentials of the last populations, distributed as p(V)
+            conditional on log g0_c <= (last threshold) -- what an avalanche needs.
+        last_threshold: (M,) the last threshold b_L of each replica (log g0 units).
+        seconds: wall time.
+    """
+
+    g0: np.ndarray
+    f: np.ndarray
+    stderr: np.ndarray
+    replicas: np.ndarray
+    floor: float
+    levels: np.ndarray
+    acceptance: np.ndarray
+    n_evals: int
+    unconverged: int
+    conditional_V: np.ndarray
+    last_threshold: np.ndarray
+    seconds: float
+
+
+def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_levels=14,
+                    dist="goe", method="auto", chunk=None, n_bisect=20, bracket=(-20.0, 20.0),
+                    progress=False):
+    """f_aval(W, R, g0) of random lattices down to ~1e-13 by subset simulation.
+
+    Reaction coordinate: the critical grain coupling log g0_c(V) (:func:`critical_log_g0`),
+    a continuous score that orders every potential by how close it is to avalanching
+    (eta_tot itself is nearly flat below the avalanche). Subset simulation
+    (``jaxmf._subset``) in the Gaussian variables z (V_n = W (2 Phi(z_n) - 1), every site
+    of the lattice) lowers the threshold on log g0_c level by level (p0 per level) until
+    it passes log min(g0); every g0 in ``g0`` is read off the same run. ``replicas``
+    independent runs give the error bar (their spread; it includes the correlation of
+    the Markov chains and the O(1/n) bias of each run).
+
+    Args:
+        key: JAX PRNG key (the estimate is a deterministic function of it).
+        R: lattice radius (static int).
+        W: disorder strength > 0.
+        g0: grain couplings (> 0) to report.
+        n: samples per level and replica (n p0 and 1 / p0 integers).
+        replicas: independent runs (>= 2 for an error bar).
+        p0: conditional probability per level.
+        max_levels: level limit (resolves f down to ~p0^max_levels / n).
+        dist, method: ptilde family and spectral route.
+        chunk: lattices per compiled batch (default n p0).
+        n_bisect, bracket: resolution and range of log g0_c.
+        progress: print one line per level.
+
+    Returns:
+        :class:`SubsetEstimate`.
+    """
+    lattice._check_radius(R)
+    if not (np.isfinite(W) and W > 0):
+        raise ValueError(f"W must be finite and > 0, got {W!r}")
+    g0 = np.atleast_1d(np.asarray(g0, float))
+    if g0.size == 0 or not np.all(np.isfinite(g0) & (g0 > 0)):
+        raise ValueError(f"g0 must be finite couplings > 0, got {g0!r}")
+    if isinstance(replicas, bool) or not isinstance(replicas, (int, np.integer)) or replicas < 1:
+        raise ValueError(f"replicas must be an int >= 1, got {replicas!r}")
+    t0 = time.time()
+    score_fn = _critical_scorer(R, dist, method, tuple(float(b) for b in bracket), int(n_bisect))
+    bad = [0]
+
+    def score(z):
+        lam, ok = score_fn(jnp.asarray(z), jnp.float64(W))
+        bad[0] += int(np.sum(~np.asarray(ok)))
+        return np.asarray(lam)
+
+    stop = float(np.log(g0.min()))
+    est, levels, acc, conds, lasts, evals, floors = [], [], [], [], [], 0, []
+    for r in range(replicas):
+        cb = None
+        if progress:
+            def cb(level, b, r=r):
+                print(f"  R={R} W={W:g} replica {r}: level {level}, log g0_c <= {b:.4f}",
+                      flush=True)
+        run = _subset.run(jax.random.fold_in(key, r), score, lattice.num_sites(R), n=n,
+                          p0=p0, stop=stop, max_levels=max_levels,
+                          chunk=chunk or max(1, int(round(n * p0))), progress=cb)
+        # avalanche iff log g0 > log g0_c; P(log g0_c = log g0) = 0
+        est.append(_subset.tail_probability(run, np.log(g0))[0])
+        levels.append(len(run.thresholds))
+        acc.append(float(np.nanmean(run.acceptance)) if len(run.acceptance) else np.nan)
+        conds.append(2.0 * _ndtr_np(run.samples) - 1.0)
+        lasts.append(run.thresholds[-1] if len(run.thresholds) else np.inf)
+        evals += run.n_evals
+        floors.append(p0 ** len(run.thresholds) / n)
+    rep = np.asarray(est)
+    se = rep.std(axis=0, ddof=1) / np.sqrt(replicas) if replicas > 1 else np.full(g0.size, np.inf)
+    return SubsetEstimate(g0, rep.mean(axis=0), se, rep, float(min(floors)), np.asarray(levels),
+                          np.asarray(acc), int(evals), int(bad[0]), W * np.concatenate(conds),
+                          np.asarray(lasts), time.time() - t0)
+
+
+def calm_profile(V, R, r_max=4):
+    """How calm the neighbourhood of the grain is, shell by shell.
+
+    Args:
+        V: (M, N) potentials (e.g. ``SubsetEstimate.conditional_V``).
+        R: lattice radius.
+        r_max: last shell d = |n1| + |n2| reported.
+
+    Returns:
+        dict(rms=(r_max + 1,) root-mean-square of V_0 (d = 0) and of V_n - V_0 (d >= 1),
+        median_abs=(r_max + 1,) the medians of their absolute values).
+    """
+    d = np.abs(lattice.sites(R)).sum(axis=-1)
+    V = np.asarray(V, float)
+    rms, med = [], []
+    for k in range(min(r_max, R) + 1):
+        v = _offsets(V, d, k)
+        rms.append(float(np.sqrt(np.mean(v ** 2))))
+        med.append(float(np.median(np.abs(v))))
+    return {"rms": np.asarray(rms), "median_abs": np.asarray(med)}
+
+
+def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_levels=14,
+                dist="goe", method="auto", progress=False, callback=None):
+    """f_aval(W) for several g0 by :func:`subset_estimate`, one run per W.
+
+    Returns:
+        list of dicts, one per (W, g0): W, R, g0, f, stderr, replicas, floor, levels,
+        acceptance, n_evals, unconverged, seconds, calm (shell rms of the last
+        population relative to the unconditional values W/sqrt3, W sqrt(2/3)).
+    """
+    rows = []
+    for i, W in enumerate(Ws):
+        e = subset_estimate(jax.random.fold_in(key, i), R, float(W), g0=g0, n=n,
+                            replicas=replicas, p0=p0, max_levels=max_levels, dist=dist,
+                            method=method, progress=progress)
+        prof = calm_profile(e.conditional_V, R)
+        ref = np.array([W / np.sqrt(3.0)] + [W * np.sqrt(2.0 / 3.0)] * (len(prof["rms"]) - 1))
+        for j, g in enumerate(e.g0):
+            row = {"W": float(W), "R": R, "g0": float(g), "f": float(e.f[j]),
+                   "stderr": float(e.stderr[j]), "replicas": e.replicas[:, j].tolist(),
+                   "floor": e.floor, "levels": e.levels.tolist(),
+                   "acceptance": e.acceptance.tolist(), "n": n, "n_replicas": replicas,
+                   "n_evals": e.n_evals, "unconverged": e.unconverged,
+                   "last_threshold": e.last_threshold.tolist(),
+                   "calm_rms_rel": (prof["rms"] / ref).tolist(), "seconds": e.seconds,
+                   "method": "subset"}
+            rows.append(row)
+            if callback is not None:
+                callback(row)
+        if progress:
+            print(f"R={R} W={W:g}: " + ", ".join(
+                f"f(g0={g:g}) = {f:.3e} +- {s:.1e}" for g, f, s in zip(e.g0, e.f, e.stderr))
+                + f" ({e.seconds:.0f} s, {e.n_evals} lattices)", flush=True)
+    return rows
 
 
 # --------------------------------------------------------------------------- QP thresholds

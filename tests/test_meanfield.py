@@ -201,3 +201,51 @@ def test_random_ensembles_match_plain_iteration():
         l = new
     H_ref = np.asarray(eta_of_log_g(new, "goe")).sum(-1)
     np.testing.assert_allclose(res.eta_tot, H_ref, rtol=1e-9, atol=1e-10)
+
+
+@pytest.mark.parametrize("N", [20, 100, 1000])
+def test_critical_scale_of_symmetric_couplings_is_the_exact_fold(N):
+    # reference: symmetric.critical_coupling, the fold of the scalar symmetric equation
+    # (an independent route: no solver, no bisection of the flag)
+    lam, ok = mf.critical_log_scale(jnp.zeros(N))
+    assert bool(ok)
+    assert float(lam) == pytest.approx(np.log(float(symmetric.critical_coupling(N))), abs=1e-9)
+
+
+def test_critical_scale_before_the_fold_for_few_lbits():
+    # N = 10: the localized branch passes eta_tot = N log 2 / 2 before its fold, so the
+    # flag switches below g_c(fold); the flag itself must switch at lambda_c
+    N = 10
+    lam = float(mf.critical_log_scale(jnp.zeros(N))[0])
+    assert lam < np.log(float(symmetric.critical_coupling(N))) - 0.05
+    below = mf.solve(jnp.full(N, np.exp(lam - 1e-7)))
+    above = mf.solve(jnp.full(N, np.exp(lam + 1e-7)))
+    assert not bool(mf.avalanches(below)) and bool(mf.avalanches(above))
+
+
+def test_critical_scale_brackets_the_flag_of_random_ensembles():
+    rng = np.random.default_rng(4)
+    l0 = 3.0 * np.log(rng.uniform(0, 1, (16, 60)))
+    l0[3, 10:] = -np.inf  # ragged: absent l-bits
+    lam, ok = mf.critical_log_scale(l0)
+    lam = np.asarray(lam)
+    assert np.all(np.asarray(ok)) and np.all(np.isfinite(lam))
+    for d, want in ((-1e-8, False), (1e-8, True)):
+        res = mf.solve(l0 + lam[:, None] + d, log_input=True)
+        assert np.all(np.asarray(mf.avalanches(res)) == want)
+    # batched == one at a time; out-of-bracket realizations are +-inf
+    assert float(mf.critical_log_scale(l0[5])[0]) == lam[5]
+    lo, _ = mf.critical_log_scale(l0[:2], bracket=(lam[:2].max() + 1, 50.0))
+    hi, _ = mf.critical_log_scale(l0[:2], bracket=(-50.0, lam[:2].min() - 1))
+    assert np.all(np.asarray(lo) == -np.inf) and np.all(np.asarray(hi) == np.inf)
+
+
+def test_critical_scale_bad_input():
+    with pytest.raises(ValueError, match="bracket"):
+        mf.critical_log_scale(jnp.zeros(4), bracket=(1.0, -1.0))
+    with pytest.raises(ValueError, match="n_bisect"):
+        mf.critical_log_scale(jnp.zeros(4), n_bisect=0)
+    with pytest.raises(ValueError, match="NaN"):
+        mf.critical_log_scale(jnp.array([0.0, np.nan]))
+    with pytest.raises(ValueError, match="dist"):
+        mf.critical_log_scale(jnp.zeros(4), dist="gue")

@@ -129,3 +129,69 @@ def test_bad_input_estimate_and_curve():
         rare.cross_entropy(KEY, 1, 5.0, r_b=1, rho=1.5, n=4)
     with pytest.raises(ValueError):
         rare.potential_couplings(np.zeros(4), 1)
+
+
+def test_critical_coupling_decides_the_avalanche_for_every_g0():
+    # the avalanche flag of lattice.bare_couplings (independent sampler and solve) at g0
+    # agrees with log g0 > log g0_c(V)
+    R, W = 2, 40.0
+    keys = jax.random.split(jax.random.PRNGKey(21), 24)
+    V = jax.vmap(lambda k: lattice.potential(R, W, key=k, kind="random"))(keys)
+    lc, ok = rare.critical_log_g0(V, R, n_bisect=40)
+    lc = np.asarray(lc)
+    assert np.all(np.asarray(ok)) and np.all(np.isfinite(lc))
+    for g0 in (0.05, 0.2, 1.0):
+        g = jax.vmap(lambda k: lattice.bare_couplings(R, W, g0=g0, key=k, kind="random"))(keys)
+        flag = np.asarray(jaxmf_avalanches(g))
+        far = np.abs(lc - np.log(g0)) > 1e-8
+        np.testing.assert_array_equal(flag[far], (np.log(g0) > lc)[far])
+
+
+def jaxmf_avalanches(g):
+    from jaxmf import solve
+    from jaxmf.meanfield import avalanches
+
+    return avalanches(solve(g))
+
+
+def test_subset_simulation_agrees_with_plain_sampling_on_a_tiny_lattice():
+    # reference: plain Monte Carlo of lattice.bare_couplings (6000 draws), f ~ 5e-3
+    R, W, g0 = 2, 60.0, 0.1
+    f_p, se_p, hits = rare.plain_estimate(jax.random.PRNGKey(1), R, W, g0=g0, n=6000,
+                                          chunk=2000)
+    e = rare.subset_estimate(jax.random.PRNGKey(4), R, W, g0=(g0,), n=200, replicas=6)
+    assert e.unconverged == 0 and hits > 10
+    assert abs(e.f[0] - f_p) < 4 * np.hypot(e.stderr[0], se_p), (e.f, e.stderr, f_p, se_p)
+
+
+@pytest.mark.parametrize("W, n_plain", [
+    (80.0, 100_000),  # f ~ 1e-3
+    pytest.param(110.0, 1_000_000, marks=pytest.mark.slow),  # f ~ 5e-5
+])
+def test_subset_simulation_agrees_with_plain_sampling_in_the_tail(W, n_plain):
+    # reference: plain Monte Carlo of lattice.bare_couplings (independent sampler, no
+    # critical coupling), enough draws for ~50-100 hits on the 13-site lattice
+    R, g0 = 2, 0.1
+    f_p, se_p, hits = rare.plain_estimate(jax.random.PRNGKey(7), R, W, g0=g0, n=n_plain,
+                                          chunk=20000)
+    assert hits >= 30
+    e = rare.subset_estimate(jax.random.PRNGKey(5), R, W, g0=(g0, 0.05), n=200, replicas=6)
+    assert np.all(e.levels >= 2)  # the event needed conditional levels
+    assert abs(e.f[0] - f_p) < 4 * np.hypot(e.stderr[0], se_p), (e.f, e.stderr, f_p, se_p)
+    assert 0 < e.f[1] < e.f[0]  # smaller g0: rarer, read off the same runs
+    V = e.conditional_V
+    assert V.shape == (6 * 200, lattice.num_sites(R)) and np.all(np.abs(V) < W)
+
+
+def test_subset_estimate_is_reproducible_and_checks_input():
+    a = rare.subset_estimate(KEY, 1, 30.0, g0=(0.1,), n=50, replicas=2)
+    b = rare.subset_estimate(KEY, 1, 30.0, g0=(0.1,), n=50, replicas=2)
+    np.testing.assert_array_equal(a.replicas, b.replicas)
+    with pytest.raises(ValueError, match="g0"):
+        rare.subset_estimate(KEY, 1, 30.0, g0=(-1.0,), n=50)
+    with pytest.raises(ValueError, match="W"):
+        rare.subset_estimate(KEY, 1, np.nan, n=50)
+    with pytest.raises(ValueError, match="replicas"):
+        rare.subset_estimate(KEY, 1, 30.0, n=50, replicas=0)
+    with pytest.raises(ValueError, match="p0"):
+        rare.subset_estimate(KEY, 1, 30.0, n=55, p0=0.1)

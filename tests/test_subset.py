@@ -1,0 +1,90 @@
+"""Tests of subset simulation (jaxmf._subset) on Gaussian problems with exact answers."""
+
+import jax
+import numpy as np
+import pytest
+import scipy.stats
+
+from jaxmf import _subset
+
+
+def _halfspace(d):
+    a = np.ones(d) / np.sqrt(d)
+    return lambda z: -(np.asarray(z) @ a)  # P(s <= -t) = Phi(-t) exactly
+
+
+@pytest.mark.parametrize("t", [4.5, 7.0])
+def test_gaussian_tail_probability_matches_the_exact_value(t):
+    # reference: P(a.z >= t) = Phi(-t) for a unit vector a (analytic)
+    d, M = 20, 8
+    est = []
+    for r in range(M):
+        run = _subset.run(jax.random.PRNGKey(r), _halfspace(d), d, n=500, stop=-t)
+        assert run.thresholds[-1] > -t and np.all(np.diff(run.thresholds) < 0)
+        est.append(float(_subset.tail_probability(run, -t)[0]))
+    est = np.asarray(est)
+    exact = scipy.stats.norm.cdf(-t)
+    se = est.std(ddof=1) / np.sqrt(M)
+    assert abs(est.mean() - exact) < 3 * se, (est.mean(), se, exact)
+    assert se < 0.5 * exact  # and the estimate is informative at 1e-12
+
+
+def test_tail_probability_over_all_thresholds_of_one_run():
+    run = _subset.run(jax.random.PRNGKey(3), _halfspace(5), 5, n=1000, stop=-5.0)
+    ts = np.array([0.5, 1.5, 2.5, 3.5, 4.5])
+    P, k = _subset.tail_probability(run, -ts)
+    assert np.all(np.diff(k) >= 0) and k[0] == 0  # deeper events use deeper populations
+    exact = scipy.stats.norm.cdf(-ts)
+    # one run: relative error ~ sqrt(levels) * 0.1 ... 0.3; a loose but failing-capable bound
+    np.testing.assert_allclose(np.log(P), np.log(exact), atol=0.8)
+    # above the first threshold the estimate is the plain fraction of population 0
+    assert P[0] == pytest.approx(np.mean(run.scores[0] <= -0.5))
+
+
+def test_conditional_populations_have_the_conditional_law():
+    # s = -z_0: the last population is N(0, I) restricted to z_0 >= -b_L. The chains must
+    # leave the other components N(0, 1) (the pCN proposal is reversible for N(0, I)) and
+    # give z_0 the truncated normal law, so E[z_j] = 0, E[z_j^2] = 1 (j >= 1) and
+    # E[F_trunc(z_0)] = 1/2 (exact). The chains are correlated, so the errors come from
+    # the spread over independent runs.
+    d, M = 6, 16
+    m1, m2, u, acc = [], [], [], []
+    for r in range(M):
+        run = _subset.run(jax.random.PRNGKey(100 + r), lambda z: -np.asarray(z)[:, 0], d,
+                          n=500, stop=-3.0)
+        z, b = run.samples, run.thresholds[-1]
+        assert np.all(-z[:, 0] <= b) and len(run.thresholds) >= 2
+        m1.append(z[:, 1:].mean()); m2.append((z[:, 1:] ** 2).mean())
+        u.append(scipy.stats.truncnorm(-b, np.inf).cdf(z[:, 0]).mean())
+        acc.append(np.mean(run.acceptance))
+    for x, ref in ((m1, 0.0), (m2, 1.0), (u, 0.5)):
+        x = np.asarray(x)
+        assert abs(x.mean() - ref) < 4 * x.std(ddof=1) / np.sqrt(M), (x.mean(), ref)
+    assert 0.2 < np.mean(acc) < 0.7  # the step adaptation works
+
+
+def test_reproducible_from_the_key():
+    f = _halfspace(4)
+    a = _subset.run(jax.random.PRNGKey(5), f, 4, n=100, stop=-3.0)
+    b = _subset.run(jax.random.PRNGKey(5), f, 4, n=100, stop=-3.0)
+    c = _subset.run(jax.random.PRNGKey(6), f, 4, n=100, stop=-3.0)
+    np.testing.assert_array_equal(a.scores, b.scores)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert not np.array_equal(a.scores[0], c.scores[0])
+
+
+def test_plain_sampling_is_used_when_the_event_is_not_rare():
+    run = _subset.run(jax.random.PRNGKey(0), _halfspace(3), 3, n=1000, stop=0.0)
+    assert len(run.thresholds) == 0 and run.n_evals == 1000
+    P, k = _subset.tail_probability(run, 0.0)
+    assert k == 0 and P == pytest.approx(0.5, abs=0.05)
+
+
+def test_bad_input():
+    f = _halfspace(2)
+    with pytest.raises(ValueError, match="p0"):
+        _subset.run(jax.random.PRNGKey(0), f, 2, n=105, p0=0.1)
+    with pytest.raises(ValueError, match="p0"):
+        _subset.run(jax.random.PRNGKey(0), f, 2, n=100, p0=1.5)
+    with pytest.raises(ValueError, match="NaN"):
+        _subset.run(jax.random.PRNGKey(0), lambda z: np.full(len(z), np.nan), 2, n=100)
