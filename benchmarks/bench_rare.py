@@ -50,9 +50,9 @@ def random_curves():
 
 
 TAIL = {  # R: (W grid, samples per level, replicas)
-    10: ([120.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0], 400, 4),
-    15: ([150.0, 250.0, 350.0], 200, 4),
-    22: ([250.0], 100, 3),
+    10: ([120.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0], 1000, 3),
+    15: ([150.0, 200.0, 250.0], 400, 3),
+    22: ([200.0], 200, 2),
 }
 
 
@@ -70,26 +70,26 @@ def tail_curves(Rs):
 def qp_maps():
     out, t0 = [], time.time()
     Wg = np.geomspace(40.0, 1000.0, 25)
-    theta_star = None
-    for R, n_theta, n_ref in ((10, 64, 16), (15, 32, 8), (22, 16, 6)):
+    theta_star = {}
+    for R, n_theta, n_starts, n_zoom in ((10, 64, 4, 5), (15, 32, 3, 4), (22, 16, 2, 4)):
         for g0 in ((1.0, 0.5) if R == 10 else (1.0,)):
             t = time.time()
-            s = rare.sup_threshold(R, g0=g0, n_theta=n_theta, n_refine=n_ref, rtol=2e-3,
-                                   W_grid=Wg)
-            row = {"R": R, "g0": g0, "n_theta": n_theta, "sup": s["sup"], "err": s["err"],
-                   "theta_star": s["theta_star"], "theta0": s["coarse"]["theta0"],
-                   "W_th": s["coarse"]["W_th"], "fine_theta0": s["fine"]["theta0"],
-                   "fine_W_th": s["fine"]["W_th"]}
-            if R == 10 and g0 == 1.0:
-                theta_star = s["theta_star"]
-            if theta_star is not None and g0 == 1.0:
-                row["W_th_at_R10_star"] = float(rare.qp_threshold_map(
-                    R, [theta_star], g0=g0, rtol=2e-3, W_grid=Wg)["W_th"][0])
+            s = rare.sup_threshold(R, g0=g0, n_theta=n_theta, n_starts=n_starts,
+                                   n_zoom=n_zoom, rtol=1e-4, W_grid=Wg)
+            row = {"R": R, "g0": g0, "n_theta": n_theta, "n_starts": n_starts,
+                   "n_zoom": n_zoom, "sup": s["sup"], "err": s["err"],
+                   "theta_star": s["theta_star"], "history": s["history"],
+                   "theta0": s["coarse"]["theta0"], "W_th": s["coarse"]["W_th"]}
+            theta_star.setdefault(g0, s["theta_star"])
+            # the same phase on every R: the threshold of the R = 10 maximiser
+            row["W_th_at_R10_star"] = float(rare.qp_threshold_map(
+                R, [theta_star[g0]], g0=g0, rtol=1e-6, W_grid=Wg)["W_th"][0])
             row["seconds"] = time.time() - t
             out.append(row)
             _dump("rare_qp.json", out)
-            print(f"QP R={R} g0={g0}: sup W_th = {row['sup']:.2f} +- {row['err']:.2f} "
-                  f"at theta0 = {row['theta_star']:.4f} ({row['seconds']:.0f} s)", flush=True)
+            print(f"QP R={R} g0={g0}: sup W_th = {row['sup']:.3f} +- {row['err']:.3f} "
+                  f"at theta0 = {row['theta_star']:.6f}; W_th(theta0* of R=10) = "
+                  f"{row['W_th_at_R10_star']:.4f} ({row['seconds']:.0f} s)", flush=True)
     return time.time() - t0
 
 

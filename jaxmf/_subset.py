@@ -1,4 +1,4 @@
-"""Subset simulation: small tail probabilities P(s(z) <= b) for z ~ N(0, I_d).
+"""Subset simulation: small tail probabilities P(s(x) <= b) under a prior (default N(0, I)).
 
 Au & Beck, Prob. Eng. Mech. 16, 263 (2001), with the conditional sampling of
 Papaioannou et al., Prob. Eng. Mech. 41, 89 (2015). The rare event is written as a
@@ -9,10 +9,11 @@ chain of nested, less rare ones, {s <= b_1} > {s <= b_2} > ... > {s <= b}:
 and each conditional probability, chosen ~ p0 = 0.1, is estimated from n samples. Level
 0 is plain sampling; the n p0 samples with the smallest scores seed n p0 Markov chains of
 length 1 / p0 that sample N(0, I) restricted to {s <= b_k}: a preconditioned
-Crank-Nicolson proposal z' = rho z + sqrt(1 - rho^2) xi (xi ~ N(0, I); it leaves N(0, I)
-invariant, so accepting z' iff s(z') <= b_k is an exact Metropolis step for the
-conditional law), with sigma = sqrt(1 - rho^2) adapted towards acceptance ~0.44
-between synchronous steps of all chains (Papaioannou et al.).
+Crank-Nicolson proposal z' = rho z + sigma xi, rho = sqrt(1 - sigma^2), xi ~ N(0, I). It
+leaves N(0, I) invariant, so accepting z' iff s(z') <= b_k is an exact Metropolis step for
+the conditional law; sigma is adapted towards acceptance 0.44 between synchronous steps
+of all chains (Papaioannou et al.). Other priors and moves plug in through ``sample``
+and ``propose`` (:mod:`jaxmf.rare` uses uniform potentials and local moves).
 
 For P = 1e-12 with p0 = 0.1 this needs 12 levels of n scores each instead of ~1e14 plain
 samples. The estimator has a bias O(1/n) and correlated chains; its honest error comes
@@ -36,12 +37,12 @@ class SubsetRun(NamedTuple):
     Attributes:
         thresholds: (L,) level thresholds b_1 > ... > b_L (b_k: the n p0-th smallest
             score of population k - 1).
-        level_probs: (L,) P(s <= b_k) = p0^k.
+        level_probs: (L,) estimated P(s <= b_k) (p0^k unless scores tie).
         scores: (L + 1, n) scores of population k (k = 0: plain N(0, I) samples,
             k >= 1: conditional on s <= b_k).
         samples: (n, d) the last population (conditional on s <= b_L, or plain if L = 0).
         acceptance: (L,) mean Metropolis acceptance of the chains building population k.
-        sigma: (L,) proposal sigma at the end of each level.
+        distinct: (L,) fraction of distinct states in population k (1: no repeats).
         n_evals: number of score evaluations.
         p0: level probability.
     """
@@ -51,7 +52,7 @@ class SubsetRun(NamedTuple):
     scores: np.ndarray
     samples: np.ndarray
     acceptance: np.ndarray
-    sigma: np.ndarray
+    distinct: np.ndarray
     n_evals: int
     p0: float
 
@@ -61,22 +62,40 @@ def _chunked(score, z, chunk):
     return np.concatenate(out) if out else np.zeros(0)
 
 
+def pcn(key, z, sigma):
+    """Preconditioned Crank-Nicolson step for the N(0, I) prior: (z', valid = True)."""
+    xi = np.asarray(jax.random.normal(key, z.shape, jnp.float64))
+    sigma = min(float(sigma), 1.0)
+    return np.sqrt(1.0 - sigma ** 2) * z + sigma * xi, np.ones(len(z), bool)
+
+
+def normal(key, m, dim):
+    """m samples of the N(0, I_dim) prior."""
+    return np.asarray(jax.random.normal(key, (m, dim), jnp.float64))
+
+
 def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float = -np.inf,
-        max_levels: int = 14, sigma0: float = 0.5, chunk: int | None = None,
+        max_levels: int = 14, sigma0: float = 0.5, sample: Callable = normal,
+        propose: Callable = pcn, chunk: int | None = None,
         progress: Callable | None = None) -> SubsetRun:
-    """Subset simulation of s(z), z ~ N(0, I_dim), down to the threshold ``stop``.
+    """Subset simulation of s(x), x from a prior (default N(0, I_dim)), down to ``stop``.
 
     Args:
         key: JAX PRNG key (the run is a deterministic function of it).
         score: batched score, (m, dim) float64 array -> (m,) scores (smaller = rarer);
             +inf is allowed (never in the event), NaN is not.
-        dim: dimension d of z.
+        dim: dimension d of x.
         n: samples per level; n p0 and 1 / p0 must be integers.
         p0: conditional probability per level.
         stop: levels are added until b_L <= stop (then P(s <= stop) is estimated from
             the last population) or ``max_levels`` is reached.
         max_levels: at most this many conditional levels (P >= p0^max_levels / n).
-        sigma0: initial pCN step sqrt(1 - rho^2).
+        sigma0: initial step scale, adapted towards acceptance 0.44.
+        sample: (key, m, dim) -> (m, dim) prior samples.
+        propose: (key, x (m, dim), sigma) -> (x', valid (m,)): a proposal for which
+            "accept every valid x'" satisfies detailed balance for the prior (pCN for
+            N(0, I); any symmetric move, invalid outside the support, for a uniform
+            prior). The chain then accepts x' iff valid and s(x') <= b_k.
         chunk: score evaluations per call (default: all at once).
         progress: optional callable(level, threshold) called after each level.
 
@@ -88,52 +107,54 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
     if not 0 < p0 < 1 or n_seeds * length != n or abs(n_seeds - n * p0) > 1e-9:
         raise ValueError(f"n * p0 and 1 / p0 must be integers with 0 < p0 < 1; got n={n}, "
                          f"p0={p0}")
+    sigma = float(sigma0)
     chunk = n if chunk is None else int(chunk)
     key, k0 = jax.random.split(key)
-    z = np.asarray(jax.random.normal(k0, (n, dim), jnp.float64))
+    z = np.asarray(sample(k0, n, dim), np.float64)
     s = _chunked(score, z, chunk)
     _check_scores(s)
     n_evals = n
-    thresholds, scores, acc_hist, sig_hist = [], [s], [], []
-    sigma = float(sigma0)
+    thresholds, probs, scores, acc_hist, distinct = [], [], [s], [], []
+    P = 1.0
     for level in range(1, max_levels + 1):
         order = np.argsort(s, kind="stable")
         b = s[order[n_seeds - 1]]
-        if b <= stop or not np.isfinite(b) or np.max(s) <= b:
+        if b <= stop or not np.isfinite(b):
             break  # the population resolves P(s <= stop), or cannot progress
+        below = np.flatnonzero(s <= b)  # >= n_seeds; more only with tied scores
+        if below.size == n:
+            break  # all scores tied: no progress possible
+        key, ks = jax.random.split(key)
+        pick = below[np.asarray(jax.random.permutation(ks, below.size))[:n_seeds]]
+        P *= below.size / n
         thresholds.append(float(b))
-        seeds_z, seeds_s = z[order[:n_seeds]], s[order[:n_seeds]]
-        chain_z = [seeds_z]
-        chain_s = [seeds_s]
-        cur_z, cur_s = seeds_z, seeds_s
-        acc_level = []
+        probs.append(P)
+        cur_z, cur_s = z[pick], s[pick]
+        chain_z, chain_s, acc = [cur_z], [cur_s], []
         for _ in range(length - 1):
             key, kx = jax.random.split(key)
-            xi = np.asarray(jax.random.normal(kx, cur_z.shape, jnp.float64))
-            rho = np.sqrt(max(0.0, 1.0 - sigma ** 2))
-            prop = rho * cur_z + sigma * xi
-            ps = _chunked(score, prop, chunk)
+            prop, valid = propose(kx, cur_z, sigma)
+            ps = np.full(n_seeds, np.inf)
+            if valid.any():
+                ps[valid] = _chunked(score, prop[valid], chunk)
+                n_evals += int(valid.sum())
             _check_scores(ps)
-            n_evals += len(ps)
-            ok = ps <= b
+            ok = valid & (ps <= b)
             cur_z = np.where(ok[:, None], prop, cur_z)
             cur_s = np.where(ok, ps, cur_s)
             chain_z.append(cur_z)
             chain_s.append(cur_s)
-            a = float(ok.mean())
-            acc_level.append(a)
-            sigma = float(np.clip(sigma * np.exp(a - TARGET_ACCEPTANCE), 1e-3, 1.0))
+            acc.append(ok.mean())
+            sigma = float(np.clip(sigma * np.exp(acc[-1] - TARGET_ACCEPTANCE), 1e-3, 1.0))
         z = np.concatenate(chain_z)
         s = np.concatenate(chain_s)
         scores.append(s)
-        acc_hist.append(float(np.mean(acc_level)) if acc_level else np.nan)
-        sig_hist.append(sigma)
+        acc_hist.append(float(np.mean(acc)) if acc else np.nan)
+        distinct.append(np.unique(z, axis=0).shape[0] / n)
         if progress is not None:
             progress(level, b)
-    L = len(thresholds)
-    return SubsetRun(np.asarray(thresholds), p0 ** np.arange(1, L + 1, dtype=float),
-                     np.stack(scores), z, np.asarray(acc_hist), np.asarray(sig_hist),
-                     n_evals, float(p0))
+    return SubsetRun(np.asarray(thresholds), np.asarray(probs), np.stack(scores), z,
+                     np.asarray(acc_hist), np.asarray(distinct), n_evals, float(p0))
 
 
 def _check_scores(s):

@@ -7,6 +7,7 @@
     jaxmf sweep --out runs/qp --R 10 15 --W 60 80 100 120 [--kind random] [--samples 64]
     jaxmf ed --N 8 --alpha 0.6 [--samples 10]
     jaxmf threshold --R 10 --theta0 0.3 2.954
+    jaxmf rare --R 10 --W 200 300 [--g0 1 0.5] [--n 400 --replicas 3] [--out rare.json]
     jaxmf critical-coupling --N 100 1000 10000
     jaxmf eta-table --dist goe          (rebuild a shipped table)
     jaxmf goe-table [--samples N --seed S]
@@ -159,6 +160,26 @@ def _cmd_threshold(a):
               f" (status {int(np.ravel(r.status)[i])})")
 
 
+def _cmd_rare(a):
+    import jax
+
+    from . import __version__ as version
+    from . import rare
+
+    rows = rare.f_aval_tail(jax.random.PRNGKey(a.seed), a.R, a.W, g0=tuple(a.g0), n=a.n,
+                            replicas=a.replicas, dist=a.dist, progress=True)
+    for r in rows:
+        print(f"R = {r['R']}, W = {r['W']:g}, g0 = {r['g0']:g}: f_aval = {r['f']:.3e} "
+              f"+- {r['stderr']:.1e} (floor {r['floor']:.1e})")
+    if a.out:
+        params = {"R": a.R, "W": a.W, "g0": a.g0, "n": a.n, "replicas": a.replicas,
+                  "seed": a.seed, "dist": a.dist, "method": "subset simulation on log g0_c",
+                  "version": version}
+        with open(a.out, "w") as f:
+            json.dump({"parameters": params, "rows": rows}, f, indent=1)
+        print(f"written to {a.out}")
+
+
 def _cmd_eta_table(a):
     from .enhancement import build_eta_table
 
@@ -243,6 +264,22 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--W-max", type=_positive_float, default=400.0)
     _dist(th)
     th.set_defaults(fn=_cmd_threshold)
+
+    ra = sub.add_parser("rare", help="rare avalanches of random lattices: f_aval(W, g0) down "
+                        "to ~1e-12 by subset simulation")
+    ra.add_argument("--R", type=_positive_int, required=True, help="lattice radius")
+    ra.add_argument("--W", type=_positive_float, nargs="+", required=True,
+                    help="disorder strengths")
+    ra.add_argument("--g0", type=_positive_float, nargs="+", default=[1.0, 0.5],
+                    help="grain couplings, all from the same runs (default: 1 0.5)")
+    ra.add_argument("--n", type=_positive_int, default=400,
+                    help="samples per level and replica (multiple of 10; default 400)")
+    ra.add_argument("--replicas", type=_positive_int, default=3,
+                    help="independent runs; their spread is the error bar (default 3)")
+    ra.add_argument("--seed", type=int, default=0)
+    ra.add_argument("--out", help="JSON file for the rows and their parameters")
+    _dist(ra)
+    ra.set_defaults(fn=_cmd_rare)
 
     t = sub.add_parser("eta-table", help="rebuild the eta table by 2D quadrature (~2 min)")
     _dist(t)

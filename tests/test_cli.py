@@ -36,12 +36,24 @@ def test_critical_coupling_verb(capsys):
     ["eta", "--g", "-0.1"],
     ["eta", "--g", "1", "--dist", "wigner"],
     ["critical-coupling", "--N", "1"],
+    ["rare", "--R", "1", "--W", "-5"],
+    ["rare", "--R", "1", "--W", "20", "--n", "55"],
 ])
 def test_bad_arguments_one_line_error_nonzero_exit(argv):
     proc = subprocess.run([sys.executable, "-m", "jaxmf.cli", *argv],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "error:" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_rare_verb_writes_rows_with_parameters(tmp_path):
+    path = tmp_path / "rare.json"
+    assert cli.main(["rare", "--R", "1", "--W", "20", "--g0", "0.2", "0.1", "--n", "50",
+                     "--replicas", "2", "--out", str(path)]) == 0
+    out = json.loads(path.read_text())
+    assert out["parameters"]["R"] == 1 and out["parameters"]["dist"] == "goe"
+    f = [r["f"] for r in out["rows"]]
+    assert len(f) == 2 and 0 <= f[1] <= f[0] <= 1  # smaller g0 avalanches less
 
 
 def test_reproduce_subset_writes_figures_and_report(tmp_path):
