@@ -531,6 +531,56 @@ def _critical_scorer(R, dist, method, bracket, n_bisect):
     return score
 
 
+NEAR = 4  # local moves act mostly on the shells d <= NEAR around the grain
+N_SCALES = 14  # local step sizes 2^-j, j = 0 .. 13, in units of W
+
+
+def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5):
+    """Metropolis moves for subset simulation of the lattice potentials, in z variables.
+
+    V_n = W (2 Phi(z_n) - 1) with z ~ N(0, I). A mixture, chosen per proposal
+    independently of the state (so each kernel, and hence the mixture, is reversible
+    for the prior):
+
+    * pCN in z (all sites at once; mixes the bulk; its step is the adapted sigma);
+    * with probability ``local_fraction`` instead a local move in v = V / W (uniform
+      prior, symmetric move, invalid outside [-1, 1]): either (probability
+      ``block_fraction``) a common shift of every site with d <= r, r uniform in
+      0..near + 2, or a single-site shift of one site (3/4 of them among d <= near).
+      The shift is 2^-j xi, j uniform in 0..13: down to ~1e-4 W, the width of a
+      resonance |V_n - V_m| ~ t at W ~ 300. Deep in the tail the avalanching
+      potentials are thin sets (a few near-resonances around the grain) that an
+      isotropic move leaves at once; common shifts keep the resonances and move them.
+
+    Returns:
+        propose(key, z, sigma) -> (z', valid) for :func:`jaxmf._subset.run`.
+    """
+    d = np.abs(lattice.sites(R)).sum(axis=-1)
+    near_mask = d <= near
+    w = np.where(near_mask, 0.75 / near_mask.sum(), 0.25 / max(1, (~near_mask).sum()))
+    w = w / w.sum()
+
+    def propose(key, z, sigma):
+        m, N = z.shape
+        k = jax.random.split(key, 7)
+        zp, _ = _subset.pcn(k[0], z, sigma)
+        local = np.asarray(jax.random.uniform(k[1], (m,))) < local_fraction
+        block = np.asarray(jax.random.uniform(k[2], (m,))) < block_fraction
+        step = 2.0 ** -np.asarray(jax.random.randint(k[3], (m,), 0, N_SCALES))
+        delta = step * np.asarray(jax.random.normal(k[4], (m,), jnp.float64))
+        site = np.asarray(jax.random.choice(k[5], N, (m,), p=jnp.asarray(w)))
+        radius = np.asarray(jax.random.randint(k[6], (m,), 0, near + 3))
+        mask = np.where(block[:, None], d[None, :] <= radius[:, None],
+                        np.arange(N)[None, :] == site[:, None])
+        u = scipy.special.ndtr(z) + 0.5 * delta[:, None] * mask  # u = (v + 1) / 2
+        ok = np.all(~mask | ((u > 0.0) & (u < 1.0)), axis=1)
+        zl = np.where(mask, scipy.special.ndtri(np.clip(u, 1e-300, 1.0 - 1e-16)), z)
+        out = np.where(local[:, None], np.where(ok[:, None], zl, z), zp)
+        return out, np.where(local, ok, True)
+
+    return propose
+
+
 class SubsetEstimate(NamedTuple):
     """Subset-simulation estimate of f_aval(W, g0) = P(log g0_c < log g0), several g0.
 
@@ -569,16 +619,17 @@ class SubsetEstimate(NamedTuple):
 
 
 def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_levels=14,
-                    dist="goe", method="auto", chunk=None, n_bisect=20, bracket=(-20.0, 20.0),
-                    progress=False):
+                    moves="lattice", dist="goe", method="auto", chunk=None, n_bisect=20,
+                    bracket=(-20.0, 20.0), progress=False):
     """f_aval(W, R, g0) of random lattices down to ~1e-13 by subset simulation.
 
     Reaction coordinate: the critical grain coupling log g0_c(V) (:func:`critical_log_g0`),
     a continuous score that orders every potential by how close it is to avalanching
     (eta_tot itself is nearly flat below the avalanche). Subset simulation
-    (``jaxmf._subset``, pCN moves) in Gaussian variables z for all N sites,
-    V_n = W (2 Phi(z_n) - 1), lowers the threshold on log g0_c level by level (p0 per
-    level) until it passes log min(g0); every g0 in ``g0`` is read off the same run. ``replicas``
+    (``jaxmf._subset``) in Gaussian variables z for all N sites, V_n = W (2 Phi(z_n) - 1),
+    with the moves of :func:`lattice_moves`, lowers the threshold on log g0_c level by
+    level (p0 per level) until it passes log min(g0); every g0 in ``g0`` is read off the
+    same run. ``replicas``
     independent runs give the error bar (their spread; it includes the correlation of
     the Markov chains and the O(1/n) bias of each run).
 
@@ -591,6 +642,8 @@ def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_leve
         replicas: independent runs (>= 2 for an error bar).
         p0: conditional probability per level.
         max_levels: level limit (resolves f down to ~p0^max_levels / n).
+        moves: "lattice" (:func:`lattice_moves`, default) or "pcn" (isotropic pCN
+            only; it gets stuck below ~1e-7 at R = 10, see docs/rare_avalanches.md).
         dist, method: ptilde family and spectral route.
         chunk: lattices per compiled batch (default n p0).
         n_bisect, bracket: resolution and range of log g0_c.
@@ -607,6 +660,9 @@ def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_leve
         raise ValueError(f"g0 must be finite couplings > 0, got {g0!r}")
     if isinstance(replicas, bool) or not isinstance(replicas, (int, np.integer)) or replicas < 1:
         raise ValueError(f"replicas must be an int >= 1, got {replicas!r}")
+    if moves not in ("lattice", "pcn"):
+        raise ValueError(f"moves must be 'lattice' or 'pcn', got {moves!r}")
+    propose = lattice_moves(R) if moves == "lattice" else _subset.pcn
     t0 = time.time()
     score_fn = _critical_scorer(R, dist, method, tuple(float(b) for b in bracket), int(n_bisect))
     bad = [0]
@@ -625,7 +681,7 @@ def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_leve
                 print(f"  R={R} W={W:g} replica {r}: level {level}, log g0_c <= {b:.4f}",
                       flush=True)
         run = _subset.run(jax.random.fold_in(key, r), score, lattice.num_sites(R), n=n,
-                          p0=p0, stop=stop, max_levels=max_levels,
+                          p0=p0, stop=stop, max_levels=max_levels, propose=propose,
                           chunk=chunk or max(1, int(round(n * p0))), progress=cb)
         # avalanche iff log g0 > log g0_c; P(log g0_c = log g0) = 0
         est.append(_subset.tail_probability(run, np.log(g0))[0])
@@ -667,7 +723,7 @@ def calm_profile(V, R, r_max=4):
 
 
 def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_levels=14,
-                dist="goe", method="auto", progress=False, callback=None):
+                moves="lattice", dist="goe", method="auto", progress=False, callback=None):
     """f_aval(W) for several g0 by :func:`subset_estimate`, one run per W.
 
     Returns:
@@ -678,8 +734,8 @@ def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_lev
     rows = []
     for i, W in enumerate(Ws):
         e = subset_estimate(jax.random.fold_in(key, i), R, float(W), g0=g0, n=n,
-                            replicas=replicas, p0=p0, max_levels=max_levels, dist=dist,
-                            method=method, progress=progress)
+                            replicas=replicas, p0=p0, max_levels=max_levels, moves=moves,
+                            dist=dist, method=method, progress=progress)
         prof = calm_profile(e.conditional_V, R)
         ref = np.array([W / np.sqrt(3.0)] + [W * np.sqrt(2.0 / 3.0)] * (len(prof["rms"]) - 1))
         for j, g in enumerate(e.g0):
@@ -690,7 +746,7 @@ def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_lev
                    "n_evals": e.n_evals, "unconverged": e.unconverged,
                    "last_threshold": e.last_threshold.tolist(),
                    "calm_rms_rel": (prof["rms"] / ref).tolist(), "seconds": e.seconds,
-                   "method": "subset"}
+                   "method": "subset", "moves": moves}
             rows.append(row)
             if callback is not None:
                 callback(row)
@@ -890,10 +946,10 @@ def reproduce_task():
     def compute(quick):
         R = 10
         if quick:
-            Ws, n, reps = [120.0, 200.0, 300.0], 100, 3
+            Ws, n, reps = [120.0, 200.0, 250.0], 100, 3
             qp_kw = dict(n_theta=16, n_starts=2, n_zoom=3, rtol=1e-3)
         else:
-            Ws, n, reps = [120.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0], 400, 4
+            Ws, n, reps = [120.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0], 1000, 3
             qp_kw = dict(n_theta=64, n_starts=4, n_zoom=5, rtol=1e-4)
         curve = f_aval_tail(jax.random.PRNGKey(7), R, Ws, g0=(1.0, 0.5), n=n, replicas=reps)
         sup = sup_threshold(R, g0=1.0, W_grid=np.geomspace(40.0, 1000.0, 25), **qp_kw)
