@@ -93,9 +93,42 @@ def qp_maps():
     return time.time() - t0
 
 
+def tables():
+    """Markdown tables of docs/rare_avalanches.md from the JSON files."""
+    print("| R | W | g0 | f_aval | std. error | replicas | levels | min distinct |")
+    print("|---|---|---|---|---|---|---|---|")
+    for R in (10, 15, 22):
+        path = OUT / f"rare_tail_R{R}.json"
+        if not path.exists():
+            continue
+        for r in json.loads(path.read_text()):
+            reps = ", ".join(f"{x:.2g}" for x in r["replicas"])
+            print(f"| {R} | {r['W']:g} | {r['g0']:g} | {r['f']:.3g} | {r['stderr']:.2g} | {reps} "
+                  f"| {'/'.join(map(str, r['levels']))} | {min(r['distinct']):.2f} |")
+    print()
+    for R in (10, 15, 22):
+        path = OUT / f"rare_tail_R{R}.json"
+        if not path.exists():
+            continue
+        rows = json.loads(path.read_text())
+        for g0 in (1.0, 0.5):
+            rr = [r for r in rows if r["g0"] == g0]
+            fit = rare.fit_tail(rr)
+            print(f"R={R} g0={g0}: exp W_1 = {fit['exp'][0]:.1f} +- {fit['exp'][1]:.1f} "
+                  f"(chi2/dof {fit['exp'][2]:.1f}); power m = {fit['power'][0]:.1f} +- "
+                  f"{fit['power'][1]:.1f} (chi2/dof {fit['power'][2]:.1f}); n = {fit['n']}")
+        for g0 in (1.0,):
+            for r in rows:
+                if r["g0"] == g0:
+                    print(f"  calm W={r['W']:g}: " + " ".join(f"{x:.2f}" for x in r["calm_rms_rel"]))
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     times = {}
+    if what == "table":
+        tables()
+        sys.exit(0)
     if what == "tail":
         times["tail_s"] = tail_curves([int(r) for r in sys.argv[2:]] or [10, 15, 22])
     if what in ("qp", "all"):

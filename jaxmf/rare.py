@@ -700,17 +700,21 @@ def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_leve
                           np.asarray(lasts), time.time() - t0)
 
 
-def calm_profile(V, R, r_max=4):
+def calm_profile(V, R, r_max=4, widths=(1.0, 3.0, 10.0)):
     """How calm the neighbourhood of the grain is, shell by shell.
 
     Args:
-        V: (M, N) potentials (e.g. ``SubsetEstimate.conditional_V``).
+        V: (M, N) potentials (e.g. ``SubsetEstimate.conditional_V``), hopping t = 1.
         R: lattice radius.
         r_max: last shell d = |n1| + |n2| reported.
+        widths: resonance widths a for the counts below.
 
     Returns:
         dict(rms=(r_max + 1,) root-mean-square of V_0 (d = 0) and of V_n - V_0 (d >= 1),
-        median_abs=(r_max + 1,) the medians of their absolute values).
+        median_abs=(r_max + 1,) the medians of their absolute values,
+        resonant=(len(widths),) mean number of sites with 1 <= d <= r_max and
+        |V_n - V_0| < a, resonant_iid=(len(widths),) the same for V uniform on [-W, W]
+        (exact: sum over sites of a/W - a^2/(4 W^2), with W = max |V|)).
     """
     d = np.abs(lattice.sites(R)).sum(axis=-1)
     V = np.asarray(V, float)
@@ -719,7 +723,14 @@ def calm_profile(V, R, r_max=4):
         v = _offsets(V, d, k)
         rms.append(float(np.sqrt(np.mean(v ** 2))))
         med.append(float(np.median(np.abs(v))))
-    return {"rms": np.asarray(rms), "median_abs": np.asarray(med)}
+    near = (d >= 1) & (d <= r_max)
+    diff = np.abs(V[:, near] - V[:, :1])
+    W = float(np.max(np.abs(V)))
+    a = np.asarray(widths, float)
+    res = np.array([float(np.mean(np.sum(diff < x, axis=1))) for x in a])
+    iid = near.sum() * (a / W - a ** 2 / (4 * W ** 2))
+    return {"rms": np.asarray(rms), "median_abs": np.asarray(med), "resonant": res,
+            "resonant_iid": iid, "widths": a}
 
 
 def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_levels=14,
@@ -745,7 +756,9 @@ def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_lev
                    "acceptance": e.acceptance.tolist(), "distinct": e.distinct.tolist(), "n": n, "n_replicas": replicas,
                    "n_evals": e.n_evals, "unconverged": e.unconverged,
                    "last_threshold": e.last_threshold.tolist(),
-                   "calm_rms_rel": (prof["rms"] / ref).tolist(), "seconds": e.seconds,
+                   "calm_rms_rel": (prof["rms"] / ref).tolist(),
+                   "resonant": prof["resonant"].tolist(),
+                   "resonant_iid": prof["resonant_iid"].tolist(), "seconds": e.seconds,
                    "method": "subset", "moves": moves}
             rows.append(row)
             if callback is not None:
