@@ -5,8 +5,10 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
   tail [R ...]  subset simulation, f_aval(W, g0 = 1 and 0.5) down to ~1e-13:
                 docs/data/rare_tail_R{R}.json (R = 10: ~25 min; 15: ~25 min; 22: ~10 min)
   random        importance sampling (reliable to ~1e-5): docs/data/rare_random.json
+  extra [R ...] more replicas at the deepest W: docs/data/rare_tail_R{R}_extra.json
   qp            sup_theta0 W_th for R = 10, 15, 22: docs/data/rare_qp.json
-Usage: python benchmarks/bench_rare.py [tail [R ...]|random|qp|all]
+  table         print the tables of docs/rare_avalanches.md
+Usage: python benchmarks/bench_rare.py [tail [R ...]|extra [R ...]|random|qp|table|all]
 """
 
 import json
@@ -56,14 +58,18 @@ TAIL = {  # R: (W grid, samples per level, replicas)
 }
 
 
-def tail_curves(Rs):
+# more independent replicas where the replica spread is largest (f < 1e-5)
+EXTRA = {10: ([250.0, 300.0, 350.0, 400.0], 500, 6), 15: ([250.0, 300.0], 200, 6)}
+
+
+def tail_curves(Rs, extra=False):
     t0 = time.time()
     for R in Rs:
-        Ws, n, reps = TAIL[R]
-        rows = []
-        rare.f_aval_tail(jax.random.PRNGKey(1000 + R), R, Ws, g0=(1.0, 0.5), n=n,
-                         replicas=reps, progress=True,
-                         callback=lambda r: (rows.append(r), _dump(f"rare_tail_R{R}.json", rows)))
+        Ws, n, reps = (EXTRA if extra else TAIL)[R]
+        rows, name = [], f"rare_tail_R{R}{'_extra' if extra else ''}.json"
+        rare.f_aval_tail(jax.random.PRNGKey((2000 if extra else 1000) + R), R, Ws,
+                         g0=(1.0, 0.5), n=n, replicas=reps, progress=True,
+                         callback=lambda r: (rows.append(r), _dump(name, rows)))
     return time.time() - t0
 
 
@@ -93,34 +99,63 @@ def qp_maps():
     return time.time() - t0
 
 
+def pooled(R):
+    """Rows of rare_tail_R{R}.json with the replicas of the _extra file pooled in."""
+    rows = json.loads((OUT / f"rare_tail_R{R}.json").read_text())
+    extra = OUT / f"rare_tail_R{R}_extra.json"
+    more = json.loads(extra.read_text()) if extra.exists() else []
+    out = []
+    for r in rows:
+        r = dict(r)
+        for e in more:
+            if e["W"] == r["W"] and e["g0"] == r["g0"]:
+                r["replicas"] = r["replicas"] + e["replicas"]
+                r["levels"] = r["levels"] + e["levels"]
+                r["distinct"] = r["distinct"] + e["distinct"]
+        x = np.asarray(r["replicas"])
+        r["f"], r["stderr"] = float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))
+        r["reliable"] = rare.reliable(x, r["levels"], 14)
+        out.append(r)
+    return out
+
+
 def tables():
-    """Markdown tables of docs/rare_avalanches.md from the JSON files."""
-    print("| R | W | g0 | f_aval | std. error | replicas | levels | min distinct |")
-    print("|---|---|---|---|---|---|---|---|")
+    """Markdown tables and the figure of docs/rare_avalanches.md from the JSON files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    print("| R | W | g0 | f_aval | std. error | replicas (each) | levels | min distinct | reliable |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    allrows = []
     for R in (10, 15, 22):
-        path = OUT / f"rare_tail_R{R}.json"
-        if not path.exists():
+        if not (OUT / f"rare_tail_R{R}.json").exists():
             continue
-        for r in json.loads(path.read_text()):
-            reps = ", ".join(f"{x:.2g}" for x in r["replicas"])
-            print(f"| {R} | {r['W']:g} | {r['g0']:g} | {r['f']:.3g} | {r['stderr']:.2g} | {reps} "
-                  f"| {'/'.join(map(str, r['levels']))} | {min(r['distinct']):.2f} |")
-    print()
-    for R in (10, 15, 22):
-        path = OUT / f"rare_tail_R{R}.json"
-        if not path.exists():
-            continue
-        rows = json.loads(path.read_text())
+        rows = pooled(R)
+        allrows += rows
+        for r in rows:
+            reps = ", ".join(f"{x:.1g}" for x in r["replicas"])
+            print(f"| {R} | {r['W']:g} | {r['g0']:g} | {r['f']:.2g} | {r['stderr']:.1g} | {reps} "
+                  f"| {'/'.join(map(str, r['levels']))} | {min(r['distinct']):.2f} "
+                  f"| {'yes' if r['reliable'] else 'no'} |")
+        print()
         for g0 in (1.0, 0.5):
-            rr = [r for r in rows if r["g0"] == g0]
-            fit = rare.fit_tail(rr)
+            fit = rare.fit_tail([r for r in rows if r["g0"] == g0 and r["reliable"]])
             print(f"R={R} g0={g0}: exp W_1 = {fit['exp'][0]:.1f} +- {fit['exp'][1]:.1f} "
                   f"(chi2/dof {fit['exp'][2]:.1f}); power m = {fit['power'][0]:.1f} +- "
                   f"{fit['power'][1]:.1f} (chi2/dof {fit['power'][2]:.1f}); n = {fit['n']}")
-        for g0 in (1.0,):
-            for r in rows:
-                if r["g0"] == g0:
-                    print(f"  calm W={r['W']:g}: " + " ".join(f"{x:.2f}" for x in r["calm_rms_rel"]))
+        for r in rows:
+            if r["g0"] == 1.0:
+                print(f"  calm W={r['W']:g}: " + " ".join(f"{x:.2f}" for x in r["calm_rms_rel"])
+                      + (f"; resonant {r['resonant']} vs iid {np.round(r['resonant_iid'], 3)}"
+                         if "resonant" in r else ""))
+    qp = json.loads((OUT / "rare_qp.json").read_text()) if (OUT / "rare_qp.json").exists() else []
+    fig, ax = plt.subplots(figsize=(5.2, 4.0), constrained_layout=True)
+    rare.plot_rare({"random": allrows,
+                    "qp": [q for q in qp if q["R"] == 10]}, ax)
+    ax.set_title("random: subset simulation (replica error bars); QP: sup W_th", fontsize=7)
+    fig.savefig(OUT.parent / "rare_avalanches.png", dpi=150)
 
 
 if __name__ == "__main__":
@@ -129,8 +164,9 @@ if __name__ == "__main__":
     if what == "table":
         tables()
         sys.exit(0)
-    if what == "tail":
-        times["tail_s"] = tail_curves([int(r) for r in sys.argv[2:]] or [10, 15, 22])
+    if what in ("tail", "extra"):
+        times[f"{what}_s"] = tail_curves([int(r) for r in sys.argv[2:]] or [10, 15, 22],
+                                         extra=what == "extra")
     if what in ("qp", "all"):
         times["qp_s"] = qp_maps()
     if what == "all":

@@ -9,9 +9,10 @@
 #
 # For iid random potentials f_aval(W) stays non-zero at every W (a calm neighbourhood
 # of the grain lets the avalanche through); for quasiperiodic ones it vanishes above
-# sup_theta0 W_th. Importance sampling biases the potential near the grain towards
-# small |V| and reweights by the exact likelihood ratio. Full numbers:
-# docs/rare_avalanches.md.
+# sup_theta0 W_th. Subset simulation on the critical grain coupling log g0_c(V) reaches
+# probabilities far below what plain sampling sees, with error bars from independent
+# replicas; the QP supremum comes from zooming on the spikes of W_th(theta0). Full
+# numbers: docs/rare_avalanches.md.
 
 # %%
 import matplotlib
