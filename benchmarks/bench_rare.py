@@ -154,7 +154,8 @@ def tables():
     fig, ax = plt.subplots(figsize=(5.2, 4.0), constrained_layout=True)
     rare.plot_rare({"random": allrows,
                     "qp": [q for q in qp if q["R"] == 10]}, ax)
-    ax.set_title("random: subset simulation (replica error bars); QP: sup W_th", fontsize=7)
+    ax.set_title("random: subset simulation, replica errors (open: not reliable); "
+                 "QP: sup W_th", fontsize=7)
     fig.savefig(OUT.parent / "rare_avalanches.png", dpi=150)
 
 

@@ -735,14 +735,15 @@ def calm_profile(V, R, r_max=4, widths=(1.0, 3.0, 10.0)):
 
 def reliable(replicas, levels, max_levels):
     """Whether a subset-simulation estimate is trusted: at least 3 replicas, every one
-    reached the event (f > 0, none stopped at the level limit), and the replica
-    standard error is below half the mean. Deeper in the tail the replica estimates
-    scatter over orders of magnitude (different runs find different resonant
-    configurations); such a mean is an order-of-magnitude indication at best."""
+    reached the event (f > 0, none stopped at the level limit), the replica standard
+    error is below half the mean and the replicas lie within a factor 30 of each other.
+    Deeper in the tail the replica estimates scatter over orders of magnitude (different
+    runs find different resonant configurations); such a mean is an order-of-magnitude
+    indication at best, and its replica error is not a trustworthy error bar."""
     r = np.asarray(replicas, float)
     if r.size < 3 or np.any(r <= 0) or np.max(levels) >= max_levels:
         return False
-    return bool(r.std(ddof=1) / np.sqrt(r.size) < 0.5 * r.mean())
+    return bool(r.std(ddof=1) / np.sqrt(r.size) < 0.5 * r.mean() and r.max() < 30 * r.min())
 
 
 def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_levels=14,

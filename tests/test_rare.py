@@ -215,3 +215,11 @@ def test_lattice_moves_leave_the_prior_invariant():
     assert moved.mean() > 0.99 and np.all(np.isfinite(z))
     for site in (0, 1, 5, lattice.num_sites(R) - 1):
         assert scipy.stats.kstest(z[:, site], scipy.stats.norm.cdf).pvalue > 1e-3
+
+
+def test_reliability_flag():
+    assert rare.reliable([1e-6, 2e-6, 1.5e-6], [5, 5, 6], 14)
+    assert not rare.reliable([1e-6, 2e-6], [5, 5], 14)  # too few replicas for an error
+    assert not rare.reliable([1e-6, 0.0, 2e-6], [5, 5, 5], 14)  # one never got there
+    assert not rare.reliable([1e-6, 2e-6, 1.5e-6], [5, 14, 6], 14)  # level limit hit
+    assert not rare.reliable([1e-9, 1e-6, 1e-6, 1e-6], [5, 5, 5, 5], 14)  # > 30x spread
