@@ -936,6 +936,13 @@ def plot_rare(data, ax=None):
         ax.axvline(q["sup"], color=c, ls=ls, lw=0.9,
                    label=rf"QP sup $W_{{th}}$, $g_0$={q['g0']:g}, R={q['R']}")
     ax.set_xscale("log"); ax.set_yscale("log")
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ticks = sorted({r["W"] for r in rows})
+    ax.set_xticks(ticks)
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.tick_params(axis="x", labelsize=6)
     ax.set_xlabel("W"); ax.set_ylabel(r"$f_{\rm aval}$")
     ax.legend(fontsize=5.5, loc="lower left")
     return ax
@@ -994,7 +1001,7 @@ def reproduce_task():
              "f_aval > 0 for all W",
              f"R={R}, g0=1 (subset simulation, {reps} replicas x {n}/level, goe): " + ", ".join(
                  f"f({r['W']:g}) = {r['f']:.2g}+-{r['stderr']:.1g}{'' if r['reliable'] else '*'}"
-                 for r in g1) + " (* replicas scatter over > 1 decade: indication only)"
+                 for r in g1) + " (* not reliable, rare.reliable: indication only)"
              + (f"; log f ~ -W/W_1, W_1 = {fit['exp'][0]:.0f}+-{fit['exp'][1]:.0f}"
                 f" (chi2/dof {fit['exp'][2]:.1f}); power law exponent "
                 f"{fit['power'][0]:.0f}+-{fit['power'][1]:.0f} (chi2/dof {fit['power'][2]:.1f})"
