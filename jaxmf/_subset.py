@@ -92,10 +92,12 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
         max_levels: at most this many conditional levels (P >= p0^max_levels / n).
         sigma0: initial step scale, adapted towards acceptance 0.44.
         sample: (key, m, dim) -> (m, dim) prior samples.
-        propose: (key, x (m, dim), sigma) -> (x', valid (m,)): a proposal for which
-            "accept every valid x'" satisfies detailed balance for the prior (pCN for
-            N(0, I); any symmetric move, invalid outside the support, for a uniform
-            prior). The chain then accepts x' iff valid and s(x') <= b_k.
+        propose: (key, x (m, dim), sigma) -> (x', valid (m,)[, scaled (m,)]): a
+            proposal for which "accept every valid x'" satisfies detailed balance for
+            the prior (pCN for N(0, I); any symmetric move, invalid outside the support,
+            for a uniform prior). The chain then accepts x' iff valid and
+            s(x') <= b_k. sigma is adapted on the acceptance of the proposals marked
+            ``scaled`` (default: all), so fixed-step moves mixed in do not distort it.
         chunk: score evaluations per call (default: all at once).
         progress: optional callable(level, threshold) called after each level.
 
@@ -133,7 +135,9 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
         chain_z, chain_s, acc = [cur_z], [cur_s], []
         for _ in range(length - 1):
             key, kx = jax.random.split(key)
-            prop, valid = propose(kx, cur_z, sigma)
+            out = propose(kx, cur_z, sigma)
+            prop, valid = out[0], out[1]
+            scaled = out[2] if len(out) > 2 else np.ones(n_seeds, bool)
             ps = np.full(n_seeds, np.inf)
             if valid.any():
                 ps[valid] = _chunked(score, prop[valid], chunk)
@@ -145,7 +149,9 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
             chain_z.append(cur_z)
             chain_s.append(cur_s)
             acc.append(ok.mean())
-            sigma = float(np.clip(sigma * np.exp(acc[-1] - TARGET_ACCEPTANCE), 1e-3, 1.0))
+            if scaled.any():  # adapt sigma on the proposals that use it
+                a = ok[scaled].mean()
+                sigma = float(np.clip(sigma * np.exp(a - TARGET_ACCEPTANCE), 1e-3, 1.0))
         z = np.concatenate(chain_z)
         s = np.concatenate(chain_s)
         scores.append(s)

@@ -553,7 +553,8 @@ def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5):
       isotropic move leaves at once; common shifts keep the resonances and move them.
 
     Returns:
-        propose(key, z, sigma) -> (z', valid) for :func:`jaxmf._subset.run`.
+        propose(key, z, sigma) -> (z', valid, scaled) for :func:`jaxmf._subset.run`
+        (scaled: the pCN proposals, on which sigma is adapted).
     """
     d = np.abs(lattice.sites(R)).sum(axis=-1)
     near_mask = d <= near
@@ -576,7 +577,7 @@ def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5):
         ok = np.all(~mask | ((u > 0.0) & (u < 1.0)), axis=1)
         zl = np.where(mask, scipy.special.ndtri(np.clip(u, 1e-300, 1.0 - 1e-16)), z)
         out = np.where(local[:, None], np.where(ok[:, None], zl, z), zp)
-        return out, np.where(local, ok, True)
+        return out, np.where(local, ok, True), ~local
 
     return propose
 

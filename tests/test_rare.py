@@ -164,23 +164,23 @@ def test_subset_simulation_agrees_with_plain_sampling_on_a_tiny_lattice():
     assert abs(e.f[0] - f_p) < 4 * np.hypot(e.stderr[0], se_p), (e.f, e.stderr, f_p, se_p)
 
 
-@pytest.mark.parametrize("W, n_plain", [
-    (80.0, 100_000),  # f ~ 1e-3
-    pytest.param(110.0, 1_000_000, marks=pytest.mark.slow),  # f ~ 5e-5
+@pytest.mark.parametrize("W, n_plain, n, M", [
+    (80.0, 100_000, 200, 6),  # f ~ 1e-3
+    pytest.param(110.0, 1_000_000, 1000, 8, marks=pytest.mark.slow),  # f ~ 1e-4
 ])
-def test_subset_simulation_agrees_with_plain_sampling_in_the_tail(W, n_plain):
+def test_subset_simulation_agrees_with_plain_sampling_in_the_tail(W, n_plain, n, M):
     # reference: plain Monte Carlo of lattice.bare_couplings (independent sampler, no
     # critical coupling), enough draws for ~50-100 hits on the 13-site lattice
     R, g0 = 2, 0.1
     f_p, se_p, hits = rare.plain_estimate(jax.random.PRNGKey(7), R, W, g0=g0, n=n_plain,
                                           chunk=20000)
     assert hits >= 30
-    e = rare.subset_estimate(jax.random.PRNGKey(5), R, W, g0=(g0, 0.05), n=200, replicas=6)
+    e = rare.subset_estimate(jax.random.PRNGKey(5), R, W, g0=(g0, 0.05), n=n, replicas=M)
     assert np.all(e.levels >= 2)  # the event needed conditional levels
     assert abs(e.f[0] - f_p) < 4 * np.hypot(e.stderr[0], se_p), (e.f, e.stderr, f_p, se_p)
     assert 0 < e.f[1] < e.f[0]  # smaller g0: rarer, read off the same runs
     V = e.conditional_V
-    assert V.shape == (6 * 200, lattice.num_sites(R)) and np.all(np.abs(V) < W)
+    assert V.shape == (M * n, lattice.num_sites(R)) and np.all(np.abs(V) < W)
 
 
 def test_subset_estimate_is_reproducible_and_checks_input():
@@ -209,7 +209,7 @@ def test_lattice_moves_leave_the_prior_invariant():
     z = np.asarray(jax.random.normal(key, (5000, lattice.num_sites(R))))
     moved = np.zeros(len(z), bool)
     for i in range(30):
-        zp, valid = propose(jax.random.fold_in(key, i), z, 0.3)
+        zp, valid, _ = propose(jax.random.fold_in(key, i), z, 0.3)
         moved |= valid & np.any(zp != z, axis=1)
         z = np.where(valid[:, None], zp, z)
     assert moved.mean() > 0.99 and np.all(np.isfinite(z))
