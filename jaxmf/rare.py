@@ -1002,7 +1002,9 @@ def reproduce_task():
              "f_aval > 0 for all W",
              f"R={R}, g0=1 (subset simulation, {reps} replicas x {n}/level, goe): " + ", ".join(
                  f"f({r['W']:g}) = {r['f']:.2g}+-{r['stderr']:.1g}{'' if r['reliable'] else '*'}"
-                 for r in g1) + " (* not reliable, rare.reliable: indication only)"
+                 for r in g1)
+             + ("" if all(r["reliable"] for r in g1)
+                else " (* not reliable, rare.reliable: indication only)")
              + (f"; log f ~ -W/W_1, W_1 = {fit['exp'][0]:.0f}+-{fit['exp'][1]:.0f}"
                 f" (chi2/dof {fit['exp'][2]:.1f}); power law exponent "
                 f"{fit['power'][0]:.0f}+-{fit['power'][1]:.0f} (chi2/dof {fit['power'][2]:.1f})"
