@@ -1,4 +1,4 @@
-"""Subset simulation: small tail probabilities P(s(x) <= b) under a prior (default N(0, I)).
+"""Subset simulation: small tail probabilities P(s(z) <= b) for z ~ N(0, I_d).
 
 Au & Beck, Prob. Eng. Mech. 16, 263 (2001), with the conditional sampling of
 Papaioannou et al., Prob. Eng. Mech. 41, 89 (2015). The rare event is written as a
@@ -12,8 +12,8 @@ length 1 / p0 that sample N(0, I) restricted to {s <= b_k}: a preconditioned
 Crank-Nicolson proposal z' = rho z + sigma xi, rho = sqrt(1 - sigma^2), xi ~ N(0, I). It
 leaves N(0, I) invariant, so accepting z' iff s(z') <= b_k is an exact Metropolis step for
 the conditional law; sigma is adapted towards acceptance 0.44 between synchronous steps
-of all chains (Papaioannou et al.). Other priors and moves plug in through ``sample``
-and ``propose`` (:mod:`jaxmf.rare` uses uniform potentials and local moves).
+of all chains (Papaioannou et al.). Other moves plug in through ``propose``
+(:mod:`jaxmf.rare` mixes pCN with local moves of the lattice potentials).
 
 For P = 1e-12 with p0 = 0.1 this needs 12 levels of n scores each instead of ~1e14 plain
 samples. The estimator has a bias O(1/n) and correlated chains; its honest error comes
@@ -69,34 +69,27 @@ def pcn(key, z, sigma):
     return np.sqrt(1.0 - sigma ** 2) * z + sigma * xi, np.ones(len(z), bool)
 
 
-def normal(key, m, dim):
-    """m samples of the N(0, I_dim) prior."""
-    return np.asarray(jax.random.normal(key, (m, dim), jnp.float64))
-
-
 def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float = -np.inf,
-        max_levels: int = 14, sigma0: float = 0.5, sample: Callable = normal,
-        propose: Callable = pcn, chunk: int | None = None,
+        max_levels: int = 14, sigma0: float = 0.5, propose: Callable = pcn, chunk: int | None = None,
         progress: Callable | None = None) -> SubsetRun:
-    """Subset simulation of s(x), x from a prior (default N(0, I_dim)), down to ``stop``.
+    """Subset simulation of s(z), z ~ N(0, I_dim), down to the threshold ``stop``.
 
     Args:
         key: JAX PRNG key (the run is a deterministic function of it).
         score: batched score, (m, dim) float64 array -> (m,) scores (smaller = rarer);
             +inf is allowed (never in the event), NaN is not.
-        dim: dimension d of x.
+        dim: dimension d of z.
         n: samples per level; n p0 and 1 / p0 must be integers.
         p0: conditional probability per level.
         stop: levels are added until b_L <= stop (then P(s <= stop) is estimated from
             the last population) or ``max_levels`` is reached.
         max_levels: at most this many conditional levels (P >= p0^max_levels / n).
         sigma0: initial step scale, adapted towards acceptance 0.44.
-        sample: (key, m, dim) -> (m, dim) prior samples.
-        propose: (key, x (m, dim), sigma) -> (x', valid (m,)[, scaled (m,)]): a
-            proposal for which "accept every valid x'" satisfies detailed balance for
-            the prior (pCN for N(0, I); any symmetric move, invalid outside the support,
-            for a uniform prior). The chain then accepts x' iff valid and
-            s(x') <= b_k. sigma is adapted on the acceptance of the proposals marked
+        propose: (key, z (m, dim), sigma) -> (z', valid (m,)[, scaled (m,)]): a
+            proposal for which "accept every valid z'" satisfies detailed balance for
+            N(0, I) (pCN; or a symmetric move of a variable mapped to a uniform one,
+            invalid outside its support). The chain then accepts z' iff valid and
+            s(z') <= b_k. sigma is adapted on the acceptance of the proposals marked
             ``scaled`` (default: all), so fixed-step moves mixed in do not distort it.
         chunk: score evaluations per call (default: all at once).
         progress: optional callable(level, threshold) called after each level.
@@ -112,7 +105,7 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
     sigma = float(sigma0)
     chunk = n if chunk is None else int(chunk)
     key, k0 = jax.random.split(key)
-    z = np.asarray(sample(k0, n, dim), np.float64)
+    z = np.asarray(jax.random.normal(k0, (n, dim), jnp.float64))
     s = _chunked(score, z, chunk)
     _check_scores(s)
     n_evals = n

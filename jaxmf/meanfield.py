@@ -305,10 +305,12 @@ def thermalized_count(result: MeanFieldResult, dist: str = "goe"):
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
 def _critical_batch(flat_l0, dist, lo, hi, n_bisect, rtol):
+    threshold = 0.5 * jnp.sum(jnp.isfinite(flat_l0), axis=-1) * _LOG2  # eq. 19
+
     def flags(lam):
-        r = jax.vmap(lambda x, s: _solve_one(x + s, dist, rtol, 400))(flat_l0, lam)
-        H, n_act = r[0], jnp.sum(jnp.isfinite(flat_l0), axis=-1)
-        return H > 0.5 * n_act * _LOG2, r[3]
+        H, _, _, done, _ = jax.vmap(lambda x, s: _solve_one(x + s, dist, rtol, 400))(
+            flat_l0, lam)
+        return H > threshold, done
 
     b = flat_l0.shape[0]
     f_lo, ok_lo = flags(jnp.full(b, lo))

@@ -630,9 +630,8 @@ def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_leve
     (``jaxmf._subset``) in Gaussian variables z for all N sites, V_n = W (2 Phi(z_n) - 1),
     with the moves of :func:`lattice_moves`, lowers the threshold on log g0_c level by
     level (p0 per level) until it passes log min(g0); every g0 in ``g0`` is read off the
-    same run. ``replicas``
-    independent runs give the error bar (their spread; it includes the correlation of
-    the Markov chains and the O(1/n) bias of each run).
+    same run. ``replicas`` independent runs give the error bar (their spread; it
+    includes the correlation of the Markov chains and the O(1/n) bias of each run).
 
     Args:
         key: JAX PRNG key (the estimate is a deterministic function of it).
@@ -752,9 +751,11 @@ def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_lev
     """f_aval(W) for several g0 by :func:`subset_estimate`, one run per W.
 
     Returns:
-        list of dicts, one per (W, g0): W, R, g0, f, stderr, replicas, floor, levels,
-        acceptance, n_evals, unconverged, seconds, calm (shell rms of the last
-        population relative to the unconditional values W/sqrt3, W sqrt(2/3)).
+        list of dicts, one per (W, g0): W, R, g0, f, stderr, reliable (:func:`reliable`),
+        replicas, floor, levels, acceptance, distinct, n_evals, unconverged,
+        last_threshold, calm_rms_rel (:func:`calm_profile` rms of the last population
+        relative to the iid values W/sqrt3, W sqrt(2/3)), resonant, resonant_iid,
+        seconds, method, moves.
     """
     rows = []
     for i, W in enumerate(Ws):
@@ -767,7 +768,7 @@ def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_lev
             rep = e.replicas[:, j]
             row = {"W": float(W), "R": R, "g0": float(g), "f": float(e.f[j]),
                    "reliable": reliable(rep, e.levels, max_levels),
-                   "stderr": float(e.stderr[j]), "replicas": e.replicas[:, j].tolist(),
+                   "stderr": float(e.stderr[j]), "replicas": rep.tolist(),
                    "floor": e.floor, "levels": e.levels.tolist(),
                    "acceptance": e.acceptance.tolist(), "distinct": e.distinct.tolist(), "n": n, "n_replicas": replicas,
                    "n_evals": e.n_evals, "unconverged": e.unconverged,
@@ -867,8 +868,7 @@ def sup_threshold(R, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, s
     best, theta_star = float(Wc.max()), float(th[int(np.argmax(Wc))])
     local_grid = np.geomspace(0.5 * best, 4.0 * best, 15)
     history, zooms = [best], []
-    starts = th[np.argsort(Wc)[::-1][:n_starts]]
-    centres = list(starts)
+    centres = list(th[np.argsort(Wc)[::-1][:n_starts]])
     h = 2 * np.pi / n_theta
     for level in range(n_zoom):
         new_centres = []
@@ -909,6 +909,7 @@ def plot_rare(data, ax=None):
         the axes.
     """
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     if ax is None:
         _, ax = plt.subplots(figsize=(4.6, 3.6), constrained_layout=True)
@@ -937,8 +938,6 @@ def plot_rare(data, ax=None):
         ax.axvline(q["sup"], color=c, ls=ls, lw=0.9,
                    label=rf"QP sup $W_{{th}}$, $g_0$={q['g0']:g}, R={q['R']}")
     ax.set_xscale("log"); ax.set_yscale("log")
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
-
     ticks = sorted({r["W"] for r in rows})
     ax.set_xticks(ticks)
     ax.xaxis.set_major_formatter(ScalarFormatter())
