@@ -2,13 +2,13 @@
 
 Modes (each writes its docs/data/*.json incrementally; one JSON line of run times at the
 end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
-  tail [R ...]  subset simulation, f_aval(W, g0 = 1 and 0.5) down to ~1e-13:
-                docs/data/rare_tail_R{R}.json (R = 10: ~25 min; 15: ~25 min; 22: ~10 min)
-  random        importance sampling (reliable to ~1e-5): docs/data/rare_random.json
-  extra [R ...] more replicas at the deepest W: docs/data/rare_tail_R{R}_extra.json
+  tail [R ...] [--W W ...]  subset simulation, f_aval(W, g0 = 1 and 0.5) down to ~1e-13:
+                docs/data/rare_tail_R{R}[_W{a}-{b}].json (parts of the W grid can run in
+                parallel processes)
+  random        importance sampling (superseded): docs/data/rare_random.json
   qp            sup_theta0 W_th for R = 10, 15, 22: docs/data/rare_qp.json
   table         print the tables of docs/rare_avalanches.md
-Usage: python benchmarks/bench_rare.py [tail [R ...]|extra [R ...]|random|qp|table|all]
+Usage: python benchmarks/bench_rare.py [tail [R ...] [--W W ...]|random|qp|table|all]
 """
 
 import json
@@ -51,24 +51,23 @@ def random_curves():
     return time.time() - t0
 
 
-TAIL = {  # R: (W grid, samples per level, replicas)
+TAIL = {  # R: (W grid, samples per level, replicas); thin = rare.THIN, wrapped moves
     10: ([120.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0], 1000, 3),
-    15: ([150.0, 200.0, 250.0, 300.0], 400, 3),
-    22: ([200.0], 200, 2),
+    15: ([250.0, 300.0], 400, 3),
 }
 
 
-# more independent replicas where the replica spread is largest (f < 1e-5)
-EXTRA = {10: ([250.0, 300.0, 350.0, 400.0], 500, 6), 15: ([250.0, 300.0], 200, 6)}
-
-
-def tail_curves(Rs, extra=False):
+def tail_curves(Rs, Ws=None):
+    """One file per call: rare_tail_R{R}.json, or rare_tail_R{R}_W{a}-{b}.json for a part
+    of the W grid (run parts in parallel processes; the key depends on W only)."""
     t0 = time.time()
     for R in Rs:
-        Ws, n, reps = (EXTRA if extra else TAIL)[R]
-        rows, name = [], f"rare_tail_R{R}{'_extra' if extra else ''}.json"
-        rare.f_aval_tail(jax.random.PRNGKey((2000 if extra else 1000) + R), R, Ws,
-                         g0=(1.0, 0.5), n=n, replicas=reps, progress=True,
+        grid, n, reps = TAIL[R]
+        Ws = Ws or grid
+        tag = "" if Ws == grid else f"_W{Ws[0]:g}-{Ws[-1]:g}"
+        rows, name = [], f"rare_tail_R{R}{tag}.json"
+        rare.f_aval_tail(jax.random.PRNGKey(3000 + R), R, Ws, g0=(1.0, 0.5), n=n,
+                         replicas=reps, progress=True,
                          callback=lambda r: (rows.append(r), _dump(name, rows)))
     return time.time() - t0
 
@@ -99,19 +98,24 @@ def qp_maps():
     return time.time() - t0
 
 
-def pooled(R):
-    """Rows of rare_tail_R{R}.json with the replicas of the _extra file pooled in."""
-    rows = json.loads((OUT / f"rare_tail_R{R}.json").read_text())
-    extra = OUT / f"rare_tail_R{R}_extra.json"
-    more = json.loads(extra.read_text()) if extra.exists() else []
+def pooled(R, suffix=""):
+    """Rows of rare_tail_R{R}{suffix}.json and its W-part files, replicas of the same
+    (W, g0) pooled, sorted by (g0, W)."""
+    files = sorted(OUT.glob(f"rare_tail_R{R}{suffix}.json")) + sorted(
+        OUT.glob(f"rare_tail_R{R}{suffix}_W*.json"))
+    merged = {}
+    for f in files:
+        for r in json.loads(f.read_text()):
+            k = (r["g0"], r["W"])
+            if k in merged:
+                m = merged[k]
+                for name in ("replicas", "levels", "distinct"):
+                    m[name] = m[name] + r[name]
+            else:
+                merged[k] = dict(r)
     out = []
-    for r in rows:
-        r = dict(r)
-        for e in more:
-            if e["W"] == r["W"] and e["g0"] == r["g0"]:
-                r["replicas"] = r["replicas"] + e["replicas"]
-                r["levels"] = r["levels"] + e["levels"]
-                r["distinct"] = r["distinct"] + e["distinct"]
+    for k in sorted(merged, key=lambda k: (-k[0], k[1])):
+        r = merged[k]
         x = np.asarray(r["replicas"])
         r["f"], r["stderr"] = float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))
         r["reliable"] = rare.reliable(x, r["levels"], 14)
@@ -130,9 +134,9 @@ def tables():
     print("|---|---|---|---|---|---|---|---|---|")
     allrows = []
     for R in (10, 15, 22):
-        if not (OUT / f"rare_tail_R{R}.json").exists():
-            continue
         rows = pooled(R)
+        if not rows:
+            continue
         allrows += rows
         for r in rows:
             reps = ", ".join(f"{x:.1g}" for x in r["replicas"])
@@ -165,13 +169,15 @@ if __name__ == "__main__":
     if what == "table":
         tables()
         sys.exit(0)
-    if what in ("tail", "extra"):
-        times[f"{what}_s"] = tail_curves([int(r) for r in sys.argv[2:]] or [10, 15, 22],
-                                         extra=what == "extra")
+    if what == "tail":  # tail [R ...] [--W W ...]
+        args = sys.argv[2:]
+        cut = args.index("--W") if "--W" in args else len(args)
+        times["tail_s"] = tail_curves([int(r) for r in args[:cut]] or list(TAIL),
+                                      [float(w) for w in args[cut + 1:]] or None)
     if what in ("qp", "all"):
         times["qp_s"] = qp_maps()
     if what == "all":
-        times["tail_s"] = tail_curves([10, 15, 22])
+        times["tail_s"] = tail_curves(list(TAIL))
     if what in ("random", "all"):
         times["random_s"] = random_curves()
     print(json.dumps(times))

@@ -70,7 +70,8 @@ def pcn(key, z, sigma):
 
 
 def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float = -np.inf,
-        max_levels: int = 14, sigma0: float = 0.5, propose: Callable = pcn, chunk: int | None = None,
+        max_levels: int = 14, sigma0: float = 0.5, propose: Callable = pcn,
+        thin: int = 1, chunk: int | None = None,
         progress: Callable | None = None) -> SubsetRun:
     """Subset simulation of s(z), z ~ N(0, I_dim), down to the threshold ``stop``.
 
@@ -91,6 +92,8 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
             invalid outside its support). The chain then accepts z' iff valid and
             s(z') <= b_k. sigma is adapted on the acceptance of the proposals marked
             ``scaled`` (default: all), so fixed-step moves mixed in do not distort it.
+        thin: Markov steps between recorded states (1: every step; larger values
+            decorrelate the population from its seeds at thin times the cost).
         chunk: score evaluations per call (default: all at once).
         progress: optional callable(level, threshold) called after each level.
 
@@ -102,6 +105,8 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
     if not 0 < p0 < 1 or n_seeds * length != n or abs(n_seeds - n * p0) > 1e-9:
         raise ValueError(f"n * p0 and 1 / p0 must be integers with 0 < p0 < 1; got n={n}, "
                          f"p0={p0}")
+    if isinstance(thin, bool) or not isinstance(thin, (int, np.integer)) or thin < 1:
+        raise ValueError(f"thin must be an int >= 1, got {thin!r}")
     sigma = float(sigma0)
     chunk = n if chunk is None else int(chunk)
     key, k0 = jax.random.split(key)
@@ -126,7 +131,7 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
         probs.append(P)
         cur_z, cur_s = z[pick], s[pick]
         chain_z, chain_s, acc = [cur_z], [cur_s], []
-        for _ in range(length - 1):
+        for step in range(1, (length - 1) * thin + 1):
             key, kx = jax.random.split(key)
             out = propose(kx, cur_z, sigma)
             prop, valid = out[0], out[1]
@@ -139,8 +144,9 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
             ok = valid & (ps <= b)
             cur_z = np.where(ok[:, None], prop, cur_z)
             cur_s = np.where(ok, ps, cur_s)
-            chain_z.append(cur_z)
-            chain_s.append(cur_s)
+            if step % thin == 0:
+                chain_z.append(cur_z)
+                chain_s.append(cur_s)
             acc.append(ok.mean())
             if scaled.any():  # adapt sigma on the proposals that use it
                 a = ok[scaled].mean()

@@ -533,9 +533,11 @@ def _critical_scorer(R, dist, method, bracket, n_bisect):
 
 NEAR = 4  # local moves act mostly on the shells d <= NEAR around the grain
 N_SCALES = 14  # local step sizes 2^-j, j = 0 .. 13, in units of W
+MOVES = ("lattice", "pcn")
+THIN = 5  # Markov steps per recorded state: decorrelates each level from its seeds
 
 
-def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5):
+def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5, wrap=True):
     """Metropolis moves for subset simulation of the lattice potentials, in z variables.
 
     V_n = W (2 Phi(z_n) - 1) with z ~ N(0, I). A mixture, chosen per proposal
@@ -551,6 +553,11 @@ def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5):
       resonance |V_n - V_m| ~ t at W ~ 300. Deep in the tail the avalanching
       potentials are thin sets (a few near-resonances around the grain) that an
       isotropic move leaves at once; common shifts keep the resonances and move them.
+      With ``wrap`` (default) the shift is a rotation of the circle u = (v + 1) / 2
+      mod 1, which keeps the uniform prior and is valid for every step, so the grain's
+      whole neighbourhood can travel through the band; without it a block containing
+      a site near +-W can only move by tiny steps (the grain's potential V_0 then stays
+      where the seed put it, and populations coalesce to one ancestor).
 
     Returns:
         propose(key, z, sigma) -> (z', valid, scaled) for :func:`jaxmf._subset.run`
@@ -574,6 +581,8 @@ def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5):
         mask = np.where(block[:, None], d[None, :] <= radius[:, None],
                         np.arange(N)[None, :] == site[:, None])
         u = scipy.special.ndtr(z) + 0.5 * delta[:, None] * mask  # u = (v + 1) / 2
+        if wrap:  # rotation of the circle u in [0, 1): every shift is valid
+            u = np.mod(u, 1.0)
         ok = np.all(~mask | ((u > 0.0) & (u < 1.0)), axis=1)
         zl = np.where(mask, scipy.special.ndtri(np.clip(u, 1e-300, 1.0 - 1e-16)), z)
         out = np.where(local[:, None], np.where(ok[:, None], zl, z), zp)
@@ -621,7 +630,7 @@ class SubsetEstimate(NamedTuple):
 
 def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_levels=14,
                     moves="lattice", dist="goe", method="auto", chunk=None, n_bisect=20,
-                    bracket=(-20.0, 20.0), progress=False):
+                    bracket=(-20.0, 20.0), thin=THIN, progress=False):
     """f_aval(W, R, g0) of random lattices down to ~1e-13 by subset simulation.
 
     Reaction coordinate: the critical grain coupling log g0_c(V) (:func:`critical_log_g0`),
@@ -647,6 +656,10 @@ def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_leve
         dist, method: ptilde family and spectral route.
         chunk: lattices per compiled batch (default n p0).
         n_bisect, bracket: resolution and range of log g0_c.
+        thin: Markov steps per recorded state (cost x thin; see :func:`jaxmf._subset.run`).
+            With thin = 1 the chains barely leave their seeds at f < 1e-3 (R = 10) and
+            the populations coalesce to a few ancestors within 3-4 levels: replicas then
+            scatter over decades (docs/rare_avalanches.md).
         progress: print one line per level.
 
     Returns:
@@ -660,9 +673,9 @@ def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_leve
         raise ValueError(f"g0 must be finite couplings > 0, got {g0!r}")
     if isinstance(replicas, bool) or not isinstance(replicas, (int, np.integer)) or replicas < 1:
         raise ValueError(f"replicas must be an int >= 1, got {replicas!r}")
-    if moves not in ("lattice", "pcn"):
-        raise ValueError(f"moves must be 'lattice' or 'pcn', got {moves!r}")
-    propose = lattice_moves(R) if moves == "lattice" else _subset.pcn
+    if moves not in MOVES:
+        raise ValueError(f"moves must be one of {MOVES}, got {moves!r}")
+    propose = _subset.pcn if moves == "pcn" else lattice_moves(R)
     t0 = time.time()
     score_fn = _critical_scorer(R, dist, method, tuple(float(b) for b in bracket), int(n_bisect))
     bad = [0]
@@ -682,6 +695,7 @@ def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_leve
                       flush=True)
         run = _subset.run(jax.random.fold_in(key, r), score, lattice.num_sites(R), n=n,
                           p0=p0, stop=stop, max_levels=max_levels, propose=propose,
+                          thin=thin,
                           chunk=chunk or max(1, int(round(n * p0))), progress=cb)
         # avalanche iff log g0 > log g0_c; P(log g0_c = log g0) = 0
         est.append(_subset.tail_probability(run, np.log(g0))[0])
@@ -747,8 +761,10 @@ def reliable(replicas, levels, max_levels):
 
 
 def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_levels=14,
-                moves="lattice", dist="goe", method="auto", progress=False, callback=None):
-    """f_aval(W) for several g0 by :func:`subset_estimate`, one run per W.
+                moves="lattice", thin=THIN, dist="goe", method="auto", progress=False,
+                callback=None):
+    """f_aval(W) for several g0 by :func:`subset_estimate`, one run per W (its key
+    ``fold_in(key, round(1000 W))``, so a W grid can be split across processes).
 
     Returns:
         list of dicts, one per (W, g0): W, R, g0, f, stderr, reliable (:func:`reliable`),
@@ -759,9 +775,10 @@ def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_lev
     """
     rows = []
     for i, W in enumerate(Ws):
-        e = subset_estimate(jax.random.fold_in(key, i), R, float(W), g0=g0, n=n,
-                            replicas=replicas, p0=p0, max_levels=max_levels, moves=moves,
-                            dist=dist, method=method, progress=progress)
+        e = subset_estimate(jax.random.fold_in(key, int(round(1000 * W))), R, float(W),
+                            g0=g0, n=n, replicas=replicas, p0=p0, max_levels=max_levels,
+                            moves=moves, thin=thin, dist=dist, method=method,
+                            progress=progress)
         prof = calm_profile(e.conditional_V, R)
         ref = np.array([W / np.sqrt(3.0)] + [W * np.sqrt(2.0 / 3.0)] * (len(prof["rms"]) - 1))
         for j, g in enumerate(e.g0):
@@ -776,7 +793,7 @@ def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_lev
                    "calm_rms_rel": (prof["rms"] / ref).tolist(),
                    "resonant": prof["resonant"].tolist(),
                    "resonant_iid": prof["resonant_iid"].tolist(), "seconds": e.seconds,
-                   "method": "subset", "moves": moves}
+                   "method": "subset", "moves": moves, "thin": thin}
             rows.append(row)
             if callback is not None:
                 callback(row)

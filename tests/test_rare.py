@@ -191,14 +191,15 @@ def test_subset_estimate_is_reproducible_and_checks_input():
         rare.subset_estimate(KEY, 1, 30.0, n=55, p0=0.1)
 
 
-def test_lattice_moves_leave_the_prior_invariant():
+@pytest.mark.parametrize("wrap", [False, True])
+def test_lattice_moves_leave_the_prior_invariant(wrap):
     # every valid proposal accepted = the unconditioned chain; started in N(0, I) it must
     # stay N(0, I) at every site, including the grain's neighbourhood that the local
     # moves act on (exact reference: the prior itself; KS at 5000 chains x 30 steps)
     import scipy.stats
 
     R = 3
-    propose = rare.lattice_moves(R)
+    propose = rare.lattice_moves(R, wrap=wrap)
     key = jax.random.PRNGKey(8)
     z = np.asarray(jax.random.normal(key, (5000, lattice.num_sites(R))))
     moved = np.zeros(len(z), bool)

@@ -41,7 +41,8 @@ def test_tail_probability_over_all_thresholds_of_one_run():
     assert P[0] == pytest.approx(np.mean(run.scores[0] <= -0.5))
 
 
-def test_conditional_populations_have_the_conditional_law():
+@pytest.mark.parametrize("thin", [1, 3])
+def test_conditional_populations_have_the_conditional_law(thin):
     # s = -z_0: the last population is N(0, I) restricted to z_0 >= -b_L. The chains must
     # leave the other components N(0, 1) (the pCN proposal is reversible for N(0, I)) and
     # give z_0 the truncated normal law, so E[z_j] = 0, E[z_j^2] = 1 (j >= 1) and
@@ -51,7 +52,7 @@ def test_conditional_populations_have_the_conditional_law():
     m1, m2, u, acc = [], [], [], []
     for r in range(M):
         run = _subset.run(jax.random.PRNGKey(100 + r), lambda z: -np.asarray(z)[:, 0], d,
-                          n=500, stop=-3.0)
+                          n=500, stop=-3.0, thin=thin)
         z, b = run.samples, run.thresholds[-1]
         assert np.all(-z[:, 0] <= b) and len(run.thresholds) >= 2
         m1.append(z[:, 1:].mean()); m2.append((z[:, 1:] ** 2).mean())
@@ -86,5 +87,7 @@ def test_bad_input():
         _subset.run(jax.random.PRNGKey(0), f, 2, n=105, p0=0.1)
     with pytest.raises(ValueError, match="p0"):
         _subset.run(jax.random.PRNGKey(0), f, 2, n=100, p0=1.5)
+    with pytest.raises(ValueError, match="thin"):
+        _subset.run(jax.random.PRNGKey(0), f, 2, n=100, thin=0)
     with pytest.raises(ValueError, match="NaN"):
         _subset.run(jax.random.PRNGKey(0), lambda z: np.full(len(z), np.nan), 2, n=100)
