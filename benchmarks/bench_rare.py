@@ -2,7 +2,7 @@
 
 Modes (each writes its docs/data/*.json incrementally; one JSON line of run times at the
 end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
-  tail [R ...] [--W W ...]  subset simulation, f_aval(W, g0 = 1 and 0.5) down to ~1e-13:
+  tail [R ...] [--W W ...] [--seed S]  subset simulation, f_aval(W, g0 = 1 and 0.5) down to ~1e-13:
                 docs/data/rare_tail_R{R}[_W{a}-{b}].json (parts of the W grid can run in
                 parallel processes)
   random        importance sampling (superseded): docs/data/rare_random.json
@@ -20,6 +20,7 @@ import jax
 import numpy as np
 
 from jaxmf import rare
+from jaxmf.models import thresholds
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "data"
 R_B, LAM = 3, 0.1
@@ -57,16 +58,17 @@ TAIL = {  # R: (W grid, samples per level, replicas); thin = rare.THIN, wrapped 
 }
 
 
-def tail_curves(Rs, Ws=None):
-    """One file per call: rare_tail_R{R}.json, or rare_tail_R{R}_W{a}-{b}.json for a part
-    of the W grid (run parts in parallel processes; the key depends on W only)."""
+def tail_curves(Rs, Ws=None, seed=0):
+    """One file per call: rare_tail_R{R}.json, or rare_tail_R{R}_W{a}-{b}[_s{seed}].json
+    for a part of the W grid (parts run in parallel processes: the key depends on W and
+    seed only; another seed adds independent replicas, pooled by :func:`pooled`)."""
     t0 = time.time()
     for R in Rs:
         grid, n, reps = TAIL[R]
         Ws = Ws or grid
-        tag = "" if Ws == grid else f"_W{Ws[0]:g}-{Ws[-1]:g}"
+        tag = ("" if Ws == grid else f"_W{Ws[0]:g}-{Ws[-1]:g}") + (f"_s{seed}" if seed else "")
         rows, name = [], f"rare_tail_R{R}{tag}.json"
-        rare.f_aval_tail(jax.random.PRNGKey(3000 + R), R, Ws, g0=(1.0, 0.5), n=n,
+        rare.f_aval_tail(jax.random.PRNGKey(3000 + R + 100 * seed), R, Ws, g0=(1.0, 0.5), n=n,
                          replicas=reps, progress=True,
                          callback=lambda r: (rows.append(r), _dump(name, rows)))
     return time.time() - t0
@@ -79,7 +81,7 @@ def qp_maps():
     for R, n_theta, n_starts, n_zoom in ((10, 64, 4, 5), (15, 32, 3, 4), (22, 16, 2, 4)):
         for g0 in ((1.0, 0.5) if R == 10 else (1.0,)):
             t = time.time()
-            s = rare.sup_threshold(R, g0=g0, n_theta=n_theta, n_starts=n_starts,
+            s = thresholds.sup_threshold(R, g0=g0, n_theta=n_theta, n_starts=n_starts,
                                    n_zoom=n_zoom, rtol=1e-4, W_grid=Wg)
             row = {"R": R, "g0": g0, "n_theta": n_theta, "n_starts": n_starts,
                    "n_zoom": n_zoom, "sup": s["sup"], "err": s["err"],
@@ -87,7 +89,7 @@ def qp_maps():
                    "theta0": s["coarse"]["theta0"], "W_th": s["coarse"]["W_th"]}
             theta_star.setdefault(g0, s["theta_star"])
             # the same phase on every R: the threshold of the R = 10 maximiser
-            row["W_th_at_R10_star"] = float(rare.qp_threshold_map(
+            row["W_th_at_R10_star"] = float(thresholds.qp_threshold_map(
                 R, [theta_star[g0]], g0=g0, rtol=1e-6, W_grid=Wg)["W_th"][0])
             row["seconds"] = time.time() - t
             out.append(row)
@@ -169,11 +171,15 @@ if __name__ == "__main__":
     if what == "table":
         tables()
         sys.exit(0)
-    if what == "tail":  # tail [R ...] [--W W ...]
+    if what == "tail":  # tail [R ...] [--W W ...] [--seed S]
         args = sys.argv[2:]
+        seed = 0
+        if "--seed" in args:
+            i = args.index("--seed")
+            seed, args = int(args[i + 1]), args[:i] + args[i + 2:]
         cut = args.index("--W") if "--W" in args else len(args)
         times["tail_s"] = tail_curves([int(r) for r in args[:cut]] or list(TAIL),
-                                      [float(w) for w in args[cut + 1:]] or None)
+                                      [float(w) for w in args[cut + 1:]] or None, seed)
     if what in ("qp", "all"):
         times["qp_s"] = qp_maps()
     if what == "all":

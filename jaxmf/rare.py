@@ -19,9 +19,8 @@ computable:
   runs (largest effective number of hits); :func:`cross_entropy` (multilevel
   cross-entropy on the score eta_tot / (N log 2 / 2)) is kept, but that score is nearly
   flat below the avalanche, so it only helps where avalanches are already sampled.
-* :func:`qp_threshold_map` / :func:`sup_threshold`: W_th(theta0) for the QP lattice on a
-  theta0 grid, by a W grid scan refined by bisection on the avalanche flag, and its
-  maximum with an error estimate.
+* the QP side, W_th(theta0) maps and sup_theta0 W_th, lives in
+  :mod:`jaxmf.models.thresholds` (:func:`~jaxmf.models.thresholds.sup_threshold`).
 
 Why calm neighbourhoods centred on V_0: at large W an avalanche needs the orbitals near
 the origin to hybridize with the origin orbital, |V_n - V_0| small on a few shells, and
@@ -46,6 +45,7 @@ from . import _config  # noqa: F401  (float64)
 from . import _subset
 from .meanfield import critical_log_scale, solve
 from .models import lattice
+from .models.thresholds import sup_threshold
 
 __all__ = [
     "RareEstimate",
@@ -58,8 +58,6 @@ __all__ = [
     "cross_entropy",
     "pilot_widths",
     "f_aval_curve",
-    "qp_eta_tot",
-    "qp_threshold_map",
     "plot_rare",
     "reproduce_task",
 ]
@@ -804,111 +802,6 @@ def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_lev
     return rows
 
 
-# --------------------------------------------------------------------------- QP thresholds
-@functools.lru_cache(maxsize=None)
-def _qp_eta(R, dist, method):
-    @jax.jit
-    def f(theta0, W, g0):
-        V = lattice.potential(R, 1.0, theta0=theta0, kind="qp")
-        g = potential_couplings(W[..., None] * V, R, g0=g0, method=method)
-        res = solve(g, dist)
-        return res.eta_tot / (0.5 * res.n_lbits * _LOG2)
-    return jax.vmap(f, in_axes=(0, 0, None))
-
-
-def qp_eta_tot(R, theta0, W, *, g0=1.0, dist="goe", method="auto"):
-    """eta_tot / (N log 2 / 2) of QP lattices, for paired arrays theta0 and W (> 1: aval)."""
-    theta0, W = np.broadcast_arrays(np.asarray(theta0, float), np.asarray(W, float))
-    if np.any(W < 0):
-        raise ValueError("W must be >= 0")
-    return np.asarray(_qp_eta(R, dist, method)(jnp.asarray(theta0.ravel()),
-                                               jnp.asarray(W.ravel()), g0)).reshape(W.shape)
-
-
-def qp_threshold_map(R, theta0, *, g0=1.0, W_grid=None, rtol=1e-3, dist="goe",
-                     method="auto"):
-    """W_th(theta0) of QP lattices: the largest W at which the realization avalanches.
-
-    Scans ``W_grid`` (ascending; default geometric 20..2000, ratio 1.1) for every theta0,
-    takes the largest grid W that avalanches and bisects the flag between it and the next
-    grid point to relative tolerance ``rtol``. A re-entrant avalanche window narrower
-    than one grid step above that point would be missed (the grid ratio bounds it).
-
-    Returns:
-        dict(theta0, W_th (nan where nothing on the grid avalanches; inf if the top of
-        the grid does), W_grid, rtol).
-    """
-    theta0 = np.atleast_1d(np.asarray(theta0, float))
-    Wg = np.geomspace(20.0, 2000.0, 49) if W_grid is None else np.asarray(W_grid, float)
-    T, G = np.meshgrid(theta0, Wg, indexing="ij")
-    flag = qp_eta_tot(R, T, G, g0=g0, dist=dist, method=method) > 1.0
-    any_ = flag.any(axis=1)
-    last = np.where(any_, Wg.size - 1 - np.argmax(flag[:, ::-1], axis=1), 0)
-    top = any_ & (last == Wg.size - 1)
-    lo = Wg[last].copy()
-    hi = Wg[np.minimum(last + 1, Wg.size - 1)].copy()
-    act = any_ & ~top
-    while act.any() and np.max(hi[act] / lo[act]) > 1 + rtol:
-        mid = np.sqrt(lo * hi)
-        fl = qp_eta_tot(R, theta0[act], mid[act], g0=g0, dist=dist, method=method) > 1.0
-        idx = np.flatnonzero(act)
-        lo[idx[fl]] = mid[idx[fl]]
-        hi[idx[~fl]] = mid[idx[~fl]]
-    W_th = np.where(any_, np.sqrt(lo * hi), np.nan)
-    W_th[top] = np.inf
-    return {"theta0": theta0, "W_th": W_th, "W_grid": Wg, "rtol": rtol}
-
-
-def sup_threshold(R, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, shrink=8.0,
-                  rtol=1e-4, dist="goe", method="auto", W_grid=None):
-    """sup_theta0 W_th(theta0) by a coarse theta0 grid and zooms on its best cells.
-
-    W_th(theta0) is rough, with narrow resonant spikes (docs/lattice.md): a uniform grid
-    underestimates the supremum. The ``n_starts`` best points of a uniform grid of
-    ``n_theta`` phases are each refined ``n_zoom`` times: ``n_local`` phases spanning
-    +-h around the current best (h = 2 pi / n_theta, divided by ``shrink`` per level).
-    The result is the largest W_th found (a lower bound of the supremum in principle;
-    spikes narrower than the last zoom step could hide between phases). Error: the
-    bisection tolerance plus the growth of the maximum over the last zoom level.
-
-    Returns:
-        dict(coarse=map, zooms=[dict(theta0, W_th) per start and level], sup, err,
-        theta_star, history=(n_zoom + 1,) running maximum after the coarse grid and
-        each zoom level).
-    """
-    th = np.arange(n_theta) * 2 * np.pi / n_theta
-    coarse = qp_threshold_map(R, th, g0=g0, rtol=rtol, dist=dist, method=method,
-                              W_grid=W_grid)
-    Wc = np.where(np.isfinite(coarse["W_th"]), coarse["W_th"], -np.inf)
-    if not np.isfinite(Wc).any():
-        raise ValueError("no phase avalanches on the W grid; lower W_grid")
-    best, theta_star = float(Wc.max()), float(th[int(np.argmax(Wc))])
-    local_grid = np.geomspace(0.5 * best, 4.0 * best, 15)
-    history, zooms = [best], []
-    centres = list(th[np.argsort(Wc)[::-1][:n_starts]])
-    h = 2 * np.pi / n_theta
-    for level in range(n_zoom):
-        new_centres = []
-        for c in centres:
-            t = c + np.linspace(-h, h, n_local)
-            m = qp_threshold_map(R, t, g0=g0, rtol=rtol, dist=dist, method=method,
-                                 W_grid=local_grid)
-            w = np.where(np.isfinite(m["W_th"]), m["W_th"], -np.inf)
-            if np.isposinf(m["W_th"]).any():
-                raise RuntimeError("a phase avalanches at 4x the coarse maximum; widen W_grid")
-            k = int(np.argmax(w))
-            zooms.append({"level": level, "theta0": t % (2 * np.pi), "W_th": m["W_th"]})
-            new_centres.append(t[k])
-            if w[k] > best:
-                best, theta_star = float(w[k]), float(t[k] % (2 * np.pi))
-        centres = new_centres
-        history.append(best)
-        h /= shrink
-    err = best * rtol + (history[-1] - history[-2] if len(history) > 1 else 0.0)
-    return {"coarse": coarse, "zooms": zooms, "sup": best, "err": float(err),
-            "theta_star": theta_star, "history": np.asarray(history)}
-
-
 # --------------------------------------------------------------------------- figure
 def plot_rare(data, ax=None):
     """QP vs random: f_aval(W) of random lattices (error bars) and the QP sup W_th.
@@ -998,12 +891,13 @@ def reproduce_task():
     def compute(quick):
         R = 10
         if quick:
-            Ws, n, reps = [120.0, 150.0, 200.0], 300, 3
+            Ws, n, reps, thin = [120.0, 150.0, 200.0], 200, 3, 3
             qp_kw = dict(n_theta=16, n_starts=2, n_zoom=3, rtol=1e-3)
         else:
-            Ws, n, reps = [120.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0], 1000, 3
+            Ws, n, reps, thin = [120.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0], 1000, 3, THIN
             qp_kw = dict(n_theta=64, n_starts=4, n_zoom=5, rtol=1e-4)
-        curve = f_aval_tail(jax.random.PRNGKey(7), R, Ws, g0=(1.0, 0.5), n=n, replicas=reps)
+        curve = f_aval_tail(jax.random.PRNGKey(7), R, Ws, g0=(1.0, 0.5), n=n, replicas=reps,
+                            thin=thin)
         sup = sup_threshold(R, g0=1.0, W_grid=np.geomspace(40.0, 1000.0, 25), **qp_kw)
         qp = [{"R": R, "g0": 1.0, "sup": sup["sup"], "err": sup["err"],
                "theta_star": sup["theta_star"]}]
@@ -1016,7 +910,8 @@ def reproduce_task():
         rows = [
             ("Random potentials avalanche with f_aval > 0 at every W (Sec. VII)",
              "f_aval > 0 for all W",
-             f"R={R}, g0=1 (subset simulation, {reps} replicas x {n}/level, goe): " + ", ".join(
+             f"R={R}, g0=1 (subset simulation, {reps} replicas x {n}/level, thin {thin}, "
+             "goe): " + ", ".join(
                  f"f({r['W']:g}) = {r['f']:.2g}+-{r['stderr']:.1g}{'' if r['reliable'] else '*'}"
                  for r in g1)
              + ("" if all(r["reliable"] for r in g1)

@@ -97,15 +97,6 @@ def test_potential_couplings_match_bare_couplings():
         np.testing.assert_allclose(np.sort(g), np.sort(ref), atol=1e-10)
 
 
-def test_qp_threshold_bisection_brackets_the_flag():
-    m = rare.qp_threshold_map(2, [0.3, 2.0], g0=0.1, W_grid=np.geomspace(1, 200, 12),
-                              rtol=1e-3)
-    for th, wt in zip(m["theta0"], m["W_th"]):
-        assert np.isfinite(wt)
-        below, above = rare.qp_eta_tot(2, [th, th], [wt * 0.995, wt * 1.005], g0=0.1)
-        assert below > 1.0 and above <= 1.0
-
-
 @pytest.mark.parametrize("kwargs", [
     dict(R=2, W=-1.0, scales=[1.0, 1.0]),
     dict(R=-1, W=1.0, scales=[1.0]),

@@ -118,3 +118,25 @@ def test_threshold_fold_estimate_accuracy():
     centre = 0.5 * (ref.W_aval + ref.W_fail)
     assert np.all(np.abs(res.W_fold - centre) < 1e-9)
     assert np.all((res.W_aval <= ref.W_aval) & (ref.W_fail <= res.W_fail))
+
+
+def test_qp_threshold_bisection_brackets_the_flag():
+    m = thresholds.qp_threshold_map(2, [0.3, 2.0], g0=0.1, W_grid=np.geomspace(1, 200, 12),
+                                    rtol=1e-3)
+    for th, wt in zip(m["theta0"], m["W_th"]):
+        assert np.isfinite(wt)
+        below, above = thresholds.qp_eta_tot(2, [th, th], [wt * 0.995, wt * 1.005], g0=0.1)
+        assert below > 1.0 and above <= 1.0
+
+
+def test_sup_threshold_zooms_reach_the_dense_grid_maximum():
+    # reference: the maximum of an independent dense map (512 phases); the zoomed search
+    # starts from 16 phases and must reach it (or exceed it: spikes between grid points)
+    Wg = np.geomspace(1.0, 200.0, 12)
+    dense = thresholds.qp_threshold_map(2, np.arange(512) * 2 * np.pi / 512, g0=0.1,
+                                        W_grid=Wg, rtol=1e-4)
+    s = thresholds.sup_threshold(2, g0=0.1, n_theta=16, n_starts=3, n_zoom=4, W_grid=Wg)
+    assert s["sup"] >= np.nanmax(dense["W_th"]) * (1 - 2e-4)
+    assert np.all(np.diff(s["history"]) >= 0) and s["history"][0] <= s["sup"]
+    again = thresholds.qp_threshold_map(2, [s["theta_star"]], g0=0.1, W_grid=Wg, rtol=1e-4)
+    assert again["W_th"][0] == pytest.approx(s["sup"], rel=2e-4)

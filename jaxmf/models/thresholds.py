@@ -26,6 +26,12 @@ Bisection alone is cheaper per step than the gradient (which needs all eigenvect
 see :func:`jaxmf.models.lattice.origin_spectrum`), so the gradient is used once, at
 the end, where it is worth most: W_fold is ~100x more precise than the bracket and the
 slope at W_fail confirms a fold (it diverges like (W - W_c)^(-1/2)).
+
+Threshold maps over many phases (:func:`qp_threshold_map`, vectorized over theta0: a W
+grid scan and bisection of the flag, no gradient) and their supremum over the circle
+(:func:`sup_threshold`: a coarse grid and zooms on its best phases, because W_th(theta0)
+has narrow resonant spikes) give the QP side of the QP-vs-random contrast of
+:mod:`jaxmf.rare`.
 """
 
 from __future__ import annotations
@@ -42,7 +48,10 @@ from .._validate import check_dist
 from ..meanfield import avalanches, solve
 from . import lattice
 
-__all__ = ["eta_tot", "ThresholdResult", "threshold_W", "STATUS"]
+__all__ = ["eta_tot", "ThresholdResult", "threshold_W", "STATUS", "qp_eta_tot",
+           "qp_threshold_map", "sup_threshold"]
+
+_LOG2 = float(np.log(2.0))
 
 STATUS = {0: "ok", 1: "no avalanche at any W of the scan", 2: "avalanches at W_max"}
 
@@ -237,3 +246,107 @@ def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan
     if scalar:
         out = ThresholdResult(*(np.asarray(x)[0] for x in out))
     return out
+
+
+# --------------------------------------------------------------------------- threshold maps
+@functools.lru_cache(maxsize=None)
+def _qp_eta(R, dist, method):
+    @jax.jit
+    def f(theta0, W, g0):
+        g = lattice.bare_couplings(R, W, g0=g0, theta0=theta0, kind="qp", method=method)
+        res = solve(g, dist)
+        return res.eta_tot / (0.5 * res.n_lbits * _LOG2)
+    return jax.vmap(f, in_axes=(0, 0, None))
+
+
+def qp_eta_tot(R, theta0, W, *, g0=1.0, dist="goe", method="auto"):
+    """eta_tot / (N log 2 / 2) of QP lattices, for paired arrays theta0 and W (> 1: aval)."""
+    theta0, W = np.broadcast_arrays(np.asarray(theta0, float), np.asarray(W, float))
+    if np.any(W < 0):
+        raise ValueError("W must be >= 0")
+    return np.asarray(_qp_eta(R, dist, method)(jnp.asarray(theta0.ravel()),
+                                               jnp.asarray(W.ravel()), g0)).reshape(W.shape)
+
+
+def qp_threshold_map(R, theta0, *, g0=1.0, W_grid=None, rtol=1e-3, dist="goe",
+                     method="auto"):
+    """W_th(theta0) of QP lattices: the largest W at which the realization avalanches.
+
+    Scans ``W_grid`` (ascending; default geometric 20..2000, ratio 1.1) for every theta0,
+    takes the largest grid W that avalanches and bisects the flag between it and the next
+    grid point to relative tolerance ``rtol``. A re-entrant avalanche window narrower
+    than one grid step above that point would be missed (the grid ratio bounds it).
+
+    Returns:
+        dict(theta0, W_th (nan where nothing on the grid avalanches; inf if the top of
+        the grid does), W_grid, rtol).
+    """
+    theta0 = np.atleast_1d(np.asarray(theta0, float))
+    Wg = np.geomspace(20.0, 2000.0, 49) if W_grid is None else np.asarray(W_grid, float)
+    T, G = np.meshgrid(theta0, Wg, indexing="ij")
+    flag = qp_eta_tot(R, T, G, g0=g0, dist=dist, method=method) > 1.0
+    any_ = flag.any(axis=1)
+    last = np.where(any_, Wg.size - 1 - np.argmax(flag[:, ::-1], axis=1), 0)
+    top = any_ & (last == Wg.size - 1)
+    lo = Wg[last].copy()
+    hi = Wg[np.minimum(last + 1, Wg.size - 1)].copy()
+    act = any_ & ~top
+    while act.any() and np.max(hi[act] / lo[act]) > 1 + rtol:
+        mid = np.sqrt(lo * hi)
+        fl = qp_eta_tot(R, theta0[act], mid[act], g0=g0, dist=dist, method=method) > 1.0
+        idx = np.flatnonzero(act)
+        lo[idx[fl]] = mid[idx[fl]]
+        hi[idx[~fl]] = mid[idx[~fl]]
+    W_th = np.where(any_, np.sqrt(lo * hi), np.nan)
+    W_th[top] = np.inf
+    return {"theta0": theta0, "W_th": W_th, "W_grid": Wg, "rtol": rtol}
+
+
+def sup_threshold(R, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, shrink=8.0,
+                  rtol=1e-4, dist="goe", method="auto", W_grid=None):
+    """sup_theta0 W_th(theta0) by a coarse theta0 grid and zooms on its best cells.
+
+    W_th(theta0) is rough, with narrow resonant spikes (docs/lattice.md): a uniform grid
+    underestimates the supremum. The ``n_starts`` best points of a uniform grid of
+    ``n_theta`` phases are each refined ``n_zoom`` times: ``n_local`` phases spanning
+    +-h around the current best (h = 2 pi / n_theta, divided by ``shrink`` per level).
+    The result is the largest W_th found (a lower bound of the supremum in principle;
+    spikes narrower than the last zoom step could hide between phases). Error: the
+    bisection tolerance plus the growth of the maximum over the last zoom level.
+
+    Returns:
+        dict(coarse=map, zooms=[dict(theta0, W_th) per start and level], sup, err,
+        theta_star, history=(n_zoom + 1,) running maximum after the coarse grid and
+        each zoom level).
+    """
+    th = np.arange(n_theta) * 2 * np.pi / n_theta
+    coarse = qp_threshold_map(R, th, g0=g0, rtol=rtol, dist=dist, method=method,
+                              W_grid=W_grid)
+    Wc = np.where(np.isfinite(coarse["W_th"]), coarse["W_th"], -np.inf)
+    if not np.isfinite(Wc).any():
+        raise ValueError("no phase avalanches on the W grid; lower W_grid")
+    best, theta_star = float(Wc.max()), float(th[int(np.argmax(Wc))])
+    local_grid = np.geomspace(0.5 * best, 4.0 * best, 15)
+    history, zooms = [best], []
+    centres = list(th[np.argsort(Wc)[::-1][:n_starts]])
+    h = 2 * np.pi / n_theta
+    for level in range(n_zoom):
+        new_centres = []
+        for c in centres:
+            t = c + np.linspace(-h, h, n_local)
+            m = qp_threshold_map(R, t, g0=g0, rtol=rtol, dist=dist, method=method,
+                                 W_grid=local_grid)
+            w = np.where(np.isfinite(m["W_th"]), m["W_th"], -np.inf)
+            if np.isposinf(m["W_th"]).any():
+                raise RuntimeError("a phase avalanches at 4x the coarse maximum; widen W_grid")
+            k = int(np.argmax(w))
+            zooms.append({"level": level, "theta0": t % (2 * np.pi), "W_th": m["W_th"]})
+            new_centres.append(t[k])
+            if w[k] > best:
+                best, theta_star = float(w[k]), float(t[k] % (2 * np.pi))
+        centres = new_centres
+        history.append(best)
+        h /= shrink
+    err = best * rtol + (history[-1] - history[-2] if len(history) > 1 else 0.0)
+    return {"coarse": coarse, "zooms": zooms, "sup": best, "err": float(err),
+            "theta_star": theta_star, "history": np.asarray(history)}
