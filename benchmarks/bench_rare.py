@@ -8,7 +8,7 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
   random        importance sampling (superseded): docs/data/rare_random.json
   qp            sup_theta0 W_th for R = 10, 15, 22: docs/data/rare_qp.json
   table         print the tables of docs/rare_avalanches.md
-Usage: python benchmarks/bench_rare.py [tail [R ...] [--W W ...]|random|qp|table|all]
+Usage: python benchmarks/bench_rare.py [tail [R ...] [--W W ...] [--seed S]|random|qp|table|all]
 """
 
 import json

@@ -769,10 +769,10 @@ def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_lev
         replicas, floor, levels, acceptance, distinct, n_evals, unconverged,
         last_threshold, calm_rms_rel (:func:`calm_profile` rms of the last population
         relative to the iid values W/sqrt3, W sqrt(2/3)), resonant, resonant_iid,
-        seconds, method, moves.
+        seconds, method, moves, thin.
     """
     rows = []
-    for i, W in enumerate(Ws):
+    for W in Ws:
         e = subset_estimate(jax.random.fold_in(key, int(round(1000 * W))), R, float(W),
                             g0=g0, n=n, replicas=replicas, p0=p0, max_levels=max_levels,
                             moves=moves, thin=thin, dist=dist, method=method,

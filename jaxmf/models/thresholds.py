@@ -206,9 +206,6 @@ def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan
     ok = status == 0
     a = np.where(ok, grid[np.clip(last, 0, n_scan - 1)], np.nan)
     b = np.where(ok, grid[np.clip(last + 1, 0, n_scan - 1)], np.nan)
-    fold = np.full(M, np.nan)
-    fold_err = np.full(M, np.nan)
-    stall = np.zeros(M)
 
     # (ii) bisection on the flag, all realizations together
     for _ in range(max_rounds):
