@@ -23,8 +23,8 @@ import sys
 
 import numpy as np
 
-from . import __version__
-from .resonance import DISTRIBUTIONS
+from ._version import __version__
+from ._checks import DISTRIBUTIONS
 
 
 def _positive_int(s):
@@ -54,7 +54,7 @@ def _dist(p):
 
 
 def _cmd_reproduce(a):
-    from .reproduce import run
+    from .paper import run
 
     report = run(a.out, quick=a.quick, only=a.only)
     print(f"figures and {report.name} written to {report.parent}")
@@ -73,21 +73,21 @@ def _cmd_eta(a):
 
 def _cmd_chain(a):
     import jaxmf
-    from .meanfield import avalanches, mean_entropies, thermalized_count
+    from .meanfield import avalanches, mean_entropies, n_thermal
     from .models import chain
 
-    res = jaxmf.solve(chain.drh_log_couplings(a.N, a.alpha, a.g1), a.dist, log_input=True)
-    out = {"model": "drh_chain", "N": a.N, "alpha": a.alpha, "g1": a.g1, "dist": a.dist,
+    res = jaxmf.solve(chain.drh_log_couplings(a.N, a.alpha, a.g10), a.dist, log_input=True)
+    out = {"model": "drh_chain", "N": a.N, "alpha": a.alpha, "g10": a.g10, "dist": a.dist,
            "jaxmf": __version__, "eta_tot": float(res.eta_tot),
            "converged": bool(res.converged), "iterations": int(res.iterations),
-           "avalanche": bool(avalanches(res)), "n_star": float(thermalized_count(res, a.dist)),
+           "avalanche": bool(avalanches(res)), "n_thermal": float(n_thermal(res, a.dist)),
            "log_g": np.asarray(res.log_g).tolist(),
            "mean_entropy": np.asarray(mean_entropies(res, a.dist)).tolist()}
     text = json.dumps(out)
     if a.out:
         with open(a.out, "w") as fh:
             fh.write(text)
-        print(f"eta_tot = {out['eta_tot']:.6g}, n* = {out['n_star']:.3f}, "
+        print(f"eta_tot = {out['eta_tot']:.6g}, n_thermal = {out['n_thermal']:.3f}, "
               f"avalanche = {out['avalanche']}; written to {a.out}")
     else:
         print(text)
@@ -108,7 +108,7 @@ def _cmd_lattice(a):
     import jax
 
     import jaxmf
-    from .meanfield import avalanches, thermalized_count
+    from .meanfield import avalanches, n_thermal
     from .models import lattice
 
     if a.kind == "qp" and a.theta0 is None:
@@ -120,16 +120,16 @@ def _cmd_lattice(a):
                       "theta0": a.theta0, "seed": a.seed if a.kind == "random" else None,
                       "dist": a.dist, "N": int(g0.shape[-1]), "eta_tot": float(res.eta_tot),
                       "avalanche": bool(avalanches(res)), "converged": bool(res.converged),
-                      "n_star": float(thermalized_count(res, a.dist))}))
+                      "n_thermal": float(n_thermal(res, a.dist))}))
 
 
 def _cmd_sweep(a):
-    from . import ensemble
+    from .analysis import ensemble
 
     extra = (dict(theta0=ensemble.theta_grid(a.samples)) if a.kind == "qp"
              else dict(n_draws=a.samples, seed=a.seed))
     res = ensemble.sweep(a.out, kind=a.kind, R=a.R, W=a.W, g0=a.g0, dist=a.dist, **extra)
-    f = ensemble.ensemble_average(res)["f_aval"]
+    f = ensemble.ensemble_average(res).f_aval
     print(f"f_aval ({a.kind}, g0 = {a.g0}, {a.samples} samples), rows W, columns R = {[int(r) for r in res.R]}")
     for W, row in zip(res.W, f):
         print(f"W = {W:8.3f}  " + "  ".join(f"{x:.4f}" for x in row))
@@ -149,7 +149,7 @@ def _cmd_ed(a):
 
 
 def _cmd_threshold(a):
-    from .models import thresholds
+    from .analysis import thresholds
 
     r = thresholds.threshold_W(a.R, np.asarray(a.theta0, float), g0=a.g0, dist=a.dist,
                                W_max=a.W_max)
@@ -163,8 +163,7 @@ def _cmd_threshold(a):
 def _cmd_rare(a):
     import jax
 
-    from . import __version__ as version
-    from . import rare
+    from .analysis import rare
 
     rows = rare.f_aval_tail(jax.random.PRNGKey(a.seed), a.R, a.W, g0=tuple(a.g0), n=a.n,
                             replicas=a.replicas, thin=a.thin, dist=a.dist, progress=True)
@@ -174,20 +173,20 @@ def _cmd_rare(a):
     if a.out:
         params = {"R": a.R, "W": a.W, "g0": a.g0, "n": a.n, "replicas": a.replicas,
                   "thin": a.thin, "seed": a.seed, "dist": a.dist, "method": "subset simulation on log g0_c",
-                  "version": version}
+                  "jaxmf_version": __version__}
         with open(a.out, "w") as f:
             json.dump({"parameters": params, "rows": rows}, f, indent=1)
         print(f"written to {a.out}")
 
 
 def _cmd_eta_table(a):
-    from .enhancement import build_eta_table
+    from .tables.eta import build_eta_table
 
     print(build_eta_table(a.dist, path=a.path))
 
 
 def _cmd_goe_table(a):
-    from . import goe_table
+    from .tables import goe as goe_table
 
     print(goe_table.build(a.samples, a.seed, path=a.path))
 
@@ -213,11 +212,11 @@ def build_parser() -> argparse.ArgumentParser:
     _dist(e)
     e.set_defaults(fn=_cmd_eta)
 
-    c = sub.add_parser("chain", help="solve the DRH chain g_{n,0} = g1 alpha^(n-1)")
+    c = sub.add_parser("chain", help="solve the DRH chain g_{n,0} = g10 alpha^(n-1)")
     c.add_argument("--N", type=_positive_int, required=True, help="number of l-bits")
     c.add_argument("--alpha", type=_positive_float, required=True,
                    help="decay ratio alpha > 0 (alpha_c = 1/sqrt 2)")
-    c.add_argument("--g1", type=_positive_float, default=0.5, help="g_{1,0} (default 0.5)")
+    c.add_argument("--g10", type=_positive_float, default=0.5, help="g_{1,0} (default 0.5)")
     c.add_argument("--out", help="write the result (JSON) here")
     _dist(c)
     c.set_defaults(fn=_cmd_chain)
@@ -295,19 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--path", help="output .npz (default: the package's data folder)")
     m.set_defaults(fn=_cmd_goe_table)
 
-    _register_optional(sub)
     return p
-
-
-def _register_optional(sub):
-    """Verbs contributed by the model modules (ED, lattice sweeps, thresholds)."""
-    for mod in ("ed_check", "ensemble"):
-        try:
-            m = __import__(f"jaxmf.{mod}", fromlist=["add_cli"])
-        except ImportError:
-            continue
-        if hasattr(m, "add_cli"):
-            m.add_cli(sub)
 
 
 def main(argv=None) -> int:

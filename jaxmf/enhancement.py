@@ -29,7 +29,7 @@ import numpy as np
 
 from . import _config  # noqa: F401
 from ._hermite import hermite
-from ._validate import check_dist, check_nonnegative
+from ._checks import LOG2, check_dist, check_nonnegative
 from .resonance import entropy, family, k_minus_one
 
 __all__ = [
@@ -43,7 +43,6 @@ __all__ = [
     "resonance_pdf",
     "quadrature_nodes",
     "inverse_entropy",
-    "build_eta_table",
 ]
 
 # Range of the eta table and of the quadrature rule.
@@ -153,43 +152,6 @@ class _EtaTable:
     dlog_eta: np.ndarray  # (M,) d log(eta) / d log(g)
 
 
-def build_eta_table(dist: str, path=None, refine: int = 1, progress: bool = True):
-    """Compute the eta table for ``dist`` by quadrature and save it (npz). Returns path."""
-    check_dist(dist)
-    n = int(round((LOG10_G_MAX - LOG10_G_MIN) * NODES_PER_DECADE)) + 1
-    u = np.linspace(LOG10_G_MIN, LOG10_G_MAX, n) * np.log(10.0)
-
-    @jax.jit
-    def value_and_slope(uc):
-        def f(ui):
-            return jnp.log(eta_quadrature(jnp.exp(ui), dist, refine))
-
-        return jax.vmap(lambda ui: jax.jvp(f, (ui,), (1.0,)))(uc)
-
-    chunks = np.array_split(u, max(1, n // 16))
-    it = chunks
-    if progress:
-        from tqdm import tqdm
-
-        it = tqdm(chunks, desc=f"eta table ({dist})", unit="chunk")
-    vals = [value_and_slope(jnp.asarray(c)) for c in it]
-    log_eta = np.concatenate([np.asarray(v[0]) for v in vals])
-    dlog = np.concatenate([np.asarray(v[1]) for v in vals])
-    if path is None:
-        path = str(resources.files("jaxmf.data").joinpath(f"eta_{dist}.npz"))
-    np.savez_compressed(
-        path,
-        u0=u[0],
-        du=u[1] - u[0],
-        log_eta=log_eta,
-        dlog_eta=dlog,
-        n_nodes=quadrature_nodes(dist, refine)[0].size,
-        refine=refine,
-        command=f"jaxmf eta-table --dist {dist}",
-    )
-    return path
-
-
 @functools.lru_cache(maxsize=None)
 def _eta_table(dist: str) -> _EtaTable:
     with resources.files("jaxmf.data").joinpath(f"eta_{dist}.npz").open("rb") as fh:
@@ -234,9 +196,9 @@ def eta_and_slope_of_log_g(log_g, dist: str = "goe"):
     below = jnp.where(far, 0.0, below)
     below_slope = jnp.where(far, 0.0, below_slope)
 
-    c = np.log(2.0) - float(np.exp(tab.log_eta[-1]))
+    c = LOG2 - float(np.exp(tab.log_eta[-1]))
     decay = c * jnp.exp(-4.0 * (jnp.maximum(u, u_hi) - u_hi))
-    above, above_slope = jnp.log(2.0) - decay, 4.0 * decay
+    above, above_slope = LOG2 - decay, 4.0 * decay
 
     lo, hi = u < u_lo, u > u_hi
     val = jnp.where(lo, below, jnp.where(hi, above, inside))
@@ -346,7 +308,7 @@ def inverse_entropy(S):
         g_a, same shape.
     """
     S = jnp.asarray(S, jnp.float64)
-    inside = (S > 0) & (S < jnp.log(2.0))
+    inside = (S > 0) & (S < LOG2)
     s = jnp.where(inside, S, 0.5)
     lo = jnp.full_like(s, -80.0)
     hi = jnp.full_like(s, 80.0)
@@ -381,7 +343,7 @@ def entropy_pdf(S, g, dist: str = "goe"):
     check_nonnegative("g", g, strictly_positive=True)
     fam = family(dist)
     S, g = jnp.broadcast_arrays(jnp.asarray(S, jnp.float64), jnp.asarray(g, jnp.float64))
-    ok = (S > 0) & (S < jnp.log(2.0))
+    ok = (S > 0) & (S < LOG2)
     s_in = jnp.where(ok, S, 0.5)
     ga = inverse_entropy(s_in)
     dS = jax.vmap(jax.grad(entropy))(ga.ravel()).reshape(ga.shape)

@@ -44,16 +44,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _config  # noqa: F401
-from ._validate import check_dist, is_concrete
+from ._checks import LOG2, check_dist, check_int, is_concrete
+from ._hermite import hermite
 from .enhancement import czz, eta_and_slope_of_log_g, mean_entropy
 
-__all__ = ["MeanFieldResult", "solve", "eta_tot_from_log_g0", "avalanches",
-           "thermalized_count", "mean_entropies", "memories", "GRAD_MARGIN",
+__all__ = ["MeanFieldResult", "solve", "avalanches", "n_thermal", "mean_entropies",
+           "mean_entropy_of_log_g", "memories", "GRAD_MARGIN", "CriticalScale",
            "critical_log_scale"]
 
 GRAD_MARGIN = 1e-9
 _INNER_NEWTON = 4
-_LOG2 = float(np.log(2.0))
 
 
 class MeanFieldResult(NamedTuple):
@@ -125,7 +125,7 @@ def _solve_one(l0, dist, rtol, max_steps):
     active = jnp.isfinite(l0)
     n_act = jnp.sum(active)
     H_lo = jnp.sum(_eta_and_slope(l0, dist)[0])
-    H_max = n_act * _LOG2  # G < N log 2, so F(H_max) < 0 unless N = 0
+    H_max = n_act * LOG2  # G < N log 2, so F(H_max) < 0 unless N = 0
     l0f = jnp.where(active, l0, 0.0)
 
     def cond(s):
@@ -192,14 +192,6 @@ def _solve_log(l0, dist, rtol, max_steps):
     # exact first derivatives dl_n = (dl0_n + dH/2) / (1 + eta'_n/2)
     l, e, _ = _couplings_at(H, l0, l_sg, dist, n_newton=1)
     return l, e, H, it, done, margin
-
-
-def eta_tot_from_log_g0(log_g0, dist="goe", rtol=1e-13, max_steps=400):
-    """eta_tot of one realization (N,) as a differentiable function of log g0.
-
-    The derivative is implicit (custom JVP); NaN at an avalanche threshold.
-    """
-    return _solve_log(log_g0, dist, rtol, max_steps)[2]
 
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3))
@@ -274,14 +266,74 @@ def _check_solve_input(g0, mask, log_input):
 # ---------------------------------------------------------------------------------
 
 
+def avalanche_flag(eta_tot, n_lbits):
+    """The avalanche criterion (eq. 19): eta_tot > (1/2) N log 2, elementwise."""
+    return eta_tot > 0.5 * n_lbits * LOG2
+
+
 def avalanches(result: MeanFieldResult):
     """Avalanche flag per realization: eta_tot > (1/2) N log 2 (eq. 19)."""
-    return result.eta_tot > 0.5 * result.n_lbits * _LOG2
+    return avalanche_flag(result.eta_tot, result.n_lbits)
+
+
+# [S](g) is needed for every l-bit of every realization of a sweep; the quadrature
+# behind jaxmf.mean_entropy costs ~40 us per value, more than the couplings themselves
+# at R = 10-22. One table of [S] and d[S]/dl in l = log g, cubic Hermite between nodes
+# (the cell index computed directly), serves every caller.
+_S_LOG_MIN, _S_LOG_MAX, _S_STEP = float(np.log(1e-12)), 25.0, 0.005
+
+
+@functools.lru_cache(maxsize=None)
+def _entropy_table(dist):
+    n = int(round((_S_LOG_MAX - _S_LOG_MIN) / _S_STEP)) + 1
+    l = _S_LOG_MIN + _S_STEP * np.arange(n)
+
+    def value_and_slope(lc):
+        f = lambda u: mean_entropy(jnp.exp(u), dist)  # noqa: E731
+        return jax.jvp(f, (lc,), (jnp.ones_like(lc),))
+
+    with jax.ensure_compile_time_eval():  # a constant, also when first needed in a trace
+        parts = [value_and_slope(jnp.asarray(l[k:k + 2048])) for k in range(0, n, 2048)]
+    return (np.concatenate([np.asarray(v) for v, _ in parts]),
+            np.concatenate([np.asarray(d) for _, d in parts]))
+
+
+def mean_entropy_of_log_g(log_g, dist: str = "goe"):
+    """[S](g) (A13) and d[S]/d log g at l = log g, from the shipped-grid table.
+
+    Cubic Hermite interpolation on 200 nodes per unit of log g over [1e-12, e^25]
+    (relative error ~1e-10 against the quadrature of :func:`jaxmf.mean_entropy`),
+    [S] = [S](1e-12) g / 1e-12 below the grid (exact linear limit), log 2 above it,
+    0 at l = -inf.
+
+    Args:
+        log_g: any shape.
+        dist: ptilde family.
+
+    Returns:
+        ([S], d[S]/d log g), each of the shape of ``log_g``.
+    """
+    check_dist(dist)
+    val, slope = _entropy_table(dist)
+    y, dy = jnp.asarray(val), jnp.asarray(slope)
+    l = jnp.asarray(log_g, jnp.float64)
+    finite = jnp.isfinite(l)
+    lf = jnp.where(finite, l, _S_LOG_MIN)
+    S, dS = hermite(y, dy, _S_LOG_MIN, _S_STEP, lf)
+    below = lf < _S_LOG_MIN
+    lin = val[0] * jnp.exp(jnp.minimum(lf - _S_LOG_MIN, 0.0))
+    S = jnp.where(below, lin, S)
+    dS = jnp.where(below, lin, dS)
+    above = lf > _S_LOG_MAX
+    S = jnp.where(above, LOG2, S)
+    dS = jnp.where(above, 0.0, dS)
+    return (jnp.where(finite, S, jnp.where(l > 0, LOG2, 0.0)),
+            jnp.where(finite, dS, 0.0))
 
 
 def mean_entropies(result: MeanFieldResult, dist: str = "goe"):
     """[S_n] = [S](g_n) per l-bit (A13), in nats; shape (..., N)."""
-    return mean_entropy(jnp.where(jnp.isfinite(result.g), result.g, 1e300), dist)
+    return mean_entropy_of_log_g(result.log_g, dist)[0]
 
 
 def memories(result: MeanFieldResult, dist: str = "goe"):
@@ -289,13 +341,14 @@ def memories(result: MeanFieldResult, dist: str = "goe"):
     return czz(jnp.where(jnp.isfinite(result.g), result.g, 1e300), dist)
 
 
-def thermalized_count(result: MeanFieldResult, dist: str = "goe"):
+def n_thermal(result: MeanFieldResult, dist: str = "goe"):
     """n* = sum_n [S_n] / log 2: the number of thermalized l-bits (entropy-weighted).
 
     A fully thermal l-bit counts 1, a decoupled one 0, partial ones in between; for a
     failed avalanche this is the bubble size including its partially thermal collar.
+    Shape (...).
     """
-    return jnp.sum(mean_entropies(result, dist), axis=-1) / _LOG2
+    return jnp.sum(mean_entropies(result, dist), axis=-1) / LOG2
 
 
 # ---------------------------------------------------------------------------------
@@ -305,12 +358,12 @@ def thermalized_count(result: MeanFieldResult, dist: str = "goe"):
 
 @functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
 def _critical_batch(flat_l0, dist, lo, hi, n_bisect, rtol):
-    threshold = 0.5 * jnp.sum(jnp.isfinite(flat_l0), axis=-1) * _LOG2  # eq. 19
+    n_lbits = jnp.sum(jnp.isfinite(flat_l0), axis=-1)
 
     def flags(lam):
         H, _, _, done, _ = jax.vmap(lambda x, s: _solve_one(x + s, dist, rtol, 400))(
             flat_l0, lam)
-        return H > threshold, done
+        return avalanche_flag(H, n_lbits), done
 
     b = flat_l0.shape[0]
     f_lo, ok_lo = flags(jnp.full(b, lo))
@@ -326,6 +379,19 @@ def _critical_batch(flat_l0, dist, lo, hi, n_bisect, rtol):
                                  (jnp.full(b, lo), jnp.full(b, hi), ok_lo & ok_hi))
     lam = jnp.where(f_lo, -jnp.inf, jnp.where(f_hi, 0.5 * (a + z), jnp.inf))
     return lam, ok
+
+
+class CriticalScale(NamedTuple):
+    """The avalanche threshold in the overall coupling scale (:func:`critical_log_scale`).
+
+    Attributes:
+        log_scale: (...) lambda_c = log s_c; -inf if the realization avalanches already
+            at the bottom of the bracket, +inf if not even at its top.
+        converged: (...) False if any solve along the bisection did not converge.
+    """
+
+    log_scale: jax.Array
+    converged: jax.Array
 
 
 def critical_log_scale(log_g0, dist: str = "goe", *, bracket=(-40.0, 40.0),
@@ -348,19 +414,16 @@ def critical_log_scale(log_g0, dist: str = "goe", *, bracket=(-40.0, 40.0),
         rtol: solver tolerance.
 
     Returns:
-        (lambda_c, converged): (...) arrays; lambda_c = -inf if the realization
-        avalanches already at lo, +inf if not even at hi; converged is False if any
-        solve along the bisection did not converge.
+        :class:`CriticalScale` (log_scale, converged), each (...).
     """
     check_dist(dist)
     lo, hi = (float(x) for x in bracket)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ValueError(f"bracket must be finite with lo < hi, got {bracket!r}")
-    if isinstance(n_bisect, bool) or not isinstance(n_bisect, (int, np.integer)) or n_bisect < 1:
-        raise ValueError(f"n_bisect must be an int >= 1, got {n_bisect!r}")
+    check_int("n_bisect", n_bisect, 1)
     _check_solve_input(log_g0, None, True)
     l0 = jnp.asarray(log_g0, jnp.float64)
     batch = l0.shape[:-1]
     lam, ok = _critical_batch(l0.reshape((-1, l0.shape[-1])), dist, lo, hi, int(n_bisect),
                               float(rtol))
-    return lam.reshape(batch), ok.reshape(batch)
+    return CriticalScale(lam.reshape(batch), ok.reshape(batch))

@@ -29,6 +29,7 @@ import numpy as np
 from jax.scipy.special import erfc, erfinv
 
 from . import _config  # noqa: F401
+from ._checks import DISTRIBUTIONS
 from ._hermite import hermite
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "DISTRIBUTIONS",
 ]
 
-DISTRIBUTIONS = ("goe", "poisson")
 
 # Beyond this, P(g) = 1/2 - 1/(4g) + ... equals 1/2 to double precision; clipping
 # keeps g**2 finite and the derivative at g = inf exactly 0 instead of NaN.
@@ -240,7 +240,6 @@ def _goe_quantile(t):
     cdf = jnp.asarray(tab.cdf)
     m = cdf.shape[0]
     t_end = tab.cdf[-1]
-    u_end = tab.u0 + tab.du * (m - 1)
     tc = jnp.clip(t, 0.0, t_end)
     i = jnp.clip(jnp.searchsorted(cdf, tc, side="right") - 1, 0, m - 2)
     frac = (tc - cdf[i]) / jnp.maximum(cdf[i + 1] - cdf[i], 1e-300)

@@ -66,7 +66,7 @@ def test_reproduce_subset_writes_figures_and_report(tmp_path):
 
 def test_reproduce_unknown_figure():
     with pytest.raises(ValueError, match="unknown figure"):
-        from jaxmf.reproduce import run
+        from jaxmf.paper import run
         run("/tmp/never-written", quick=True, only=["fig99"])
 
 

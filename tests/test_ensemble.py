@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import jaxmf
-from jaxmf import ensemble
-from jaxmf.meanfield import avalanches, thermalized_count
+from jaxmf.analysis import ensemble
+from jaxmf.meanfield import avalanches, n_thermal
 from jaxmf.models import lattice
 
 # one small QP sweep shared by several tests (R = 3, 4; a failed and an avalanching W)
@@ -45,7 +45,7 @@ def test_sweep_values_match_direct_solve(reference):
         assert res.eta_tot[iW, iR, i] == pytest.approx(float(sol.eta_tot), rel=1e-10)
         assert res.avalanche[iW, iR, i] == bool(avalanches(sol))
         # n* from a table of [S] (log-g grid), ~3e-6 relative
-        assert res.n_thermal[iW, iR, i] == pytest.approx(float(thermalized_count(sol)),
+        assert res.n_thermal[iW, iR, i] == pytest.approx(float(n_thermal(sol)),
                                                          rel=1e-5)
         assert res.iterations[iW, iR, i] >= 1
     # W = 20 avalanches everywhere (eta_tot ~ N log 2), W = 90 mostly fails
@@ -154,7 +154,7 @@ def test_multi_device_matches_single_device(tmp_path, reference):
     _, ref = reference
     script = textwrap.dedent(f"""
         import jax, numpy as np
-        from jaxmf import ensemble
+        from jaxmf.analysis import ensemble
         assert len(jax.local_devices()) == 4, jax.local_devices()
         res = ensemble.sweep({str(tmp_path / 'md')!r}, kind="qp", R=[3], W=[20.0, 90.0],
                              n_draws=7, chunk_size=5, progress=False)

@@ -126,7 +126,7 @@ def test_gradient_through_scale_and_alpha():
     assert float(dg1) == pytest.approx(float(_fd(lambda x: eta_tot(x, 0.6), 0.5, 1e-6)), rel=1e-5)
     assert float(dalpha) == pytest.approx(float(_fd(lambda a: eta_tot(0.5, a), 0.6, 1e-7)), rel=1e-5)
     # a smooth function of g (the thermalized count) also differentiates implicitly
-    nstar = lambda a: mf.thermalized_count(jaxmf.solve(chain.drh_couplings(N, a)))  # noqa: E731
+    nstar = lambda a: mf.n_thermal(jaxmf.solve(chain.drh_couplings(N, a)))  # noqa: E731
     assert float(jax.grad(nstar)(0.6)) == pytest.approx(float(_fd(nstar, 0.6, 1e-7)), rel=1e-5)
 
 
@@ -158,7 +158,7 @@ def test_failed_avalanche_profile_fig3a():
     res = jaxmf.solve(np.asarray(chain.drh_couplings(50, chain.ALPHA_C - 0.07)))
     S = np.asarray(mf.mean_entropies(res))
     assert np.all(np.diff(S) <= 1e-12)  # entropy falls along the chain
-    nstar = float(mf.thermalized_count(res))
+    nstar = float(mf.n_thermal(res))
     assert nstar == pytest.approx(S.sum() / np.log(2))
     assert 25 < nstar < 35
     tail = np.log(S[40:])

@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 import scipy.integrate
 
-from jaxmf import rare, solve
+from jaxmf import solve
+from jaxmf.analysis import rare
+from jaxmf.analysis.rare import estimate as rare_estimate
 from jaxmf.meanfield import avalanches
 from jaxmf.models import lattice
 

@@ -7,7 +7,8 @@ import pytest
 from scipy.special import erfcinv
 
 import jaxmf
-from jaxmf import goe_table, resonance
+from jaxmf import resonance
+from jaxmf.tables import goe as goe_table
 from jaxmf.resonance import entropy, family, k_minus_one, overlap_k, resonance_probability
 
 DISTS = ["goe", "poisson"]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from jaxmf import _subset
+from jaxmf.analysis.rare import subset as _subset
 
 
 def _halfspace(d):

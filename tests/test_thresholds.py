@@ -1,4 +1,4 @@
-"""Tests for jaxmf.models.thresholds: d eta_tot / dW, d eta_tot / dg0, the W_th finder."""
+"""Tests for jaxmf.analysis.thresholds: d eta_tot / dW, d eta_tot / dg0, the W_th finder."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +7,8 @@ import pytest
 
 import jaxmf
 from jaxmf.meanfield import avalanches
-from jaxmf.models import lattice, thresholds
+from jaxmf.analysis import thresholds
+from jaxmf.models import lattice
 
 
 def _fd(f, x, h):

@@ -1,5 +1,6 @@
-"""Physical models that produce bare couplings g_{n,0} (and the exact check, ED).
+"""Physical models: bare couplings g_{n,0} and Hamiltonians, never the solver.
 
-Submodules: ``symmetric``, ``chain`` (DRH chain), ``lattice`` (2D), ``ed``
-(exact diagonalization of the central-grain chain).
+Submodules: :mod:`~jaxmf.models.symmetric`, :mod:`~jaxmf.models.chain` (DRH chain),
+:mod:`~jaxmf.models.lattice` (2D, eq. 15-18), :mod:`~jaxmf.models.ed` (exact
+diagonalization of the central-grain chain).
 """

@@ -28,6 +28,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import xlog1py, xlogy
 
+from .. import _config  # noqa: F401  (float64)
+from .._checks import LOG2, check_int, check_values
+
 __all__ = [
     "CentralGrainParams",
     "EDResult",
@@ -102,28 +105,12 @@ class EntropyStatistics(NamedTuple):
 
 
 # ---------------------------------------------------------------------------- checks
-def _is_concrete(x) -> bool:
-    return not isinstance(x, jax.core.Tracer)
-
-
-def _check(name, value, ok, accepted):
-    """Raise ValueError naming `name` and the accepted range when a concrete value fails."""
-    if value is None or not _is_concrete(value):
-        return  # traced values (under jit/vmap) cannot be checked
-    v = np.asarray(value)
-    with np.errstate(invalid="ignore"):
-        good = np.all(ok(v))
-    if not good:
-        raise ValueError(f"{name} must be {accepted}; got {value!r}")
-
-
 def _check_N(N):
-    if isinstance(N, bool) or not isinstance(N, (int, np.integer)) or N < 1:
-        raise ValueError(f"N must be an integer >= 1 (a static Python int); got {N!r}")
+    check_int("N", N, 1)
 
 
 def _check_params(alpha, d_g, grain_rms, h_mean, h_width, J1, grain_norm):
-    _check("alpha", alpha, lambda a: np.isfinite(a) & (a >= 0), "a finite number >= 0")
+    check_values("alpha", alpha, lambda a: np.isfinite(a) & (a >= 0), "a finite number >= 0")
     if (
         isinstance(d_g, bool)
         or not isinstance(d_g, (int, np.integer))
@@ -131,10 +118,10 @@ def _check_params(alpha, d_g, grain_rms, h_mean, h_width, J1, grain_norm):
         or d_g & (d_g - 1)
     ):
         raise ValueError(f"d_g must be a power of 2 >= 2 (the grain is qubits); got {d_g!r}")
-    _check("grain_rms", grain_rms, lambda x: np.isfinite(x) & (x > 0), "a finite number > 0")
-    _check("h_mean", h_mean, np.isfinite, "a finite number")
-    _check("h_width", h_width, lambda x: np.isfinite(x) & (x >= 0), "a finite number >= 0")
-    _check("J1", J1, np.isfinite, "a finite number")
+    check_values("grain_rms", grain_rms, lambda x: np.isfinite(x) & (x > 0), "a finite number > 0")
+    check_values("h_mean", h_mean, np.isfinite, "a finite number")
+    check_values("h_width", h_width, lambda x: np.isfinite(x) & (x >= 0), "a finite number >= 0")
+    check_values("J1", J1, np.isfinite, "a finite number")
     if grain_norm not in ("sample", "ensemble"):
         raise ValueError(f"grain_norm must be 'sample' or 'ensemble'; got {grain_norm!r}")
 
@@ -258,7 +245,7 @@ def end_spin_observables(eigvecs: jax.Array) -> tuple[jax.Array, jax.Array]:
     p, q, c2 = p / t, q / t, c2 / t**2
     lam_max = 0.5 + jnp.sqrt(0.25 * (p - q) ** 2 + c2)
     lam_min = jnp.clip((p * q - c2) / lam_max, 0.0, 0.5)
-    entropy = jnp.clip(_binary_entropy(lam_min), 0.0, np.log(2.0))
+    entropy = jnp.clip(_binary_entropy(lam_min), 0.0, LOG2)
     return entropy, p - q
 
 
@@ -420,7 +407,7 @@ def entropy_histogram(entropies, bins: int = 40, middle_fraction: float | None =
     s = np.asarray(entropies)
     if middle_fraction is not None:
         s = s[..., middle_slice(s.shape[-1], middle_fraction)]
-    edges = np.linspace(0.0, np.log(2.0), bins + 1)
+    edges = np.linspace(0.0, LOG2, bins + 1)
     per = np.stack([np.histogram(row, bins=edges, density=True)[0] for row in s])
     err = per.std(axis=0, ddof=1) / np.sqrt(len(per)) if len(per) > 1 else np.full(bins, np.nan)
     return edges, per.mean(axis=0), err

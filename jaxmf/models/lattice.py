@@ -41,7 +41,6 @@ the rest may be traced, so the functions jit and vmap over W, g0, theta0 and key
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -49,7 +48,7 @@ import numpy as np
 import scipy.optimize
 
 from .. import _config  # noqa: F401  (float64)
-from ..meanfield import avalanches, mean_entropies, solve, thermalized_count
+from .._checks import check_choice, check_nonnegative, check_radius
 from . import _banded
 
 __all__ = [
@@ -67,12 +66,10 @@ __all__ = [
     "orbitals",
     "origin_spectrum",
     "bare_couplings",
+    "couplings_from_potential",
+    "resolve_method",
     "assign_orbitals",
     "orbital_radii",
-    "collar_radius",
-    "EntropyMap",
-    "entropy_map",
-    "failed_collar_radii",
 ]
 
 Q = np.pi * np.array([1.0 + np.sqrt(5.0), 1.0 + np.sqrt(3.0)])
@@ -90,7 +87,7 @@ _FAST_MIN_SITES = 200
 # --------------------------------------------------------------------------- geometry
 def num_sites(R):
     """Number of sites N = 2 R^2 + 2 R + 1 of the lattice |n1| + |n2| <= R."""
-    R = _check_radius(R)
+    R = check_radius(R)
     return 2 * R * R + 2 * R + 1
 
 
@@ -124,7 +121,7 @@ def sites(R):
     Returns:
         (N, 2) int array (read-only), N = 2 R^2 + 2 R + 1.
     """
-    return _sites(_check_radius(R))
+    return _sites(check_radius(R))
 
 
 @functools.lru_cache(maxsize=None)
@@ -147,7 +144,7 @@ def bonds(R):
     Returns:
         (4 R^2, 2) int array (read-only).
     """
-    return _bonds(_check_radius(R))
+    return _bonds(check_radius(R))
 
 
 def bandwidth(R):
@@ -215,7 +212,7 @@ def potential(R, W, *, theta0=None, key=None, kind="qp"):
     Returns:
         (N,) potential in [-W, W], in the order of :func:`sites`.
     """
-    _check_nonnegative("W", W)
+    check_nonnegative("W", W, finite=True)
     return jnp.asarray(W, jnp.float64) * triangle_wave(
         angles(R, theta0=theta0, key=key, kind=kind)
     )
@@ -296,9 +293,10 @@ def _spectrum_fast_jvp(R, primals, tangents):
     return _spectrum_fast(V, R), tangent_out
 
 
-def _resolve_method(method, n):
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+def resolve_method(method, n):
+    """The spectral route used for ``n`` sites: ``method`` itself unless "auto" (see
+    :func:`origin_spectrum`)."""
+    check_choice("method", method, METHODS)
     if method != "auto":
         return method
     on_cpu = jax.default_backend() == "cpu"
@@ -331,7 +329,7 @@ def origin_spectrum(R, W, *, theta0=None, key=None, kind="qp", method="auto"):
         with sum_k |phi_k(0)|^2 = 1.
     """
     V = potential(R, W, theta0=theta0, key=key, kind=kind)
-    if _resolve_method(method, V.shape[-1]) == "fast":
+    if resolve_method(method, V.shape[-1]) == "fast":
         return _spectrum_fast(V, R)
     return _spectrum_eigh(V, R)
 
@@ -356,9 +354,37 @@ def bare_couplings(R, W, *, g0=1.0, theta0=None, key=None, kind="qp", method="au
     Returns:
         (N,) bare couplings, sum of squares g0^2.
     """
-    _check_nonnegative("g0", g0)
+    check_nonnegative("g0", g0, finite=True)
     _, amplitudes = origin_spectrum(R, W, theta0=theta0, key=key, kind=kind, method=method)
     return jnp.asarray(g0, jnp.float64) * amplitudes
+
+
+def couplings_from_potential(V, R, *, g0=1.0, method="auto"):
+    """Bare couplings g0 |phi_k(0)| (eq. 18) of the lattice with an explicit potential.
+
+    The same exact spectral routes as :func:`bare_couplings`, for a potential that is
+    not a triangle wave of angles (e.g. a Markov-chain state of the rare-event sampler).
+
+    Args:
+        V: (..., N) on-site potential in the order of :func:`sites` (R), batched over
+            leading axes.
+        R: lattice radius (static int), N = 2 R^2 + 2 R + 1.
+        g0: grain coupling scale >= 0.
+        method: ``"auto"``, ``"eigh"`` or ``"fast"`` (see :func:`origin_spectrum`).
+
+    Returns:
+        (..., N) bare couplings ordered by orbital energy.
+    """
+    n = num_sites(R)
+    check_nonnegative("g0", g0, finite=True)
+    V = jnp.asarray(V, jnp.float64)
+    if V.ndim < 1 or V.shape[-1] != n:
+        raise ValueError(f"V must have shape (..., N) with N = {n} for R = {R}, got {V.shape}")
+    spectrum = _spectrum_fast if resolve_method(method, n) == "fast" else _spectrum_eigh
+    f = functools.partial(spectrum, R=R)
+    for _ in range(V.ndim - 1):
+        f = jax.vmap(f)
+    return jnp.asarray(g0, jnp.float64) * f(V)[1]
 
 
 # --------------------------------------------------------------------------- labelling
@@ -407,164 +433,10 @@ def orbital_radii(phi, R, *, how="assignment"):
     raise ValueError(f"how must be 'assignment' or 'centre', got {how!r}")
 
 
-def collar_radius(g, radii, eta_tot, *, d_g=8, eps=0.1):
-    """Collar radius of a failed avalanche (eq. 20).
-
-    The bubble has dimension d = d_g exp(eta_tot); l-bits outside radius R_c are only
-    perturbatively corrected if sum_{|n| > R_c} g_n << 1 / d. Returns the smallest R_c
-    in {0} U {radii} with sum_{radii_n > R_c} g_n <= eps / d (compared in log space, so
-    large eta_tot does not overflow). Distances are lattice (L1) radii |n1| + |n2|, the
-    same norm that defines the system radius R.
-
-    Args:
-        g: (..., N) dressed couplings g_n = g_{n,0} exp(eta_tot / 2) (eq. 11).
-        radii: (..., N) or (N,) distance of each orbital from the origin, e.g. from
-            :func:`orbital_radii`.
-        eta_tot: (...,) total entropic enhancement (eq. 14).
-        d_g: grain dimension (default 8).
-        eps: tolerance replacing "<<" (default 0.1).
-
-    Returns:
-        (...,) collar radius R_c (same dtype as radii, promoted to float).
-    """
-    g = jnp.asarray(g, jnp.float64)
-    radii = jnp.broadcast_to(jnp.asarray(radii, jnp.float64), g.shape)
-    order = jnp.argsort(radii, axis=-1)
-    r = jnp.take_along_axis(radii, order, axis=-1)
-    gs = jnp.take_along_axis(g, order, axis=-1)
-    # tail[j] = sum_{i >= j} g_sorted[i]; the sum outside radius r[j] starts at the first
-    # index with a radius > r[j] (ties are inside).
-    tail = jnp.concatenate([jnp.cumsum(gs[..., ::-1], axis=-1)[..., ::-1],
-                            jnp.zeros(g.shape[:-1] + (1,))], axis=-1)
-    first_out = jax.vmap(functools.partial(jnp.searchsorted, side="right"))(
-        r.reshape(-1, r.shape[-1]), r.reshape(-1, r.shape[-1])).reshape(r.shape)
-    outside = jnp.take_along_axis(tail, first_out, axis=-1)
-    log_threshold = jnp.log(eps) - jnp.log(d_g) - jnp.asarray(eta_tot, jnp.float64)[..., None]
-    ok = jnp.log(outside) <= log_threshold
-    ok_at_zero = jnp.log(jnp.sum(jnp.where(radii > 0, g, 0.0), axis=-1)) <= log_threshold[..., 0]
-    best = jnp.min(jnp.where(ok, r, jnp.inf), axis=-1)
-    return jnp.where(ok_at_zero, 0.0, best)
-
-
-# --------------------------------------------------------------------------- maps
-class EntropyMap(NamedTuple):
-    """Mean-field solution of one realization with its orbitals placed on sites (Fig. 4).
-
-    Attributes:
-        sites: (N, 2) lattice coordinates n = (n1, n2) (order of :func:`sites`).
-        entropy: (N,) [S] (nats) of the orbital labelled by each site (A13).
-        radius: (N,) radius |n1| + |n2| of each site.
-        site_of: (N,) site index of each orbital (ascending energy), from
-            :func:`assign_orbitals`.
-        g: (N,) dressed couplings per orbital (ascending energy).
-        eta_tot: total enhancement (eq. 14).
-        avalanche: eta_tot > N log 2 / 2 (eq. 19).
-        n_thermal: n* = sum_n [S_n] / log 2.
-        collar: collar radius R_c (eq. 20) with the default d_g = 8, eps = 0.1
-            (meaningful for a failed avalanche).
-    """
-
-    sites: np.ndarray
-    entropy: np.ndarray
-    radius: np.ndarray
-    site_of: np.ndarray
-    g: np.ndarray
-    eta_tot: float
-    avalanche: bool
-    n_thermal: float
-    collar: float
-
-
-def entropy_map(R, W, *, g0=1.0, theta0=None, key=None, kind="qp", dist="goe"):
-    """[S_n] of one realization on the lattice sites (the paper's Fig. 4).
-
-    Orbitals from dense ``eigh`` (all eigenvectors are needed for the labelling), bare
-    couplings g0 |phi_k(0)| (eq. 18), the mean-field solution, and each orbital placed on
-    the site given by the assignment rule (:func:`assign_orbitals`). Host-side.
-
-    Args:
-        R, W, g0, theta0, key, kind: see :func:`bare_couplings`.
-        dist: ptilde family for eta and [S].
-
-    Returns:
-        :class:`EntropyMap`.
-    """
-    _check_nonnegative("g0", g0)
-    _, phi = orbitals(R, W, theta0=theta0, key=key, kind=kind)
-    phi = np.asarray(phi)
-    res = solve(float(g0) * np.abs(phi[:, 0]), dist)
-    site_of = assign_orbitals(phi)
-    s = sites(R)
-    entropy = np.empty(len(s))
-    entropy[site_of] = np.asarray(mean_entropies(res, dist))
-    radius = np.abs(s).sum(-1)
-    collar = collar_radius(res.g, radius[site_of], res.eta_tot)
-    return EntropyMap(s, entropy, radius, site_of, np.asarray(res.g),
-                      float(res.eta_tot), bool(avalanches(res)),
-                      float(thermalized_count(res, dist)), float(collar))
-
-
-def failed_collar_radii(R, W, *, g0=1.0, theta0=None, keys=None, kind="qp", dist="goe",
-                        d_g=8, eps=0.1, how="assignment"):
-    """Collar radius (eq. 20) of a set of realizations; NaN where they avalanche.
-
-    For each realization: orbitals by dense ``eigh``, orbital radii
-    (:func:`orbital_radii`), the mean-field solution and :func:`collar_radius`. A
-    collar is only meaningful for a failed avalanche, so avalanching realizations give
-    NaN. Host loop over realizations (the assignment is not jittable).
-
-    Args:
-        R, W, g0, kind, dist: as in :func:`entropy_map`.
-        theta0: (M,) QP phases (kind="qp").
-        keys: (M,) PRNG keys (kind="random").
-        d_g, eps: see :func:`collar_radius`.
-        how: orbital radius rule, "assignment" (the paper's labelling) or "centre".
-
-    Returns:
-        dict of (M,) arrays: collar (R_c), eta_tot, avalanche, n_thermal.
-    """
-    _check_kind(kind, theta0, keys)
-    items = np.atleast_1d(np.asarray(theta0, np.float64)) if kind == "qp" else keys
-    out = {"collar": [], "eta_tot": [], "avalanche": [], "n_thermal": []}
-    for item in items:
-        kw = {"theta0": item} if kind == "qp" else {"key": item}
-        _, phi = orbitals(R, W, kind=kind, **kw)
-        phi = np.asarray(phi)
-        res = solve(float(g0) * np.abs(phi[:, 0]), dist)
-        aval = bool(avalanches(res))
-        rc = collar_radius(res.g, orbital_radii(phi, R, how=how), res.eta_tot,
-                           d_g=d_g, eps=eps)
-        out["collar"].append(np.nan if aval else float(rc))
-        out["eta_tot"].append(float(res.eta_tot))
-        out["avalanche"].append(aval)
-        out["n_thermal"].append(float(thermalized_count(res, dist)))
-    return {k: np.asarray(v) for k, v in out.items()}
-
-
 # --------------------------------------------------------------------------- checks
-def _check_radius(R):
-    if isinstance(R, (bool, np.bool_)) or not isinstance(R, (int, np.integer)) or R < 0:
-        raise ValueError(f"R (lattice radius) must be a non-negative int, got {R!r}")
-    return int(R)
-
-
 def _check_kind(kind, theta0, key):
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    check_choice("kind", kind, KINDS)
     if kind == "qp" and theta0 is None:
         raise ValueError("theta0 (QP phase offset) is required for kind='qp'")
     if kind == "random" and key is None:
         raise ValueError("key (JAX PRNG key) is required for kind='random'")
-
-
-def _concrete(x):
-    try:
-        return np.asarray(x, dtype=np.float64)
-    except (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError):
-        return None
-
-
-def _check_nonnegative(name, x):
-    value = _concrete(x)  # traced values cannot be checked here
-    if value is not None and not np.all(np.isfinite(value) & (value >= 0)):
-        raise ValueError(f"{name} must be finite and >= 0, got {x!r}")

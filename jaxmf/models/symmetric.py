@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _config  # noqa: F401
-from .._validate import check_dist, is_concrete
+from .._checks import check_dist, is_concrete
 from ..enhancement import eta_of_log_g
 
 __all__ = ["symmetric_couplings", "critical_coupling", "localized_log_coupling"]

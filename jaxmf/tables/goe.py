@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401
+from .. import _config  # noqa: F401
 
 MATRIX_SIZE = 256
 SAMPLES_PER_SPECTRUM = 2048

@@ -1,7 +1,7 @@
 """Figures of the 2D lattice (Sec. VII): Fig. 4 (entropy maps) and Fig. 5 (sweeps).
 
-Data come from :func:`jaxmf.models.lattice.entropy_map` (Fig. 4) and
-:func:`jaxmf.ensemble.sweep` / :func:`jaxmf.ensemble.load` (Fig. 5); these functions
+Data come from :func:`jaxmf.analysis.lattice_maps.entropy_map` (Fig. 4) and
+:func:`jaxmf.analysis.ensemble.sweep` / :func:`~jaxmf.analysis.ensemble.load` (Fig. 5); these functions
 only draw. Entropies are in nats.
 """
 
@@ -9,23 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import LOG2
+from ._axes import pyplot
+
 __all__ = ["plot_fig4", "plot_fig5"]
-
-
-def _pyplot():
-    import matplotlib
-
-    if matplotlib.get_backend().lower() not in ("agg", "pdf", "svg") and not _has_display():
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _has_display():
-    import os
-
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def plot_fig4(maps, titles=None, path=None):
@@ -35,14 +22,14 @@ def plot_fig4(maps, titles=None, path=None):
     the paper: x = (n1 - n2) / sqrt2, y = (n1 + n2) / sqrt2; the grain sits at the origin.
 
     Args:
-        maps: list of :class:`jaxmf.models.lattice.EntropyMap`.
+        maps: list of :class:`jaxmf.analysis.lattice_maps.EntropyMap`.
         titles: optional list of panel titles.
         path: if given, the figure is saved there.
 
     Returns:
         the matplotlib Figure.
     """
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps) + 0.8, 4.2),
                              squeeze=False, constrained_layout=True)
     from matplotlib.collections import PolyCollection
@@ -54,7 +41,7 @@ def plot_fig4(maps, titles=None, path=None):
         cells = (m.sites[:, None, :] + corners[None]) @ rot.T
         sc = PolyCollection(cells, array=m.entropy, cmap="viridis", edgecolors="face",
                             linewidths=0.2)
-        sc.set_clim(0, np.log(2))
+        sc.set_clim(0, LOG2)
         ax.add_collection(sc)
         R = int(m.radius.max())
         lim = (R + 1) / np.sqrt(2)
@@ -79,7 +66,7 @@ def plot_fig5(qp, random, theta_high=None, theta_low=None, path=None):
     """Ensemble-averaged [eta_tot] vs W (a: QP, b: random) and eta_tot vs theta0 (c, d).
 
     Args:
-        qp, random: :class:`jaxmf.ensemble.SweepResult` over W x R (panels a, b);
+        qp, random: :class:`jaxmf.analysis.ensemble.SweepResult` over W x R (panels a, b);
             f_aval is drawn on a second axis (dashed).
         theta_high, theta_low: optional QP SweepResults at a single W above (c) and
             below (d) the threshold, over a fine theta0 grid, for several R.
@@ -88,9 +75,9 @@ def plot_fig5(qp, random, theta_high=None, theta_low=None, path=None):
     Returns:
         the matplotlib Figure.
     """
-    from .ensemble import ensemble_average
+    from ..analysis.ensemble import ensemble_average
 
-    plt = _pyplot()
+    plt = pyplot()
     rows = 2 if (theta_high is not None or theta_low is not None) else 1
     fig, axes = plt.subplots(rows, 2, figsize=(11, 4.2 * rows), squeeze=False,
                              constrained_layout=True)
@@ -103,9 +90,9 @@ def plot_fig5(qp, random, theta_high=None, theta_low=None, path=None):
         order = np.argsort(res.W)
         twin = ax.twinx()
         for j, (R, N) in enumerate(zip(res.R, res.N)):
-            line, = ax.plot(res.W[order], stats["eta_mean"][order, j], marker="o", ms=3,
+            line, = ax.plot(res.W[order], stats.eta_mean[order, j], marker="o", ms=3,
                             label=f"R={R} ({N})")
-            twin.plot(res.W[order], stats["f_aval"][order, j], ls="--", lw=1,
+            twin.plot(res.W[order], stats.f_aval[order, j], ls="--", lw=1,
                       color=line.get_color())
         ax.set_yscale("log")
         ax.set_xlabel("W")

@@ -1,6 +1,6 @@
-"""One function per figure of the paper (matplotlib; the Agg backend is fine).
+"""Figures of the DRH chain (Fig. 3) and of the symmetric model's g_c(N).
 
-Each takes the data computed by :mod:`jaxmf.reproduce` (plain dicts of arrays) and an
+Each takes the data computed by :mod:`jaxmf.paper` (plain dicts of arrays) and an
 optional Axes, and returns the Axes. Entropies are in nats on every axis.
 """
 
@@ -8,39 +8,16 @@ from __future__ import annotations
 
 import numpy as np
 
-
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(4.2, 3.4), constrained_layout=True)
-    return ax
-
-
-def plot_fig1d(data, ax=None):
-    """Fig. 1(d): the entropic enhancement eta(g) for both ptilde families."""
-    ax = _axes(ax)
-    g = data["g"]
-    for dist, style in (("goe", "-"), ("poisson", "--")):
-        ax.plot(g, data[f"eta_{dist}"], style, label=f"$\\eta(g)$, {dist}")
-    small = g < 0.01
-    ax.plot(g[small], -8 * g[small] * np.log(g[small]), ":", c="gray", label="$-8g\\log g$")
-    ax.axhline(np.log(2), c="k", lw=0.6)
-    ax.text(g[-1], np.log(2) * 1.03, "log 2", fontsize=8, ha="right")
-    ax.set_xscale("log")
-    ax.set_xlabel("reduced coupling $g$")
-    ax.set_ylabel("$\\eta(g)$ (nats)")
-    ax.set_ylim(0, 0.8)
-    ax.legend(fontsize=8, loc="center right")
-    return ax
+from .._checks import LOG2
+from ._axes import axes
 
 
 def plot_fig3a(data, ax=None):
     """Fig. 3(a): failed-avalanche profile [S_n] vs n (DRH chain)."""
-    ax = _axes(ax)
+    ax = axes(ax)
     n = np.arange(1, data["S"].size + 1)
     ax.semilogy(n, data["S"], "o-", ms=3)
-    ax.axhline(np.log(2), c="k", lw=0.6)
+    ax.axhline(LOG2, c="k", lw=0.6)
     ax.axvline(data["n_star"], c="gray", ls=":", label=f"$n_\\star$ = {data['n_star']:.1f}")
     ax.set_xlabel("l-bit index $n$")
     ax.set_ylabel("$[S_n]$ (nats)")
@@ -52,7 +29,7 @@ def plot_fig3a(data, ax=None):
 
 def plot_fig3b(data, ax=None):
     """Fig. 3(b): eta_tot vs |delta alpha| for several N, with the |delta alpha|^-1 law."""
-    ax = _axes(ax)
+    ax = axes(ax)
     da = data["dalpha"]
     for N, H in zip(data["N"], data["eta_tot"]):
         ax.loglog(-da, H, "o-", ms=2.5, lw=1, label=f"N={N}")
@@ -69,7 +46,7 @@ def plot_fig3b(data, ax=None):
 
 def plot_critical_coupling(data, ax=None):
     """g_c(N) N log N vs N for the symmetric model (eq. 21-22)."""
-    ax = _axes(ax)
+    ax = axes(ax)
     for dist, style in (("goe", "o-"), ("poisson", "s--")):
         ax.semilogx(data["N"], data[f"c_{dist}"], style, ms=3, label=dist)
     ax.axhline(1 / (4 * np.e), c="gray", ls=":", label="$1/(4e)$ (asymptote)")

@@ -40,13 +40,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401  (float64)
-from ._validate import check_dist
-from .enhancement import entropy_pdf, inverse_entropy, mean_entropy
-from .meanfield import mean_entropies, solve
-from .models import ed
-from .models.chain import ALPHA_C, drh_log_couplings
-from .resonance import DISTRIBUTIONS, entropy, family
+from .. import _config  # noqa: F401  (float64)
+from .._checks import LOG2, check_dist
+from ..enhancement import entropy_pdf, inverse_entropy, mean_entropy
+from ..meanfield import mean_entropies, solve
+from ..models import ed
+from ..models.chain import ALPHA_C, drh_log_couplings
+from ..resonance import DISTRIBUTIONS, entropy, family
 
 __all__ = [
     "ALPHA_C",
@@ -72,7 +72,6 @@ __all__ = [
     "load_json",
 ]
 
-LOG2 = float(np.log(2.0))
 
 # Regimes of the single-spin check (keyword arguments of `single_spin_check`):
 # the paper's grain and coupling; the paper's grain at weak coupling (bimodal p_S);

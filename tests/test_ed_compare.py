@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 import jaxmf
-from jaxmf import ed_check as ec
+from jaxmf.analysis import ed_compare as ec
 
 matplotlib.use("Agg")
 LOG2 = np.log(2.0)

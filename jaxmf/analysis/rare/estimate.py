@@ -41,11 +41,11 @@ import numpy as np
 import scipy.special
 from jax.scipy.special import ndtr, ndtri
 
-from . import _config  # noqa: F401  (float64)
-from . import _subset
-from .meanfield import critical_log_scale, solve
-from .models import lattice
-from .models.thresholds import sup_threshold
+from ... import _config  # noqa: F401  (float64)
+from ..._checks import LOG2, check_radius
+from ...meanfield import critical_log_scale, solve
+from ...models import lattice
+from . import subset as _subset
 
 __all__ = [
     "RareEstimate",
@@ -58,11 +58,8 @@ __all__ = [
     "cross_entropy",
     "pilot_widths",
     "f_aval_curve",
-    "plot_rare",
-    "reproduce_task",
 ]
 
-_LOG2 = float(np.log(2.0))
 
 
 # --------------------------------------------------------------------------- couplings
@@ -106,7 +103,7 @@ def shells(R, r_b):
 
 # --------------------------------------------------------------------------- bias law
 def _check_r_b(R, r_b):
-    lattice._check_radius(R)
+    check_radius(R)
     if isinstance(r_b, bool) or not isinstance(r_b, (int, np.integer)) or not 0 <= r_b <= R:
         raise ValueError(f"r_b (bias radius) must be an int in [0, R = {R}], got {r_b!r}")
 
@@ -202,7 +199,7 @@ def _scorer(R, dist, method):
     @jax.jit
     def score(V, g0):
         res = solve(potential_couplings(V, R, g0=g0, method=method), dist)
-        return res.eta_tot / (0.5 * res.n_lbits * _LOG2), res.converged
+        return res.eta_tot / (0.5 * res.n_lbits * LOG2), res.converged
 
     return score
 
@@ -338,7 +335,7 @@ def plain_estimate(key, R, W, *, g0=1.0, n=1000, dist="goe", method="auto", chun
     hits = 0
     for i in range(0, n, chunk):
         res = solve(f(keys[i:i + chunk]), dist)
-        hits += int(np.sum(np.asarray(res.eta_tot > 0.5 * res.n_lbits * _LOG2)))
+        hits += int(np.sum(np.asarray(res.eta_tot > 0.5 * res.n_lbits * LOG2)))
     p = hits / n
     return p, float(np.sqrt(max(p * (1 - p), 1.0 / n ** 2) / n)), hits
 
@@ -663,7 +660,7 @@ def subset_estimate(key, R, W, *, g0=(1.0,), n=500, replicas=4, p0=0.1, max_leve
     Returns:
         :class:`SubsetEstimate`.
     """
-    lattice._check_radius(R)
+    check_radius(R)
     if not (np.isfinite(W) and W > 0):
         raise ValueError(f"W must be finite and > 0, got {W!r}")
     g0 = np.atleast_1d(np.asarray(g0, float))
@@ -802,62 +799,6 @@ def f_aval_tail(key, R, Ws, *, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1, max_lev
     return rows
 
 
-# --------------------------------------------------------------------------- figure
-def plot_rare(data, ax=None):
-    """QP vs random: f_aval(W) of random lattices (error bars) and the QP sup W_th.
-
-    Open markers: rows that are not reliable (importance sampling with fewer than 5
-    effective hits; subset simulation with ``reliable`` False, see :func:`reliable`).
-
-    Args:
-        data: dict with "random": list of curve rows (:func:`f_aval_tail` or
-            :func:`f_aval_curve`; keys R, g0, W, f, stderr) and "qp": list of dicts
-            (R, g0, sup, err).
-        ax: matplotlib axes (a new figure if None).
-
-    Returns:
-        the axes.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
-
-    if ax is None:
-        _, ax = plt.subplots(figsize=(4.6, 3.6), constrained_layout=True)
-    rows = data["random"]
-    keys = sorted({(r["g0"], r["R"]) for r in rows}, key=lambda k: (-k[0], k[1]))
-    markers = {10: "o", 15: "s", 22: "^"}
-    colors = {}
-    for g0, R in keys:
-        rr = sorted((r for r in rows if r["g0"] == g0 and r["R"] == R), key=lambda r: r["W"])
-        rr = [r for r in rr if r["f"] > 0]
-        if not rr:
-            continue
-        c = colors.setdefault(g0, f"C{len(colors)}")
-        W = np.array([r["W"] for r in rr]); f = np.array([r["f"] for r in rr])
-        e = np.array([r["stderr"] for r in rr])
-        ax.errorbar(W, f, yerr=[np.minimum(e, 0.999 * f), e], color=c,
-                    marker=markers.get(R, "d"), ms=3.5, lw=1, capsize=2,
-                    label=f"random, $g_0$={g0:g}, R={R}")
-        weak = np.array([r.get("ess", np.inf) < 5 or not r.get("reliable", True) for r in rr])
-        if weak.any():  # heavy-tailed weights / scattered replicas: not reliable
-            ax.plot(W[weak], f[weak], ls="none", marker=markers.get(R, "d"), ms=3.5,
-                    mfc="white", mec=c, zorder=3)
-    for q in data.get("qp", []):
-        c = colors.get(q["g0"], "k")
-        ls = {10: ":", 15: "--", 22: "-"}.get(q["R"], "-.")
-        ax.axvline(q["sup"], color=c, ls=ls, lw=0.9,
-                   label=rf"QP sup $W_{{th}}$, $g_0$={q['g0']:g}, R={q['R']}")
-    ax.set_xscale("log"); ax.set_yscale("log")
-    ticks = sorted({r["W"] for r in rows})
-    ax.set_xticks(ticks)
-    ax.xaxis.set_major_formatter(ScalarFormatter())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.tick_params(axis="x", labelsize=6)
-    ax.set_xlabel("W"); ax.set_ylabel(r"$f_{\rm aval}$")
-    ax.legend(fontsize=5.5, loc="lower left")
-    return ax
-
-
 def fit_tail(rows, W_min=0.0):
     """Weighted fits of log f_aval(W) on rows with f > 0 and W >= W_min.
 
@@ -882,64 +823,3 @@ def fit_tail(rows, W_min=0.0):
         out[name] = ((-1.0 / slope, err / slope ** 2, chi2) if name == "exp"
                      else (-slope, err, chi2))
     return out
-
-
-# --------------------------------------------------------------------------- reproduce
-def reproduce_task():
-    """(compute(quick) -> (data, rows), plot(data, out_dir)) for ``jaxmf reproduce``."""
-
-    def compute(quick):
-        R = 10
-        if quick:
-            Ws, n, reps, thin = [120.0, 150.0, 200.0], 200, 3, 3
-            qp_kw = dict(n_theta=16, n_starts=2, n_zoom=3, rtol=1e-3)
-        else:
-            Ws, n, reps, thin = [120.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0], 1000, 3, THIN
-            qp_kw = dict(n_theta=64, n_starts=4, n_zoom=5, rtol=1e-4)
-        curve = f_aval_tail(jax.random.PRNGKey(7), R, Ws, g0=(1.0, 0.5), n=n, replicas=reps,
-                            thin=thin)
-        sup = sup_threshold(R, g0=1.0, W_grid=np.geomspace(40.0, 1000.0, 25), **qp_kw)
-        qp = [{"R": R, "g0": 1.0, "sup": sup["sup"], "err": sup["err"],
-               "theta_star": sup["theta_star"]}]
-        data = {"random": curve, "qp": qp,
-                "qp_map": {"R": R, "theta0": sup["coarse"]["theta0"],
-                           "W_th": sup["coarse"]["W_th"], "zooms": sup["zooms"]}}
-        g1 = [r for r in curve if r["g0"] == 1.0]
-        fit = fit_tail([r for r in g1 if r["reliable"]])
-        above = [r for r in g1 if r["W"] > sup["sup"]]
-        rows = [
-            ("Random potentials avalanche with f_aval > 0 at every W (Sec. VII)",
-             "f_aval > 0 for all W",
-             f"R={R}, g0=1 (subset simulation, {reps} replicas x {n}/level, thin {thin}, "
-             "goe): " + ", ".join(
-                 f"f({r['W']:g}) = {r['f']:.2g}+-{r['stderr']:.1g}{'' if r['reliable'] else '*'}"
-                 for r in g1)
-             + ("" if all(r["reliable"] for r in g1)
-                else " (* not reliable, rare.reliable: indication only)")
-             + (f"; log f ~ -W/W_1, W_1 = {fit['exp'][0]:.0f}+-{fit['exp'][1]:.0f}"
-                f" (chi2/dof {fit['exp'][2]:.1f}); power law exponent "
-                f"{fit['power'][0]:.0f}+-{fit['power'][1]:.0f} (chi2/dof {fit['power'][2]:.1f})"
-                if np.isfinite(fit["exp"][0]) else ""),
-             "agrees: non-zero far above the QP threshold" if above and any(
-                 r["reliable"] and r["f"] > 2 * r["stderr"] for r in above) else "inconclusive"),
-            ("QP potentials: no avalanche above a finite W_th (Sec. VII)", "W_th ~ 45 (g0=1)",
-             f"sup_theta0 W_th = {sup['sup']:.2f} +- {sup['err']:.2f} (R={R}, g0=1, goe; "
-             f"theta0* = {sup['theta_star']:.5f})",
-             "qualitatively agrees; threshold value differs (THEORY.md sec. 7)"),
-        ]
-        return data, rows
-
-    def plot(data, out):
-        import matplotlib.pyplot as plt
-
-        fig, axs = plt.subplots(1, 2, figsize=(8.6, 3.5), constrained_layout=True)
-        plot_rare(data, axs[0])
-        m = data["qp_map"]
-        axs[1].plot(m["theta0"], m["W_th"], ".-", ms=3, lw=0.8)
-        axs[1].set_xlabel(r"$\theta_0$"); axs[1].set_ylabel(r"$W_{th}(\theta_0)$")
-        axs[1].set_title(f"QP threshold map, R={m['R']}, $g_0$=1", fontsize=8)
-        fig.savefig(out / "rare_avalanches.png", dpi=150)
-        fig.savefig(out / "rare_avalanches.pdf")
-        plt.close(fig)
-
-    return compute, plot

@@ -31,7 +31,9 @@ Threshold maps over many phases (:func:`qp_threshold_map`, vectorized over theta
 grid scan and bisection of the flag, no gradient) and their supremum over the circle
 (:func:`sup_threshold`: a coarse grid and zooms on its best phases, because W_th(theta0)
 has narrow resonant spikes) give the QP side of the QP-vs-random contrast of
-:mod:`jaxmf.rare`.
+:mod:`jaxmf.analysis.rare`. The single-phase finder and the maps share one scan and
+one bisection of the avalanche flag (:func:`_bracket_from_scan`, :func:`_bisect_flag`);
+every result carries a :class:`jaxmf.Status` per phase.
 """
 
 from __future__ import annotations
@@ -44,16 +46,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _config  # noqa: F401  (float64)
-from .._validate import check_dist
+from .._checks import check_dist, check_finite, check_int, check_nonnegative, check_radius
+from .._status import Status
 from ..meanfield import avalanches, solve
-from . import lattice
+from ..models import lattice
 
-__all__ = ["eta_tot", "ThresholdResult", "threshold_W", "STATUS", "qp_eta_tot",
-           "qp_threshold_map", "sup_threshold"]
-
-_LOG2 = float(np.log(2.0))
-
-STATUS = {0: "ok", 1: "no avalanche at any W of the scan", 2: "avalanches at W_max"}
+__all__ = ["eta_tot", "ThresholdResult", "threshold_W", "ThresholdMap", "qp_threshold_map",
+           "SupThreshold", "sup_threshold"]
 
 
 def eta_tot(R, W, *, g0=1.0, theta0=None, key=None, kind="qp", dist="goe", method="auto"):
@@ -78,6 +77,99 @@ def eta_tot(R, W, *, g0=1.0, theta0=None, key=None, kind="qp", dist="goe", metho
     return solve(g, dist).eta_tot
 
 
+# --------------------------------------------------------------------------- shared search
+@functools.lru_cache(maxsize=None)
+def _functions(R, dist, method):
+    """Jitted, batched (W[M], g0, theta0[M]) -> (eta_tot, avalanche, converged) and the
+    slope d eta_tot / dW, for QP realizations at radius R."""
+    def one(W, g0, theta0):
+        g = lattice.bare_couplings(R, W, g0=g0, theta0=theta0, kind="qp", method=method)
+        res = solve(g, dist)
+        return res.eta_tot, avalanches(res), res.converged
+
+    def slope(W, g0, theta0):
+        return jax.grad(lambda w: eta_tot(R, w, g0=g0, theta0=theta0, dist=dist,
+                                          method=method))(W)
+
+    return (jax.jit(jax.vmap(one, in_axes=(0, None, 0))),
+            jax.jit(jax.vmap(slope, in_axes=(0, None, 0))))
+
+
+def _evaluate(fn, W, g0, theta, idx):
+    """fn at (W[i], theta[i]) for i in idx, as full-length (M,) arrays (zeros elsewhere).
+
+    The batch is padded to a power of two (at most M), so a search compiles a handful
+    of shapes however many realizations are still active."""
+    M = len(theta)
+    idx = np.asarray(idx)
+    size = min(M, 1 << max(0, int(np.ceil(np.log2(max(len(idx), 1))))))
+    pad = np.concatenate([idx, np.full(size - len(idx), idx[0] if len(idx) else 0)])
+    out = fn(jnp.asarray(np.asarray(W, np.float64)[pad]), g0, jnp.asarray(theta[pad]))
+    out = out if isinstance(out, tuple) else (out,)
+    full = []
+    for x in out:
+        x = np.asarray(x)
+        arr = np.zeros((M,) + x.shape[1:], x.dtype)
+        arr[idx] = x[: len(idx)]
+        full.append(arr)
+    return full
+
+
+def _bracket_from_scan(flags, grid):
+    """Last flag change on a scan: flags (n_scan, M) at ascending W ``grid``.
+
+    Returns (lo, hi, status): lo the last avalanching grid W, hi the next grid W
+    (NaN where status != OK); status NO_AVALANCHE where no grid point avalanches,
+    AVALANCHE_AT_MAX where the top of the grid still does."""
+    n = len(grid)
+    any_aval = flags.any(0)
+    last = np.where(any_aval, n - 1 - np.argmax(flags[::-1], axis=0), -1)
+    status = np.full(flags.shape[1], Status.OK, np.int64)
+    status[~any_aval] = Status.NO_AVALANCHE
+    status[last == n - 1] = Status.AVALANCHE_AT_MAX
+    ok = status == Status.OK
+    lo = np.where(ok, grid[np.clip(last, 0, n - 1)], np.nan)
+    hi = np.where(ok, grid[np.clip(last + 1, 0, n - 1)], np.nan)
+    return lo, hi, status
+
+
+def _bisect_flag(flag, lo, hi, active, rtol, max_rounds):
+    """Bisect the avalanche flag of each active realization between lo (avalanche) and
+    hi (failed) until hi - lo <= rtol * hi. ``flag(W, idx) -> (flags, converged)`` for
+    the realizations idx. Midpoints are geometric (arithmetic where lo = 0).
+
+    Returns (lo, hi, converged): converged is False where a solve did not converge."""
+    lo, hi = lo.copy(), hi.copy()
+    converged = np.ones(len(lo), bool)
+    for _ in range(max_rounds):
+        bis = active & (hi - lo > rtol * hi)
+        if not bis.any():
+            break
+        idx = np.nonzero(bis)[0]
+        with np.errstate(invalid="ignore"):
+            mid = np.where(lo > 0, np.sqrt(lo * hi), 0.5 * (lo + hi))
+        f_mid, cv = flag(mid, idx)
+        converged[idx] &= cv[idx]
+        lo = np.where(bis & f_mid, mid, lo)
+        hi = np.where(bis & ~f_mid, mid, hi)
+    return lo, hi, converged
+
+
+def _check_search(R, theta0, g0, dist, method, rtol):
+    check_radius(R)
+    check_dist(dist)
+    lattice.resolve_method(method, 1)
+    theta = np.asarray(theta0, np.float64)
+    check_finite("theta0", theta)
+    if theta.ndim > 1:
+        raise ValueError(f"theta0 must be a scalar or 1D array, got shape {theta.shape}")
+    check_nonnegative("g0", g0, finite=True)
+    if not (np.isscalar(rtol) and rtol > 0):
+        raise ValueError(f"rtol must be a number > 0, got {rtol!r}")
+    return theta
+
+
+# --------------------------------------------------------------------------- one phase
 class ThresholdResult(NamedTuple):
     """Avalanche threshold W_c(theta0) of QP realizations (arrays shaped like theta0).
 
@@ -85,7 +177,8 @@ class ThresholdResult(NamedTuple):
         W_aval: largest W found to avalanche (flag True) — lower end of the bracket.
         W_fail: smallest W above it found not to avalanche — upper end. The true flag
             change lies in [W_aval, W_fail] (up to the solver's accuracy near the fold,
-            ~1e-10 relative); NaN where status != 0.
+            ~1e-10 relative); NaN where status is AVALANCHE_AT_MAX, W_min where it is
+            NO_AVALANCHE.
         W_fold: fold location from the gradient extrapolation of u = (d eta_tot/dW)^-2
             (NaN if not ``refine``). Error ~ C h^(3/2) for a bracket of width h; with
             the default rtol, ~1e-11 relative (the couplings' own ~1e-12 errors set
@@ -94,7 +187,8 @@ class ThresholdResult(NamedTuple):
             extrapolations with spacings h and 2h.
         eta_fail: eta_tot at W_fail (the largest failed avalanche of this realization).
         slope_fail: d eta_tot / dW at W_fail (large and negative near a fold).
-        status: 0 ok; 1 no avalanche on the scan (W_fail = W_min); 2 avalanches at W_max.
+        status: :class:`jaxmf.Status` codes (OK, NO_AVALANCHE, AVALANCHE_AT_MAX,
+            NOT_CONVERGED).
         n_solves: mean-field solves used per realization (a gradient counts as one).
     """
 
@@ -106,21 +200,6 @@ class ThresholdResult(NamedTuple):
     slope_fail: np.ndarray
     status: np.ndarray
     n_solves: np.ndarray
-
-
-@functools.lru_cache(maxsize=None)
-def _functions(R, dist, method):
-    def one(W, g0, theta0):
-        g = lattice.bare_couplings(R, W, g0=g0, theta0=theta0, kind="qp", method=method)
-        res = solve(g, dist)
-        return res.eta_tot, avalanches(res), res.converged
-
-    def slope(W, g0, theta0):
-        return jax.grad(lambda w: eta_tot(R, w, g0=g0, theta0=theta0, dist=dist,
-                                          method=method))(W)
-
-    batched = jax.vmap(one, in_axes=(0, None, 0))
-    return jax.jit(batched), jax.jit(jax.vmap(slope, in_axes=(0, None, 0)))
 
 
 def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan=41,
@@ -151,71 +230,38 @@ def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan
     Returns:
         :class:`ThresholdResult`, fields shaped like ``theta0``.
     """
-    lattice._check_radius(R)
-    check_dist(dist)
-    lattice._resolve_method(method, 1)
-    theta = np.asarray(theta0, np.float64)
+    theta = _check_search(R, theta0, g0, dist, method, rtol)
+    if not (0 <= W_min < W_max < np.inf):
+        raise ValueError(f"need 0 <= W_min < W_max < inf, got W_min={W_min!r}, "
+                         f"W_max={W_max!r}")
+    check_int("n_scan", n_scan, 2)
     scalar = theta.ndim == 0
     theta = np.atleast_1d(theta)
-    if theta.ndim != 1 or not np.all(np.isfinite(theta)):
-        raise ValueError("theta0 must be a finite scalar or 1D array")
-    if not (np.isfinite(g0) and g0 >= 0):
-        raise ValueError(f"g0 must be finite and >= 0, got {g0!r}")
-    if not (0 <= W_min < W_max < np.inf) or n_scan < 2:
-        raise ValueError("need 0 <= W_min < W_max < inf and n_scan >= 2")
-    if not (rtol > 0):
-        raise ValueError("rtol must be > 0")
     evaluate, slope = _functions(int(R), dist, method)
     M = len(theta)
     g0 = jnp.float64(g0)
-    th = jnp.asarray(theta)
     n_solves = np.zeros(M, np.int64)
 
-    def batched(fn, W, idx):
-        # evaluate fn at (W[i], theta[i]) for i in idx only: as one batch of all M when
-        # most are needed, else one at a time (two compiled shapes, no wasted solves)
-        n_solves[idx] += 1
-        W = np.asarray(W, np.float64)
-        W = np.where(np.isfinite(W), W, W_min)  # entries not asked for: any valid W
-        if 2 * len(idx) > M:
-            return [np.asarray(x) for x in fn(jnp.asarray(W), g0, th)]
-        outs = [fn(jnp.asarray(W[i:i + 1]), g0, th[i:i + 1]) for i in idx]
-        outs = [x if isinstance(x, tuple) else (x,) for x in outs]
-        full = []
-        for k in range(len(outs[0]) if outs else 0):
-            first = np.asarray(outs[0][k])
-            arr = np.zeros((M,) + first.shape[1:], first.dtype)
-            arr[idx] = np.concatenate([np.asarray(o[k]) for o in outs])
-            full.append(arr)
-        return full
-
     def flags(W, idx):
-        return batched(evaluate, W, idx)
+        n_solves[idx] += 1
+        return _evaluate(evaluate, W, g0, theta, idx)
+
+    def flag(W, idx):
+        return flags(W, idx)[1:]
 
     def slopes(W, idx):
-        return batched(lambda *x: (slope(*x),), W, idx)[0]
+        n_solves[idx] += 1
+        return _evaluate(slope, W, g0, theta, idx)[0]
 
-    # (i) scan
+    # (i) scan, (ii) bisection on the flag, all realizations together
     grid = np.linspace(W_min, W_max, n_scan)
-    scan = np.stack([flags(np.full(M, w), np.arange(M))[1] for w in grid])  # (n_scan, M)
-    status = np.zeros(M, np.int64)
-    any_aval = scan.any(0)
-    last = np.where(any_aval, n_scan - 1 - np.argmax(scan[::-1], axis=0), -1)
-    status[~any_aval] = 1
-    status[last == n_scan - 1] = 2
-    ok = status == 0
-    a = np.where(ok, grid[np.clip(last, 0, n_scan - 1)], np.nan)
-    b = np.where(ok, grid[np.clip(last + 1, 0, n_scan - 1)], np.nan)
-
-    # (ii) bisection on the flag, all realizations together
-    for _ in range(max_rounds):
-        bis = ok & (b - a > rtol * b)
-        if not bis.any():
-            break
-        mid = np.where(bis, 0.5 * (a + b), b)
-        f_mid = flags(mid, np.nonzero(bis)[0])[1]
-        a = np.where(bis & f_mid, mid, a)
-        b = np.where(bis & ~f_mid, mid, b)
+    everyone = np.arange(M)
+    scan = [flag(np.full(M, w), everyone) for w in grid]
+    a, b, status = _bracket_from_scan(np.stack([f for f, _ in scan]), grid)
+    converged = np.all([c for _, c in scan], axis=0)
+    ok = status == Status.OK
+    a, b, cv = _bisect_flag(flag, a, b, ok, rtol, max_rounds)
+    converged &= cv
 
     # (iii) fold from the gradient: u = (dH/dW)^-2 at b, b + h, b + 2h (failed side),
     # h = b - a, extrapolated linearly to u = 0; the two spacings give an error bar
@@ -233,12 +279,12 @@ def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan
 
     e_fail = np.full(M, np.nan)
     s_fail = np.full(M, np.nan)
-    if ok.any():
+    if len(j):
         Wf = np.where(ok, b, W_max)
-        j = np.nonzero(ok)[0]
         e_fail = np.where(ok, flags(Wf, j)[0], np.nan)
         s_fail = np.where(ok, slopes(Wf, j), np.nan)
-    b = np.where(status == 1, W_min, b)
+    b = np.where(status == Status.NO_AVALANCHE, W_min, b)
+    status[~converged] = Status.NOT_CONVERGED
     out = ThresholdResult(a, b, fold, fold_err, e_fail, s_fail, status, n_solves)
     if scalar:
         out = ThresholdResult(*(np.asarray(x)[0] for x in out))
@@ -246,61 +292,83 @@ def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan
 
 
 # --------------------------------------------------------------------------- threshold maps
-@functools.lru_cache(maxsize=None)
-def _qp_eta(R, dist, method):
-    @jax.jit
-    def f(theta0, W, g0):
-        g = lattice.bare_couplings(R, W, g0=g0, theta0=theta0, kind="qp", method=method)
-        res = solve(g, dist)
-        return res.eta_tot / (0.5 * res.n_lbits * _LOG2)
-    return jax.vmap(f, in_axes=(0, 0, None))
+class ThresholdMap(NamedTuple):
+    """W_th(theta0) of QP lattices on a set of phases (:func:`qp_threshold_map`).
 
+    Attributes:
+        theta0: (M,) phases.
+        W_th: (M,) largest avalanching W (geometric centre of the final bracket); NaN
+            where status is NO_AVALANCHE, inf where it is AVALANCHE_AT_MAX.
+        status: (M,) :class:`jaxmf.Status` codes.
+        W_grid: the scan grid.
+        rtol: relative bracket width.
+    """
 
-def qp_eta_tot(R, theta0, W, *, g0=1.0, dist="goe", method="auto"):
-    """eta_tot / (N log 2 / 2) of QP lattices, for paired arrays theta0 and W (> 1: aval)."""
-    theta0, W = np.broadcast_arrays(np.asarray(theta0, float), np.asarray(W, float))
-    if np.any(W < 0):
-        raise ValueError("W must be >= 0")
-    return np.asarray(_qp_eta(R, dist, method)(jnp.asarray(theta0.ravel()),
-                                               jnp.asarray(W.ravel()), g0)).reshape(W.shape)
+    theta0: np.ndarray
+    W_th: np.ndarray
+    status: np.ndarray
+    W_grid: np.ndarray
+    rtol: float
 
 
 def qp_threshold_map(R, theta0, *, g0=1.0, W_grid=None, rtol=1e-3, dist="goe",
-                     method="auto"):
+                     method="auto", max_rounds=200) -> ThresholdMap:
     """W_th(theta0) of QP lattices: the largest W at which the realization avalanches.
 
     Scans ``W_grid`` (ascending; default geometric 20..2000, ratio 1.1) for every theta0,
     takes the largest grid W that avalanches and bisects the flag between it and the next
-    grid point to relative tolerance ``rtol``. A re-entrant avalanche window narrower
-    than one grid step above that point would be missed (the grid ratio bounds it).
+    grid point to relative tolerance ``rtol`` (the scan and bisection of
+    :func:`threshold_W`, without the gradient refinement). A re-entrant avalanche window
+    narrower than one grid step above that point would be missed (the grid ratio bounds
+    it).
 
     Returns:
-        dict(theta0, W_th (nan where nothing on the grid avalanches; inf if the top of
-        the grid does), W_grid, rtol).
+        :class:`ThresholdMap`.
     """
-    theta0 = np.atleast_1d(np.asarray(theta0, float))
+    theta0 = np.atleast_1d(_check_search(R, theta0, g0, dist, method, rtol))
     Wg = np.geomspace(20.0, 2000.0, 49) if W_grid is None else np.asarray(W_grid, float)
-    T, G = np.meshgrid(theta0, Wg, indexing="ij")
-    flag = qp_eta_tot(R, T, G, g0=g0, dist=dist, method=method) > 1.0
-    any_ = flag.any(axis=1)
-    last = np.where(any_, Wg.size - 1 - np.argmax(flag[:, ::-1], axis=1), 0)
-    top = any_ & (last == Wg.size - 1)
-    lo = Wg[last].copy()
-    hi = Wg[np.minimum(last + 1, Wg.size - 1)].copy()
-    act = any_ & ~top
-    while act.any() and np.max(hi[act] / lo[act]) > 1 + rtol:
-        mid = np.sqrt(lo * hi)
-        fl = qp_eta_tot(R, theta0[act], mid[act], g0=g0, dist=dist, method=method) > 1.0
-        idx = np.flatnonzero(act)
-        lo[idx[fl]] = mid[idx[fl]]
-        hi[idx[~fl]] = mid[idx[~fl]]
-    W_th = np.where(any_, np.sqrt(lo * hi), np.nan)
-    W_th[top] = np.inf
-    return {"theta0": theta0, "W_th": W_th, "W_grid": Wg, "rtol": rtol}
+    if Wg.ndim != 1 or Wg.size < 2 or np.any(np.diff(Wg) <= 0) or Wg[0] < 0:
+        raise ValueError("W_grid must be an ascending 1D grid of W >= 0 with >= 2 points")
+    evaluate, _ = _functions(int(R), dist, method)
+    M = len(theta0)
+    g0 = jnp.float64(g0)
+
+    def flag(W, idx):
+        return _evaluate(evaluate, W, g0, theta0, idx)[1:]
+
+    everyone = np.arange(M)
+    scan = [flag(np.full(M, w), everyone) for w in Wg]
+    lo, hi, status = _bracket_from_scan(np.stack([f for f, _ in scan]), Wg)
+    converged = np.all([c for _, c in scan], axis=0)
+    lo, hi, cv = _bisect_flag(flag, lo, hi, status == Status.OK, rtol, max_rounds)
+    W_th = np.sqrt(lo * hi)
+    W_th[status == Status.AVALANCHE_AT_MAX] = np.inf
+    status[~(converged & cv)] = Status.NOT_CONVERGED
+    return ThresholdMap(theta0, W_th, status, Wg, float(rtol))
+
+
+class SupThreshold(NamedTuple):
+    """sup over theta0 of W_th(theta0) (:func:`sup_threshold`).
+
+    Attributes:
+        sup: the largest W_th found.
+        err: its error: bisection tolerance plus the growth over the last zoom level.
+        theta_star: the phase where it was found.
+        history: (n_zoom + 1,) running maximum after the coarse grid and each zoom.
+        coarse: the :class:`ThresholdMap` of the uniform grid.
+        zooms: one :class:`ThresholdMap` per start and zoom level (level-major).
+    """
+
+    sup: float
+    err: float
+    theta_star: float
+    history: np.ndarray
+    coarse: ThresholdMap
+    zooms: tuple
 
 
 def sup_threshold(R, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, shrink=8.0,
-                  rtol=1e-4, dist="goe", method="auto", W_grid=None):
+                  rtol=1e-4, dist="goe", method="auto", W_grid=None) -> SupThreshold:
     """sup_theta0 W_th(theta0) by a coarse theta0 grid and zooms on its best cells.
 
     W_th(theta0) is rough, with narrow resonant spikes (docs/lattice.md): a uniform grid
@@ -312,14 +380,14 @@ def sup_threshold(R, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, s
     bisection tolerance plus the growth of the maximum over the last zoom level.
 
     Returns:
-        dict(coarse=map, zooms=[dict(theta0, W_th) per start and level], sup, err,
-        theta_star, history=(n_zoom + 1,) running maximum after the coarse grid and
-        each zoom level).
+        :class:`SupThreshold`.
     """
+    check_int("n_theta", n_theta, 1)
+    check_int("n_zoom", n_zoom, 0)
     th = np.arange(n_theta) * 2 * np.pi / n_theta
     coarse = qp_threshold_map(R, th, g0=g0, rtol=rtol, dist=dist, method=method,
                               W_grid=W_grid)
-    Wc = np.where(np.isfinite(coarse["W_th"]), coarse["W_th"], -np.inf)
+    Wc = np.where(np.isfinite(coarse.W_th), coarse.W_th, -np.inf)
     if not np.isfinite(Wc).any():
         raise ValueError("no phase avalanches on the W grid; lower W_grid")
     best, theta_star = float(Wc.max()), float(th[int(np.argmax(Wc))])
@@ -327,17 +395,17 @@ def sup_threshold(R, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, s
     history, zooms = [best], []
     centres = list(th[np.argsort(Wc)[::-1][:n_starts]])
     h = 2 * np.pi / n_theta
-    for level in range(n_zoom):
+    for _ in range(n_zoom):
         new_centres = []
         for c in centres:
             t = c + np.linspace(-h, h, n_local)
-            m = qp_threshold_map(R, t, g0=g0, rtol=rtol, dist=dist, method=method,
-                                 W_grid=local_grid)
-            w = np.where(np.isfinite(m["W_th"]), m["W_th"], -np.inf)
-            if np.isposinf(m["W_th"]).any():
+            m = qp_threshold_map(R, t, g0=g0, rtol=rtol, dist=dist,
+                                 method=method, W_grid=local_grid)
+            if np.any(m.status == Status.AVALANCHE_AT_MAX):
                 raise RuntimeError("a phase avalanches at 4x the coarse maximum; widen W_grid")
+            w = np.where(np.isfinite(m.W_th), m.W_th, -np.inf)
             k = int(np.argmax(w))
-            zooms.append({"level": level, "theta0": t % (2 * np.pi), "W_th": m["W_th"]})
+            zooms.append(m)
             new_centres.append(t[k])
             if w[k] > best:
                 best, theta_star = float(w[k]), float(t[k] % (2 * np.pi))
@@ -345,5 +413,5 @@ def sup_threshold(R, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, s
         history.append(best)
         h /= shrink
     err = best * rtol + (history[-1] - history[-2] if len(history) > 1 else 0.0)
-    return {"coarse": coarse, "zooms": zooms, "sup": best, "err": float(err),
-            "theta_star": theta_star, "history": np.asarray(history)}
+    return SupThreshold(best, float(err), theta_star, np.asarray(history), coarse,
+                        tuple(zooms))

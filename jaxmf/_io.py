@@ -1,0 +1,47 @@
+"""Files: atomic writes and JSON that holds NumPy and JAX values."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import tempfile
+
+import numpy as np
+
+
+def atomic_write(path, write):
+    """Write ``path`` through ``write(binary file)`` to a temporary file, then rename:
+    the file is either absent or complete."""
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_json(path, obj):
+    """Atomically write ``obj`` (plain values, NumPy arrays, NamedTuples) as JSON."""
+    atomic_write(path, lambda f: f.write(json.dumps(to_builtin(obj), indent=1).encode()))
+
+
+def to_builtin(x):
+    """NumPy/JAX arrays and scalars (also nested in dicts, lists, NamedTuples) as plain
+    Python values, ready for ``json.dumps``."""
+    if hasattr(x, "_asdict"):
+        return {k: to_builtin(v) for k, v in x._asdict().items()}
+    if isinstance(x, dict):
+        return {str(k): to_builtin(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [to_builtin(v) for v in x]
+    if isinstance(x, (np.ndarray, np.generic)) or hasattr(x, "__array__"):
+        a = np.asarray(x)
+        return a.tolist() if a.ndim else a.item()
+    return x

@@ -1,0 +1,188 @@
+"""Storage of ensemble sweeps: parameters, manifest and chunk files (numpy + JSON).
+
+Layout of a sweep directory (see :mod:`jaxmf.analysis.ensemble`)::
+
+    PATH/manifest.json                    parameters, versions, format
+    PATH/chunks/R{R}_W{iW}_{a}-{b}.npz    one completed chunk: draws a..b-1 of W[iW]
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import re
+
+import jax
+import numpy as np
+
+from .._checks import check_choice, check_dist, check_int, check_radius
+from .._io import write_json
+from ..models import lattice
+
+FORMAT = "jaxmf-lattice-sweep"
+FORMAT_VERSION = 1
+FIELDS = ("eta_tot", "avalanche", "converged", "iterations", "n_thermal", "stability")
+FIELD_DTYPES = {"eta_tot": np.float64, "avalanche": np.bool_, "converged": np.bool_,
+                "iterations": np.int32, "n_thermal": np.float64, "stability": np.float64}
+FILL = {"eta_tot": np.nan, "avalanche": False, "converged": False, "iterations": -1,
+        "n_thermal": np.nan, "stability": np.nan}
+_CHUNK_NAME = re.compile(r"R(\d+)_W(\d+)_(\d+)-(\d+)\.npz")
+
+
+def theta_grid(n):
+    """The default QP ensemble: n phases theta0_j = 2 pi j / n, j = 0..n-1."""
+    check_int("n_draws", n, 1)
+    return 2.0 * np.pi * np.arange(n) / n
+
+
+@dataclasses.dataclass(frozen=True)
+class Spec:
+    kind: str
+    R: tuple
+    W: tuple
+    g0: float
+    dist: str
+    n_draws: int
+    theta0: tuple | None
+    seed: int | None
+    method: str
+    rtol: float
+    max_steps: int
+
+    # parameters that change the numbers; a resumed sweep must match them exactly
+    def identity(self):
+        return {k: v for k, v in dataclasses.asdict(self).items() if k != "method"}
+
+
+def make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_steps):
+    check_choice("kind", kind, lattice.KINDS)
+    check_dist(dist)
+    check_choice("method", method, lattice.METHODS)
+    Rs = tuple(int(check_radius(r)) for r in np.atleast_1d(np.asarray(R, object)))
+    Ws = np.atleast_1d(np.asarray(W, np.float64))
+    if Ws.ndim != 1 or Ws.size == 0 or not np.all(np.isfinite(Ws) & (Ws >= 0)):
+        raise ValueError(f"W must be finite values >= 0 (scalar or 1D), got {W!r}")
+    if not Rs:
+        raise ValueError("R must contain at least one lattice radius")
+    if len(set(Rs)) != len(Rs) or len(set(Ws.tolist())) != len(Ws):
+        raise ValueError("R and W must not contain repeated values")
+    g0 = float(g0)
+    if not (np.isfinite(g0) and g0 >= 0):
+        raise ValueError(f"g0 must be finite and >= 0, got {g0!r}")
+    if kind == "qp":
+        if seed is not None:
+            raise ValueError("seed is for kind='random'; QP realizations are set by theta0")
+        if theta0 is None:
+            if n_draws is None:
+                raise ValueError("kind='qp' needs theta0 (array of phases) or n_draws "
+                                 "(a uniform grid theta_grid(n_draws))")
+            theta0 = theta_grid(n_draws)
+        theta0 = np.atleast_1d(np.asarray(theta0, np.float64))
+        if theta0.ndim != 1 or not np.all(np.isfinite(theta0)):
+            raise ValueError("theta0 must be a finite scalar or 1D array")
+        if n_draws is not None and n_draws != len(theta0):
+            raise ValueError(f"n_draws={n_draws} does not match len(theta0)={len(theta0)}")
+        theta0, n_draws = tuple(theta0.tolist()), len(theta0)
+    else:
+        if theta0 is not None:
+            raise ValueError("theta0 is for kind='qp'; random draws are set by seed")
+        if seed is None:
+            raise ValueError("kind='random' needs an explicit integer seed")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
+                0 <= seed < 2 ** 63):
+            raise ValueError(f"seed must be an int in [0, 2^63), got {seed!r}")
+        seed = int(seed)
+        if n_draws is None:
+            raise ValueError("kind='random' needs n_draws")
+        theta_grid(n_draws)  # checks n_draws
+        n_draws = int(n_draws)
+    return Spec(kind, Rs, tuple(Ws.tolist()), g0, dist, n_draws, theta0, seed, method,
+                 float(rtol), int(max_steps))
+
+
+def make_manifest(spec):
+    import jaxmf
+
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "description": "Mean-field sweep of the 2D grain + lattice model (Crowley & "
+                       "Chandran PRB 106, 184208, Sec. VII): per realization eta_tot "
+                       "(eq. 14), avalanche flag eta_tot > N log2/2 (eq. 19), solver "
+                       "convergence/iterations, n* = sum_n [S_n]/log 2, stability margin.",
+        "parameters": dataclasses.asdict(spec),
+        "N": {str(r): lattice.num_sites(r) for r in spec.R},
+        "realizations": ("theta0 grid (QP phase offsets), see parameters.theta0"
+                         if spec.kind == "qp" else
+                         "random draw i at radius R: key fold_in(fold_in("
+                         "jax.random.key(seed), R), i), independent of W"),
+        "fields": {f: str(np.dtype(FIELD_DTYPES[f])) for f in FIELDS},
+        "layout": "chunks/R{R}_W{index into W}_{first draw}-{last draw + 1}.npz",
+        "jaxmf_version": jaxmf.__version__,
+        "jax_version": jax.__version__,
+    }
+
+
+# --------------------------------------------------------------------------- storage
+def chunk_path(root, R, iW, start, stop):
+    return pathlib.Path(root) / "chunks" / f"R{R}_W{iW}_{start}-{stop}.npz"
+
+
+def chunk_files(root):
+    """{(R, iW): [(start, stop, path), ...]} of the completed chunk files."""
+    found = {}
+    folder = pathlib.Path(root) / "chunks"
+    if folder.is_dir():
+        for p in folder.iterdir():
+            m = _CHUNK_NAME.fullmatch(p.name)
+            if m:
+                R, iW, a, b = map(int, m.groups())
+                found.setdefault((R, iW), []).append((a, b, p))
+    return found
+
+
+def missing_ranges(done, n):
+    """Draw ranges [a, b) in 0..n not covered by the (a, b, path) list ``done``."""
+    covered = np.zeros(n, bool)
+    for a, b, _ in done:
+        covered[a:b] = True
+    out, i = [], 0
+    while i < n:
+        if covered[i]:
+            i += 1
+            continue
+        j = i
+        while j < n and not covered[j]:
+            j += 1
+        out.append((i, j))
+        i = j
+    return out
+
+
+def open_or_create(path, spec):
+    root = pathlib.Path(path)
+    manifest_path = root / "manifest.json"
+    if manifest_path.exists():
+        old = json.loads(manifest_path.read_text())
+        if old.get("format") != FORMAT:
+            raise ValueError(f"{manifest_path} is not a {FORMAT} manifest")
+        old_spec = spec_from_dict(old["parameters"])
+        if old_spec.identity() != spec.identity():
+            diff = {k: (old_spec.identity()[k], v) for k, v in spec.identity().items()
+                    if old_spec.identity()[k] != v}
+            raise ValueError(f"{root} holds a sweep with other parameters "
+                             f"(stored, requested): {diff}; use a new directory")
+        return old
+    (root / "chunks").mkdir(parents=True, exist_ok=True)
+    new = make_manifest(spec)
+    write_json(manifest_path, new)
+    return new
+
+
+def spec_from_dict(d):
+    d = dict(d)
+    for k in ("R", "W", "theta0"):
+        if d.get(k) is not None:
+            d[k] = tuple(d[k])
+    return Spec(**d)

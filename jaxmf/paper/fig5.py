@@ -1,0 +1,53 @@
+"""Fig. 5: quasiperiodic avalanches stop above W_th, random ones do not."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..analysis import ensemble
+
+TITLE = "Fig. 5: QP vs random"
+QUICK = {"R": (6, 10), "n": 32, "n_theta": 128}
+FULL = {"R": (10, 15, 22), "n": 128, "n_theta": 512}
+
+
+def compute(quick: bool, workdir: Path):
+    """QP and random sweeps over W x R (resumable, kept in ``workdir``) and fine theta0
+    scans above and below the QP threshold."""
+    root = Path(workdir)
+    sizes = QUICK if quick else FULL
+    Rs, n, n_theta = sizes["R"], sizes["n"], sizes["n_theta"]
+    Ws = (40.0, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0)
+    common = dict(R=list(Rs), W=list(Ws), progress=False)
+    qp = ensemble.sweep(root / "sweep_qp", kind="qp", theta0=ensemble.theta_grid(n), **common)
+    rnd = ensemble.sweep(root / "sweep_random", kind="random", n_draws=n, seed=2022, **common)
+    ensemble.sweep(root / "theta_high", kind="qp", R=[Rs[-1]], W=[140.0],
+                        theta0=ensemble.theta_grid(n_theta), progress=False)
+    ensemble.sweep(root / "theta_low", kind="qp", R=[Rs[-1]], W=[80.0],
+                        theta0=ensemble.theta_grid(n_theta), progress=False)
+    fq, fr = ensemble.ensemble_average(qp).f_aval, ensemble.ensemble_average(rnd).f_aval
+    W = np.asarray(qp.W)
+    qp_zero = W[np.all(fq == 0, axis=1)]
+    w_zero = float(qp_zero.min()) if qp_zero.size else float("nan")
+    beyond = W >= w_zero
+    rows = [(
+        "Fig. 5: QP avalanches stop above a finite W_th for every R; random ones do not "
+        "stop at the same W", "W_th ~ 45 (g0 = 1)",
+        f"QP f_aval = 0 for all R at W >= {w_zero:g} ({n} theta0, R = {Rs}); random at "
+        f"those W: f_aval = " + ", ".join(f"{x:.3f}" for x in fr[beyond].max(axis=1)),
+        "qualitatively agrees; W_th ~ 110-120 here, not 45 (docs/theory.md, open points)")]
+    data = {"paths": {k: str(root / k) for k in ("sweep_qp", "sweep_random", "theta_high",
+                                                 "theta_low")},
+            "W": W, "R": list(Rs), "f_aval_qp": fq, "f_aval_random": fr}
+    return data, rows
+
+
+def plot(data) -> dict:
+    from ..plot.lattice import plot_fig5
+
+    res = {k: ensemble.load(v) for k, v in data["paths"].items()}
+    return {"fig5_qp_vs_random": plot_fig5(res["sweep_qp"], res["sweep_random"],
+                                           theta_high=res["theta_high"],
+                                           theta_low=res["theta_low"])}
