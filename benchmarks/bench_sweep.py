@@ -1,4 +1,4 @@
-"""End-to-end sweep rate: realizations per second of ``jaxmf.ensemble.sweep``.
+"""End-to-end sweep rate: realizations per second of ``jaxmf.analysis.ensemble.sweep``.
 
 Everything a sweep does per realization is timed: couplings (auto path: the banded host
 path on CPU from N >= 200), the mean-field solve, the observables, the sharded call and
@@ -28,7 +28,7 @@ import time  # noqa: E402
 import jax  # noqa: E402
 
 import jaxmf  # noqa: E402
-from jaxmf import ensemble  # noqa: E402
+from jaxmf.analysis import ensemble  # noqa: E402
 from jaxmf.models import lattice  # noqa: E402
 
 

@@ -113,7 +113,7 @@ def _cmd_lattice(a):
 
     if a.kind == "qp" and a.theta0 is None:
         raise ValueError("--kind qp needs --theta0")
-    src = dict(theta0=a.theta0) if a.kind == "qp" else dict(key=jax.random.PRNGKey(a.seed))
+    src = dict(theta0=a.theta0) if a.kind == "qp" else dict(key=jax.random.key(a.seed))
     g0 = lattice.bare_couplings(a.R, a.W, g0=a.g0, kind=a.kind, **src)
     res = jaxmf.solve(g0, a.dist)
     print(json.dumps({"model": "lattice2d", "R": a.R, "W": a.W, "g0": a.g0, "kind": a.kind,
@@ -149,6 +149,7 @@ def _cmd_ed(a):
 
 
 def _cmd_threshold(a):
+    from ._status import Status
     from .analysis import thresholds
 
     r = thresholds.threshold_W(a.R, np.asarray(a.theta0, float), g0=a.g0, dist=a.dist,
@@ -157,7 +158,7 @@ def _cmd_threshold(a):
         print(f"theta0 = {th:.6f}: avalanche at W = {float(np.ravel(r.W_aval)[i]):.6f}, "
               f"failed at W = {float(np.ravel(r.W_fail)[i]):.6f}, "
               f"fold W = {float(np.ravel(r.W_fold)[i]):.8f} +- {float(np.ravel(r.W_fold_err)[i]):.1e}"
-              f" (status {int(np.ravel(r.status)[i])})")
+              f" ({Status(int(np.ravel(r.status)[i])).message})")
 
 
 def _cmd_rare(a):
@@ -191,6 +192,126 @@ def _cmd_goe_table(a):
     print(goe_table.build(a.samples, a.seed, path=a.path))
 
 
+# every verb: (name, arguments, command, help)
+def _args_reproduce(p):
+    p.add_argument("--quick", action="store_true",
+                   help="smaller ensembles: a few minutes on a 2-core CPU")
+    p.add_argument("--out", default="jaxmf-figures", help="output folder (default: %(default)s)")
+    p.add_argument("--only", nargs="+", metavar="FIG",
+                   help="only these figure groups (fig1d fig2 fig3 fig4 fig5 ...)")
+
+
+def _args_eta(p):
+    p.add_argument("--g", type=_nonneg_float, nargs="+", required=True, help="couplings g >= 0")
+    _dist(p)
+
+
+def _args_chain(p):
+    p.add_argument("--N", type=_positive_int, required=True, help="number of l-bits")
+    p.add_argument("--alpha", type=_positive_float, required=True,
+                   help="decay ratio alpha > 0 (alpha_c = 1/sqrt 2)")
+    p.add_argument("--g10", type=_positive_float, default=0.5, help="g_{1,0} (default 0.5)")
+    p.add_argument("--out", help="write the result (JSON) here")
+    _dist(p)
+
+
+def _args_critical_coupling(p):
+    p.add_argument("--N", type=_positive_int, nargs="+", required=True, help="numbers of l-bits >= 2")
+    _dist(p)
+
+
+def _args_lattice(p):
+    p.add_argument("--R", type=int, required=True, help="lattice radius R >= 0")
+    p.add_argument("--W", type=_nonneg_float, required=True, help="potential strength W >= 0")
+    p.add_argument("--kind", choices=("qp", "random"), default="qp")
+    p.add_argument("--theta0", type=float, help="QP phase offset (kind qp)")
+    p.add_argument("--seed", type=int, default=0, help="PRNG seed (kind random)")
+    p.add_argument("--g0", type=_nonneg_float, default=1.0, help="grain coupling (default 1)")
+    _dist(p)
+
+
+def _args_sweep(p):
+    p.add_argument("--out", required=True, help="result folder (rerun to resume)")
+    p.add_argument("--kind", choices=("qp", "random"), default="qp")
+    p.add_argument("--R", type=int, nargs="+", required=True)
+    p.add_argument("--W", type=_nonneg_float, nargs="+", required=True)
+    p.add_argument("--samples", type=_positive_int, default=64,
+                    help="theta0 grid points (qp) or random draws (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--g0", type=_nonneg_float, default=1.0)
+    _dist(p)
+
+
+def _args_ed(p):
+    p.add_argument("--N", type=_positive_int, required=True, help="number of spins (<= 10 on CPU)")
+    p.add_argument("--alpha", type=_nonneg_float, required=True)
+    p.add_argument("--samples", type=_positive_int, default=10)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _args_threshold(p):
+    p.add_argument("--R", type=int, required=True)
+    p.add_argument("--theta0", type=float, nargs="+", required=True)
+    p.add_argument("--g0", type=_nonneg_float, default=1.0)
+    p.add_argument("--W-max", type=_positive_float, default=400.0)
+    _dist(p)
+
+
+def _args_rare(p):
+    p.add_argument("--R", type=_positive_int, required=True, help="lattice radius")
+    p.add_argument("--W", type=_positive_float, nargs="+", required=True,
+                    help="disorder strengths")
+    p.add_argument("--g0", type=_positive_float, nargs="+", default=[1.0, 0.5],
+                    help="grain couplings, all from the same runs (default: 1 0.5)")
+    p.add_argument("--n", type=_positive_int, default=400,
+                    help="samples per level and replica (multiple of 10; default 400)")
+    p.add_argument("--replicas", type=_positive_int, default=3,
+                    help="independent runs; their spread is the error bar (default 3)")
+    p.add_argument("--thin", type=_positive_int, default=5,
+                    help="Markov steps per recorded state; cost grows with it, and 1 lets "
+                         "the populations coalesce below f ~ 1e-4 (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="JSON file for the rows and their parameters")
+    _dist(p)
+
+
+def _args_eta_table(p):
+    _dist(p)
+    p.add_argument("--path", help="output .npz (default: the package's data folder)")
+
+
+def _args_goe_table(p):
+    p.add_argument("--samples", type=_positive_int, default=10_000_000)
+    p.add_argument("--seed", type=int, default=20221104)
+    p.add_argument("--path", help="output .npz (default: the package's data folder)")
+
+
+VERBS = [
+    ("reproduce", _args_reproduce, _cmd_reproduce,
+     "regenerate every figure of the paper and REPORT.md"),
+    ("eta", _args_eta, _cmd_eta,
+     "eta(g), [S](g) and Czz(g) for given reduced couplings"),
+    ("chain", _args_chain, _cmd_chain,
+     "solve the DRH chain g_{n,0} = g10 alpha^(n-1)"),
+    ("critical-coupling", _args_critical_coupling, _cmd_gc,
+     "g_c(N) of the symmetric model (largest localized g0)"),
+    ("lattice", _args_lattice, _cmd_lattice,
+     "solve one 2D lattice realization (Sec. VII)"),
+    ("sweep", _args_sweep, _cmd_sweep,
+     "ensemble sweep over W x R (resumable; f_aval table)"),
+    ("ed", _args_ed, _cmd_ed,
+     "exact diagonalization of the DRH central-grain chain"),
+    ("threshold", _args_threshold, _cmd_threshold,
+     "avalanche threshold W_th(theta0) of QP lattices"),
+    ("rare", _args_rare, _cmd_rare,
+     "rare avalanches of random lattices: f_aval(W, g0) down " "to ~1e-12 by subset simulation"),
+    ("eta-table", _args_eta_table, _cmd_eta_table,
+     "rebuild the eta table by 2D quadrature (~2 min)"),
+    ("goe-table", _args_goe_table, _cmd_goe_table,
+     "rebuild the GOE ptilde table by Monte Carlo"),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="jaxmf",
@@ -198,102 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
                     "(Crowley & Chandran, PRB 106, 184208). Entropies in nats.")
     p.add_argument("--version", action="version", version=f"jaxmf {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True)
-
-    r = sub.add_parser("reproduce", help="regenerate every figure of the paper and REPORT.md")
-    r.add_argument("--quick", action="store_true",
-                   help="smaller ensembles: a few minutes on a 2-core CPU")
-    r.add_argument("--out", default="jaxmf-figures", help="output folder (default: %(default)s)")
-    r.add_argument("--only", nargs="+", metavar="FIG",
-                   help="only these figure groups (fig1d fig2 fig3 fig4 fig5 ...)")
-    r.set_defaults(fn=_cmd_reproduce)
-
-    e = sub.add_parser("eta", help="eta(g), [S](g) and Czz(g) for given reduced couplings")
-    e.add_argument("--g", type=_nonneg_float, nargs="+", required=True, help="couplings g >= 0")
-    _dist(e)
-    e.set_defaults(fn=_cmd_eta)
-
-    c = sub.add_parser("chain", help="solve the DRH chain g_{n,0} = g10 alpha^(n-1)")
-    c.add_argument("--N", type=_positive_int, required=True, help="number of l-bits")
-    c.add_argument("--alpha", type=_positive_float, required=True,
-                   help="decay ratio alpha > 0 (alpha_c = 1/sqrt 2)")
-    c.add_argument("--g10", type=_positive_float, default=0.5, help="g_{1,0} (default 0.5)")
-    c.add_argument("--out", help="write the result (JSON) here")
-    _dist(c)
-    c.set_defaults(fn=_cmd_chain)
-
-    g = sub.add_parser("critical-coupling",
-                       help="g_c(N) of the symmetric model (largest localized g0)")
-    g.add_argument("--N", type=_positive_int, nargs="+", required=True, help="numbers of l-bits >= 2")
-    _dist(g)
-    g.set_defaults(fn=_cmd_gc)
-
-    la = sub.add_parser("lattice", help="solve one 2D lattice realization (Sec. VII)")
-    la.add_argument("--R", type=int, required=True, help="lattice radius R >= 0")
-    la.add_argument("--W", type=_nonneg_float, required=True, help="potential strength W >= 0")
-    la.add_argument("--kind", choices=("qp", "random"), default="qp")
-    la.add_argument("--theta0", type=float, help="QP phase offset (kind qp)")
-    la.add_argument("--seed", type=int, default=0, help="PRNG seed (kind random)")
-    la.add_argument("--g0", type=_nonneg_float, default=1.0, help="grain coupling (default 1)")
-    _dist(la)
-    la.set_defaults(fn=_cmd_lattice)
-
-    sw = sub.add_parser("sweep", help="ensemble sweep over W x R (resumable; f_aval table)")
-    sw.add_argument("--out", required=True, help="result folder (rerun to resume)")
-    sw.add_argument("--kind", choices=("qp", "random"), default="qp")
-    sw.add_argument("--R", type=int, nargs="+", required=True)
-    sw.add_argument("--W", type=_nonneg_float, nargs="+", required=True)
-    sw.add_argument("--samples", type=_positive_int, default=64,
-                    help="theta0 grid points (qp) or random draws (default 64)")
-    sw.add_argument("--seed", type=int, default=0)
-    sw.add_argument("--g0", type=_nonneg_float, default=1.0)
-    _dist(sw)
-    sw.set_defaults(fn=_cmd_sweep)
-
-    ed_ = sub.add_parser("ed", help="exact diagonalization of the DRH central-grain chain")
-    ed_.add_argument("--N", type=_positive_int, required=True, help="number of spins (<= 10 on CPU)")
-    ed_.add_argument("--alpha", type=_nonneg_float, required=True)
-    ed_.add_argument("--samples", type=_positive_int, default=10)
-    ed_.add_argument("--seed", type=int, default=0)
-    ed_.set_defaults(fn=_cmd_ed)
-
-    th = sub.add_parser("threshold", help="avalanche threshold W_th(theta0) of QP lattices")
-    th.add_argument("--R", type=int, required=True)
-    th.add_argument("--theta0", type=float, nargs="+", required=True)
-    th.add_argument("--g0", type=_nonneg_float, default=1.0)
-    th.add_argument("--W-max", type=_positive_float, default=400.0)
-    _dist(th)
-    th.set_defaults(fn=_cmd_threshold)
-
-    ra = sub.add_parser("rare", help="rare avalanches of random lattices: f_aval(W, g0) down "
-                        "to ~1e-12 by subset simulation")
-    ra.add_argument("--R", type=_positive_int, required=True, help="lattice radius")
-    ra.add_argument("--W", type=_positive_float, nargs="+", required=True,
-                    help="disorder strengths")
-    ra.add_argument("--g0", type=_positive_float, nargs="+", default=[1.0, 0.5],
-                    help="grain couplings, all from the same runs (default: 1 0.5)")
-    ra.add_argument("--n", type=_positive_int, default=400,
-                    help="samples per level and replica (multiple of 10; default 400)")
-    ra.add_argument("--replicas", type=_positive_int, default=3,
-                    help="independent runs; their spread is the error bar (default 3)")
-    ra.add_argument("--thin", type=_positive_int, default=5,
-                    help="Markov steps per recorded state; cost grows with it, and 1 lets "
-                         "the populations coalesce below f ~ 1e-4 (default 5)")
-    ra.add_argument("--seed", type=int, default=0)
-    ra.add_argument("--out", help="JSON file for the rows and their parameters")
-    _dist(ra)
-    ra.set_defaults(fn=_cmd_rare)
-
-    t = sub.add_parser("eta-table", help="rebuild the eta table by 2D quadrature (~2 min)")
-    _dist(t)
-    t.add_argument("--path", help="output .npz (default: the package's data folder)")
-    t.set_defaults(fn=_cmd_eta_table)
-
-    m = sub.add_parser("goe-table", help="rebuild the GOE ptilde table by Monte Carlo")
-    m.add_argument("--samples", type=_positive_int, default=10_000_000)
-    m.add_argument("--seed", type=int, default=20221104)
-    m.add_argument("--path", help="output .npz (default: the package's data folder)")
-    m.set_defaults(fn=_cmd_goe_table)
-
+    for name, add_arguments, command, help_text in VERBS:
+        verb = sub.add_parser(name, help=help_text, description=help_text)
+        add_arguments(verb)
+        verb.set_defaults(fn=command)
     return p
 
 

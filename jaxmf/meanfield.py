@@ -2,7 +2,7 @@
 
     g_n = g_{n,0} exp( (1/2) sum_{m != n} eta(g_m) ),   eta_tot = sum_n eta(g_n).
 
-Scalar form (THEORY section 5). For a trial H = eta_tot each l-bit solves
+Scalar form (docs/theory.md, "The mean-field fixed point"). For a trial H = eta_tot each l-bit solves
 
     l_n = l_{n,0} + (H - eta(l_n)) / 2,       l = log g,                         (*)
 

@@ -14,9 +14,6 @@
 # and the entropic enhancement eta(g) of the bath (A27). Entropies in nats.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 

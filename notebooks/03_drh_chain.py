@@ -12,15 +12,12 @@
 # alpha_c the avalanche fails after n* ~ |delta alpha|^-1 l-bits.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
 import jaxmf
-from jaxmf.meanfield import mean_entropies, thermalized_count
+from jaxmf.meanfield import mean_entropies, n_thermal
 from jaxmf.models import chain, symmetric
 
 # %% [markdown]
@@ -29,7 +26,7 @@ from jaxmf.models import chain, symmetric
 # %%
 res = jaxmf.solve(chain.drh_couplings(50, chain.ALPHA_C - 0.07, 0.5))
 S = np.asarray(mean_entropies(res))
-print("eta_tot =", float(res.eta_tot), " n* =", float(thermalized_count(res)),
+print("eta_tot =", float(res.eta_tot), " n* =", float(n_thermal(res)),
       " iterations:", int(res.iterations))
 plt.semilogy(np.arange(1, 51), S, "o-")
 plt.xlabel("n"); plt.ylabel("[S_n] (nats)")

@@ -13,18 +13,16 @@
 # a non-zero avalanche fraction. Full-size numbers: docs/lattice.md.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import tempfile
 
 import jax
 import numpy as np
 
 import jaxmf
-from jaxmf import ensemble
-from jaxmf.models import lattice, thresholds
-from jaxmf.plotting_lattice import plot_fig4, plot_fig5
+from jaxmf.analysis import ensemble, thresholds
+from jaxmf.analysis.lattice_maps import entropy_map
+from jaxmf.models import lattice
+from jaxmf.plot.lattice import plot_fig4, plot_fig5
 
 # %% [markdown]
 # ## One realization: couplings by the exact banded fast path, then the mean field
@@ -39,7 +37,7 @@ print("N =", g0.size, "eta_tot =", float(res.eta_tot), "avalanche:",
 # ## Fig. 4: entropy maps of one QP realization (R = 15, theta0 = 2.954)
 
 # %%
-maps = [lattice.entropy_map(15, W, theta0=2.954) for W in (45.0, 70.0, 120.0)]
+maps = [entropy_map(15, W, theta0=2.954) for W in (45.0, 70.0, 120.0)]
 plot_fig4(maps)
 
 # %% [markdown]
@@ -50,8 +48,8 @@ root = tempfile.mkdtemp()
 kw = dict(R=[6, 10], W=[40.0, 80.0, 120.0, 160.0], progress=False)
 qp = ensemble.sweep(f"{root}/qp", kind="qp", theta0=ensemble.theta_grid(16), **kw)
 rnd = ensemble.sweep(f"{root}/random", kind="random", n_draws=16, seed=1, **kw)
-print("QP f_aval:\n", ensemble.ensemble_average(qp)["f_aval"])
-print("random f_aval:\n", ensemble.ensemble_average(rnd)["f_aval"])
+print("QP f_aval:\n", ensemble.ensemble_average(qp).f_aval)
+print("random f_aval:\n", ensemble.ensemble_average(rnd).f_aval)
 plot_fig5(qp, rnd)
 
 # %% [markdown]

@@ -22,7 +22,7 @@ def test_chain_verb_writes_result_with_parameters(tmp_path):
                      "--out", str(path)]) == 0
     out = json.loads(path.read_text())
     assert out["N"] == 50 and out["dist"] == "goe" and out["converged"]
-    assert 25 < out["n_star"] < 35  # the paper's Fig. 3(a) fact, n* ~ 30
+    assert 25 < out["n_thermal"] < 35  # the paper's Fig. 3(a) fact, n* ~ 30
 
 
 def test_critical_coupling_verb(capsys):

@@ -150,6 +150,25 @@ def _compute_chunk(spec, R, W, start, stop, chunk_size, n_devices):
 
 
 # --------------------------------------------------------------------------- runner
+def _plan(spec, path, chunk_size, n_devices):
+    """The chunks still to compute, as (R, iW, W, start, stop, size), and the number of
+    realizations already on disk."""
+    tasks, done_count = [], 0
+    files = chunk_files(path)
+    for R_ in spec.R:
+        size = chunk_size or default_chunk_size(lattice.num_sites(R_), n_devices)
+        # no chunk larger than the sweep (chunks are padded to their full size)
+        size = min(int(size), spec.n_draws)
+        size = -(-size // n_devices) * n_devices
+        for iW, W_ in enumerate(spec.W):
+            missing = missing_ranges(files.get((R_, iW), []), spec.n_draws)
+            done_count += spec.n_draws - sum(b - a for a, b in missing)
+            for a, b in missing:
+                for start in range(a, b, size):
+                    tasks.append((R_, iW, W_, start, min(start + size, b), size))
+    return tasks, done_count
+
+
 def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, seed=None,
           method="auto", chunk_size=None, progress=True, max_chunks=None,
           rtol=1e-13, max_steps=400, on_chunk: Callable | None = None) -> "SweepResult":
@@ -190,20 +209,7 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     open_or_create(path, spec)
     n_devices = len(jax.local_devices())
-    tasks, done_count = [], 0
-    files = chunk_files(path)
-    for R_ in spec.R:
-        size = chunk_size or default_chunk_size(lattice.num_sites(R_), n_devices)
-        # no chunk larger than the sweep (chunks are padded to their full size)
-        size = min(int(size), spec.n_draws)
-        size = -(-size // n_devices) * n_devices
-        for iW, W_ in enumerate(spec.W):
-            missing = missing_ranges(files.get((R_, iW), []), spec.n_draws)
-            done_count += spec.n_draws - sum(b - a for a, b in missing)
-            for a, b in missing:
-                for start in range(a, b, size):
-                    tasks.append((R_, iW, W_, start, min(start + size, b), size))
-
+    tasks, done_count = _plan(spec, path, chunk_size, n_devices)
     from tqdm.auto import tqdm
 
     total = len(spec.R) * len(spec.W) * spec.n_draws

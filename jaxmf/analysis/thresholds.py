@@ -155,6 +155,20 @@ def _bisect_flag(flag, lo, hi, active, rtol, max_rounds):
     return lo, hi, converged
 
 
+def _search(flag, grid, M, rtol, max_rounds):
+    """The one threshold search: scan the flag of M realizations on the ascending W
+    ``grid``, bracket its last change, bisect it (``flag(W, idx) -> (flags,
+    converged)``). Returns (lo, hi, status); status NOT_CONVERGED where any solve along
+    the way did not converge."""
+    everyone = np.arange(M)
+    scan = [flag(np.full(M, w), everyone) for w in grid]
+    lo, hi, status = _bracket_from_scan(np.stack([f for f, _ in scan]), grid)
+    lo, hi, converged = _bisect_flag(flag, lo, hi, status == Status.OK, rtol, max_rounds)
+    converged &= np.all([c for _, c in scan], axis=0)
+    status[~converged] = Status.NOT_CONVERGED
+    return lo, hi, status
+
+
 def _check_search(R, theta0, g0, dist, method, rtol):
     check_radius(R)
     check_dist(dist)
@@ -253,29 +267,11 @@ def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan
         n_solves[idx] += 1
         return _evaluate(slope, W, g0, theta, idx)[0]
 
-    # (i) scan, (ii) bisection on the flag, all realizations together
-    grid = np.linspace(W_min, W_max, n_scan)
-    everyone = np.arange(M)
-    scan = [flag(np.full(M, w), everyone) for w in grid]
-    a, b, status = _bracket_from_scan(np.stack([f for f, _ in scan]), grid)
-    converged = np.all([c for _, c in scan], axis=0)
+    a, b, status = _search(flag, np.linspace(W_min, W_max, n_scan), M, rtol, max_rounds)
     ok = status == Status.OK
-    a, b, cv = _bisect_flag(flag, a, b, ok, rtol, max_rounds)
-    converged &= cv
-
-    # (iii) fold from the gradient: u = (dH/dW)^-2 at b, b + h, b + 2h (failed side),
-    # h = b - a, extrapolated linearly to u = 0; the two spacings give an error bar
-    fold = np.full(M, np.nan)
-    fold_err = np.full(M, np.nan)
+    fold, fold_err = (_fold_from_gradient(slopes, a, b, ok, W_max) if refine
+                      else (np.full(M, np.nan), np.full(M, np.nan)))
     j = np.nonzero(ok)[0]
-    if refine and len(j):
-        h = np.where(ok, b - a, 0.0)
-        with np.errstate(all="ignore"):
-            u = [1.0 / slopes(np.where(ok, b + k * h, W_max), j) ** 2 for k in range(3)]
-            est1 = b - u[0] * h / (u[1] - u[0])
-            est2 = b - u[0] * 2 * h / (u[2] - u[0])
-        fold = np.where(ok, est1, np.nan)
-        fold_err = np.where(ok, 2.0 * np.abs(est2 - est1), np.nan)
 
     e_fail = np.full(M, np.nan)
     s_fail = np.full(M, np.nan)
@@ -284,11 +280,25 @@ def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan
         e_fail = np.where(ok, flags(Wf, j)[0], np.nan)
         s_fail = np.where(ok, slopes(Wf, j), np.nan)
     b = np.where(status == Status.NO_AVALANCHE, W_min, b)
-    status[~converged] = Status.NOT_CONVERGED
     out = ThresholdResult(a, b, fold, fold_err, e_fail, s_fail, status, n_solves)
     if scalar:
         out = ThresholdResult(*(np.asarray(x)[0] for x in out))
     return out
+
+
+def _fold_from_gradient(slopes, a, b, ok, W_max):
+    """Fold location inside the brackets [a, b] of the realizations ``ok``: u =
+    (d eta_tot/dW)^-2 at b, b + h, b + 2h (failed side, h = b - a) extrapolated linearly
+    to u = 0; the two spacings give the error bar. Returns (W_fold, W_fold_err)."""
+    j = np.nonzero(ok)[0]
+    if not len(j):
+        return np.full(len(ok), np.nan), np.full(len(ok), np.nan)
+    h = np.where(ok, b - a, 0.0)
+    with np.errstate(all="ignore"):
+        u = [1.0 / slopes(np.where(ok, b + k * h, W_max), j) ** 2 for k in range(3)]
+        est1 = b - u[0] * h / (u[1] - u[0])
+        est2 = b - u[0] * 2 * h / (u[2] - u[0])
+    return np.where(ok, est1, np.nan), np.where(ok, 2.0 * np.abs(est2 - est1), np.nan)
 
 
 # --------------------------------------------------------------------------- threshold maps
@@ -336,14 +346,9 @@ def qp_threshold_map(R, theta0, *, g0=1.0, W_grid=None, rtol=1e-3, dist="goe",
     def flag(W, idx):
         return _evaluate(evaluate, W, g0, theta0, idx)[1:]
 
-    everyone = np.arange(M)
-    scan = [flag(np.full(M, w), everyone) for w in Wg]
-    lo, hi, status = _bracket_from_scan(np.stack([f for f, _ in scan]), Wg)
-    converged = np.all([c for _, c in scan], axis=0)
-    lo, hi, cv = _bisect_flag(flag, lo, hi, status == Status.OK, rtol, max_rounds)
+    lo, hi, status = _search(flag, Wg, M, rtol, max_rounds)
     W_th = np.sqrt(lo * hi)
     W_th[status == Status.AVALANCHE_AT_MAX] = np.inf
-    status[~(converged & cv)] = Status.NOT_CONVERGED
     return ThresholdMap(theta0, W_th, status, Wg, float(rtol))
 
 

@@ -30,9 +30,8 @@ Conventions (checked against eq. 15-18 and the text around them):
   only matter for spatial maps, not for eta_tot.
 
 Site order (see :func:`sites`): site 0 is the origin, and the hopping matrix is banded
-with bandwidth 2R + 2 (R >= 1). The exact fast path for the couplings (Performance in
-DESIGN.md) reduces this band matrix to tridiagonal form with rotations that leave site 0
-fixed, and reads |phi_n(0)| off the tridiagonal matrix; see :func:`origin_spectrum`.
+with bandwidth 2R + 2 (R >= 1). The exact fast path for the couplings reduces this
+band matrix to tridiagonal form with rotations that leave site 0 fixed, and reads |phi_n(0)| off the tridiagonal matrix; see :func:`origin_spectrum`.
 
 Everything is a pure function of (R, W, g0, theta0 | key): R is static (it fixes shapes),
 the rest may be traced, so the functions jit and vmap over W, g0, theta0 and key.
