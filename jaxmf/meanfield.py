@@ -31,7 +31,11 @@ Gradients: eta_tot is differentiated implicitly (custom JVP): with the stability
 margin m = 1 - dG/dH at the solution, dH = (dG/dl_0 . dl_0) / m. At an avalanche
 threshold m -> 0 and the derivative diverges; where m < ``GRAD_MARGIN`` the tangent is
 returned as NaN instead of a meaningless huge number (the value stays finite), and
-``stability`` in the result tells how close each realization is.
+``stability`` in the result tells how close each realization is. The JVP rules call
+their own function for the point they differentiate at (and the couplings l_n(H) have
+an implicit rule of their own), so differentiating a derivative goes through the
+implicit-function identities again: second and higher derivatives (``jax.hessian``,
+``jacfwd(grad)``) are exact, not the derivative of a frozen linearization.
 """
 
 from __future__ import annotations
@@ -165,32 +169,61 @@ def _solve_one(l0, dist, rtol, max_steps):
     return s.H, l, s.it, s.done, 1.0 - jnp.sum(de / (2.0 + de))
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(4,))
-def _implicit_eta_tot(l0, H, l, margin, dist):
-    """Returns the converged H; its JVP in l0 is the implicit-function derivative."""
-    del l0, l, margin, dist
-    return H
+# Implicit differentiation, to every order. Both rules below call their own function
+# to get the primal they differentiate at, so JAX differentiates the rules themselves
+# (the tangent of a tangent goes through the rule again): second and higher derivatives
+# follow from the same implicit-function identities and are exact.
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _lbit_coupling(H, l0, l_conv, dist):
+    """l_n(H) of (*) for every l-bit: the converged ``l_conv`` (-inf where l0 = -inf),
+    with implicit derivatives dl_n = (dl0_n + dH / 2) / (1 + eta'(l_n) / 2)."""
+    del H, l0, dist
+    return l_conv
+
+
+@_lbit_coupling.defjvp
+def _lbit_coupling_jvp(dist, primals, tangents):
+    H, l0, l_conv = primals
+    dH, dl0, _ = tangents
+    l = _lbit_coupling(H, l0, l_conv, dist)
+    _, de = _eta_and_slope(l, dist)
+    active = jnp.isfinite(l0)
+    dl = (jnp.where(active, dl0, 0.0) + 0.5 * dH) / (1.0 + 0.5 * de)
+    return l, jnp.where(active, dl, 0.0)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(3,))
+def _implicit_eta_tot(l0, H_conv, l_conv, dist):
+    """The converged H = eta_tot; its JVP in l0 is the implicit-function derivative
+    dH = (dG/dl0 . dl0) / m, m = 1 - dG/dH the stability margin (NaN where m is below
+    ``GRAD_MARGIN``: at an avalanche threshold the derivative diverges)."""
+    del l0, l_conv, dist
+    return H_conv
 
 
 @_implicit_eta_tot.defjvp
 def _implicit_eta_tot_jvp(dist, primals, tangents):
-    l0, H, l, margin = primals
+    l0, H_conv, l_conv = primals
     dl0 = tangents[0]
+    H = _implicit_eta_tot(l0, H_conv, l_conv, dist)
+    l = _lbit_coupling(H, l0, l_conv, dist)
     _, de = _eta_and_slope(l, dist)
     active = jnp.isfinite(l0)
     # dG/dl0_n at fixed H: eta'_n * dl_n/dl0_n, with dl_n/dl0_n = 2 / (2 + eta'_n)
     dG = jnp.sum(jnp.where(active, 2.0 * de / (2.0 + de) * jnp.where(active, dl0, 0.0), 0.0))
+    margin = 1.0 - jnp.sum(de / (2.0 + de))
     ok = margin > GRAD_MARGIN
     return H, jnp.where(ok, dG / jnp.where(ok, margin, 1.0), jnp.nan)
 
 
 def _solve_log(l0, dist, rtol, max_steps):
-    """Solution for one realization with implicit first derivatives in l0."""
+    """Solution for one realization, with implicit derivatives (all orders) in l0."""
     H_sg, l_sg, it, done, margin = _solve_one(jax.lax.stop_gradient(l0), dist, rtol, max_steps)
-    H = _implicit_eta_tot(l0, H_sg, l_sg, margin, dist)
-    # one differentiable Newton step on (*) from the converged couplings: same value,
-    # exact first derivatives dl_n = (dl0_n + dH/2) / (1 + eta'_n/2)
-    l, e, _ = _couplings_at(H, l0, l_sg, dist, n_newton=1)
+    H = _implicit_eta_tot(l0, H_sg, l_sg, dist)
+    l = _lbit_coupling(H, l0, l_sg, dist)
+    e = jnp.where(jnp.isfinite(l), _eta_and_slope(l, dist)[0], 0.0)
     return l, e, H, it, done, margin
 
 

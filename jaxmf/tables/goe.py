@@ -54,7 +54,7 @@ def _samples_from_key(key):
     return jnp.sqrt(x2)
 
 
-def sample_goe(key, n_samples: int, progress: bool = False) -> np.ndarray:
+def sample_goe(n_samples: int, *, key, progress: bool = False) -> np.ndarray:
     """Draw about ``n_samples`` (rounded up to whole spectra) values of X ~ ptilde_goe.
 
     Args:
@@ -127,7 +127,7 @@ def _monotone_slopes(F, dens, du):
 def build(n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED, path=None, progress=True):
     """Sample, tabulate and save the GOE table (npz with its provenance). Returns path."""
     t0 = time.time()
-    x = sample_goe(jax.random.PRNGKey(seed), n_samples, progress=progress)
+    x = sample_goe(n_samples, key=jax.random.key(seed), progress=progress)
     u, F, dens = table_from_samples(x)
     if path is None:
         from importlib import resources
