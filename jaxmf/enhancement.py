@@ -225,7 +225,14 @@ def eta(g, dist: str = "goe"):
     check_nonnegative("g", g)
     g = jnp.asarray(g, jnp.float64)
     pos = g > 0
-    return jnp.where(pos, eta_of_log_g(jnp.log(jnp.where(pos, g, 1.0)), dist), 0.0)
+    val = jnp.where(pos, eta_of_log_g(jnp.log(jnp.where(pos, g, 1.0)), dist), 0.0)
+    return _nan_where_invalid(val, g >= 0)
+
+
+def _nan_where_invalid(value, valid):
+    """NaN where the input was invalid (NaN, negative, ...): under jit the eager checks
+    cannot run, and a plausible number must never stand in for a wrong input."""
+    return jnp.where(valid, value, jnp.nan)
 
 
 # ---------------------------------------------------------------------------------
@@ -240,7 +247,7 @@ def _linear_below_floor(fn, g, dist):
     g = jnp.asarray(g, jnp.float64)
     small = g < _G_FLOOR
     val = fn(jnp.where(small, _G_FLOOR, g), dist)
-    return jnp.where(small, val * g / _G_FLOOR, val)
+    return _nan_where_invalid(jnp.where(small, val * g / _G_FLOOR, val), g >= 0)
 
 
 def mean_entropy(g, dist: str = "goe"):
@@ -292,7 +299,8 @@ def resonance_pdf(g_a, g, dist: str = "goe"):
     check_nonnegative("g", g, strictly_positive=True)
     fam = family(dist)
     g = jnp.asarray(g, jnp.float64)
-    return fam.pdf(jnp.asarray(g_a, jnp.float64) / g) / g
+    g_a = jnp.asarray(g_a, jnp.float64)
+    return _nan_where_invalid(fam.pdf(g_a / g) / g, (g > 0) & (g_a >= 0))
 
 
 def inverse_entropy(S):
@@ -348,4 +356,4 @@ def entropy_pdf(S, g, dist: str = "goe"):
     ga = inverse_entropy(s_in)
     dS = jax.vmap(jax.grad(entropy))(ga.ravel()).reshape(ga.shape)
     dens = fam.pdf(ga / g) / g / dS
-    return jnp.where(ok, dens, 0.0)
+    return _nan_where_invalid(jnp.where(ok, dens, 0.0), (g > 0) & ~jnp.isnan(S))

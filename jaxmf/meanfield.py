@@ -253,27 +253,40 @@ def solve(g0, dist: str = "goe", *, mask=None, rtol: float = 1e-13, max_steps: i
 
     Raises:
         ValueError: (concrete input) negative/NaN couplings, empty N, non-float dtype,
-            mismatched mask shape, unknown dist.
+            mismatched mask shape, unknown dist. Under jit (traced input) the values
+            cannot be checked: a realization with a NaN, negative or infinite coupling
+            then comes back with NaN in g, log_g, eta, eta_tot, stability and
+            ``converged=False``.
     """
     check_dist(dist)
     _check_solve_input(g0, mask, log_input)
     g0 = jnp.asarray(g0, jnp.float64)
     if log_input:
         l0 = g0
+        invalid = jnp.isnan(g0) | (g0 == jnp.inf)
     else:
         pos = g0 > 0
         l0 = jnp.where(pos, jnp.log(jnp.where(pos, g0, 1.0)), -jnp.inf)
+        invalid = ~(g0 >= 0) | jnp.isinf(g0)
     if mask is not None:
-        l0 = jnp.where(jnp.asarray(mask, bool), l0, -jnp.inf)
+        mask = jnp.asarray(mask, bool)
+        l0 = jnp.where(mask, l0, -jnp.inf)
+        invalid = invalid & mask
+    # under jit the eager checks cannot run: a realization with an invalid coupling is
+    # solved as empty and reported as NaN with converged=False
+    bad = jnp.any(invalid, axis=-1)
+    l0 = jnp.where(bad[..., None], -jnp.inf, l0)
     batch = l0.shape[:-1]
     flat = l0.reshape((-1, l0.shape[-1]))
     l, e, H, it, done, margin = _solve_batch(flat, dist, rtol, max_steps)
     unflat = lambda a: a.reshape(batch + a.shape[1:])  # noqa: E731
-    l, e = unflat(l), unflat(e)
+    nan_if_bad = lambda a: jnp.where(  # noqa: E731
+        bad.reshape(bad.shape + (1,) * (a.ndim - bad.ndim)), jnp.nan, a)
+    l, e = nan_if_bad(unflat(l)), nan_if_bad(unflat(e))
     return MeanFieldResult(
-        g=jnp.exp(l), log_g=l, eta=e, eta_tot=unflat(H), iterations=unflat(it),
-        converged=unflat(done), stability=unflat(margin),
-        n_lbits=jnp.sum(jnp.isfinite(l), axis=-1))
+        g=jnp.exp(l), log_g=l, eta=e, eta_tot=nan_if_bad(unflat(H)), iterations=unflat(it),
+        converged=unflat(done) & ~bad, stability=nan_if_bad(unflat(margin)),
+        n_lbits=jnp.where(bad, 0, jnp.sum(jnp.isfinite(l), axis=-1)))
 
 
 def _check_solve_input(g0, mask, log_input):
