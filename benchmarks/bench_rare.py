@@ -5,10 +5,9 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
   tail [R ...] [--W W ...] [--seed S]  subset simulation, f_aval(W, g0 = 1 and 0.5) down to ~1e-13:
                 docs/data/rare_tail_R{R}[_W{a}-{b}].json (parts of the W grid can run in
                 parallel processes)
-  random        importance sampling (superseded): docs/data/rare_random.json
   qp            sup_theta0 W_th for R = 10, 15, 22: docs/data/rare_qp.json
   table         print the tables of docs/rare_avalanches.md
-Usage: python benchmarks/bench_rare.py [tail [R ...] [--W W ...] [--seed S]|random|qp|table|all]
+Usage: python benchmarks/bench_rare.py [tail [R ...] [--W W ...] [--seed S]|qp|table|all]
 """
 
 import json
@@ -19,37 +18,13 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxmf import rare
-from jaxmf.models import thresholds
+from jaxmf.analysis import rare, thresholds
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "data"
-R_B, LAM = 3, 0.1
-W_GRID = {1.0: [120.0, 150.0, 200.0, 250.0, 300.0, 400.0],
-          0.5: [80.0, 100.0, 130.0, 170.0, 220.0]}
 
 
 def _dump(name, obj):
     (OUT / name).write_text(json.dumps(obj, indent=1, default=lambda o: np.asarray(o).tolist()))
-
-
-def random_curves():
-    rows, t0 = [], time.time()
-    for g0, Ws in W_GRID.items():
-        key = jax.random.PRNGKey(int(100 * g0))
-        cur = rare.f_aval_curve(key, 10, Ws, g0=g0, r_b=R_B, lam=LAM, n=1024, n_ce=128,
-                                verbose=True, callback=lambda r: (rows.append(r),
-                                                                  _dump("rare_random.json", rows)))
-        widths = {r["W"]: r["scales"] for r in cur}
-        if g0 == 1.0:  # larger lattices: the widths adapted at R = 10 (the bias is local)
-            W15 = [120.0, 150.0, 200.0, 300.0]
-            rare.f_aval_curve(jax.random.PRNGKey(15), 15, W15, g0=g0, r_b=R_B, lam=LAM, n=384,
-                              adapt=False, scales=widths, verbose=True,
-                              callback=lambda r: (rows.append(r), _dump("rare_random.json", rows)))
-            W22 = [150.0, 200.0]
-            rare.f_aval_curve(jax.random.PRNGKey(22), 22, W22, g0=g0, r_b=R_B, lam=LAM, n=96,
-                              adapt=False, scales=widths, verbose=True,
-                              callback=lambda r: (rows.append(r), _dump("rare_random.json", rows)))
-    return time.time() - t0
 
 
 TAIL = {  # R: (W grid, samples per level, replicas); thin = rare.THIN, wrapped moves
@@ -65,12 +40,13 @@ def tail_curves(Rs, Ws=None, seed=0):
     t0 = time.time()
     for R in Rs:
         grid, n, reps = TAIL[R]
-        Ws = Ws or grid
-        tag = ("" if Ws == grid else f"_W{Ws[0]:g}-{Ws[-1]:g}") + (f"_s{seed}" if seed else "")
+        Wr = Ws or grid
+        tag = ("" if Wr == grid else f"_W{Wr[0]:g}-{Wr[-1]:g}") + (f"_s{seed}" if seed else "")
         rows, name = [], f"rare_tail_R{R}{tag}.json"
-        rare.f_aval_tail(jax.random.PRNGKey(3000 + R + 100 * seed), R, Ws, g0=(1.0, 0.5), n=n,
-                         replicas=reps, progress=True,
-                         callback=lambda r: (rows.append(r), _dump(name, rows)))
+        rare.f_aval_tail(R, Wr, key=jax.random.key(3000 + R + 100 * seed), g0=(1.0, 0.5),
+                         n=n, replicas=reps, progress=True,
+                         callback=lambda r, rows=rows, name=name: (rows.append(r._asdict()),
+                                                                   _dump(name, rows)))
     return time.time() - t0
 
 
@@ -84,13 +60,13 @@ def qp_maps():
             s = thresholds.sup_threshold(R, g0=g0, n_theta=n_theta, n_starts=n_starts,
                                    n_zoom=n_zoom, rtol=1e-4, W_grid=Wg)
             row = {"R": R, "g0": g0, "n_theta": n_theta, "n_starts": n_starts,
-                   "n_zoom": n_zoom, "sup": s["sup"], "err": s["err"],
-                   "theta_star": s["theta_star"], "history": s["history"],
-                   "theta0": s["coarse"]["theta0"], "W_th": s["coarse"]["W_th"]}
-            theta_star.setdefault(g0, s["theta_star"])
+                   "n_zoom": n_zoom, "sup": s.sup, "err": s.err,
+                   "theta_star": s.theta_star, "history": s.history,
+                   "theta0": s.coarse.theta0, "W_th": s.coarse.W_th}
+            theta_star.setdefault(g0, s.theta_star)
             # the same phase on every R: the threshold of the R = 10 maximiser
             row["W_th_at_R10_star"] = float(thresholds.qp_threshold_map(
-                R, [theta_star[g0]], g0=g0, rtol=1e-6, W_grid=Wg)["W_th"][0])
+                R, [theta_star[g0]], g0=g0, rtol=1e-6, W_grid=Wg).W_th[0])
             row["seconds"] = time.time() - t
             out.append(row)
             _dump("rare_qp.json", out)
@@ -120,7 +96,7 @@ def pooled(R, suffix=""):
         r = merged[k]
         x = np.asarray(r["replicas"])
         r["f"], r["stderr"] = float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))
-        r["reliable"] = rare.reliable(x, r["levels"], 14)
+        r["reliable"] = rare.reliable(x, r["levels"], rare.MAX_LEVELS)
         out.append(r)
     return out
 
@@ -131,6 +107,8 @@ def tables():
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from jaxmf.plot.rare import plot_rare
 
     print("| R | W | g0 | f_aval | std. error | replicas (each) | levels | min distinct | reliable |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -148,9 +126,9 @@ def tables():
         print()
         for g0 in (1.0, 0.5):
             fit = rare.fit_tail([r for r in rows if r["g0"] == g0 and r["reliable"]])
-            print(f"R={R} g0={g0}: exp W_1 = {fit['exp'][0]:.1f} +- {fit['exp'][1]:.1f} "
-                  f"(chi2/dof {fit['exp'][2]:.1f}); power m = {fit['power'][0]:.1f} +- "
-                  f"{fit['power'][1]:.1f} (chi2/dof {fit['power'][2]:.1f}); n = {fit['n']}")
+            print(f"R={R} g0={g0}: exp W_1 = {fit.exp[0]:.1f} +- {fit.exp[1]:.1f} "
+                  f"(chi2/dof {fit.exp[2]:.1f}); power m = {fit.power[0]:.1f} +- "
+                  f"{fit.power[1]:.1f} (chi2/dof {fit.power[2]:.1f}); n = {fit.n}")
         for r in rows:
             if r["g0"] == 1.0:
                 print(f"  calm W={r['W']:g}: " + " ".join(f"{x:.2f}" for x in r["calm_rms_rel"])
@@ -158,7 +136,7 @@ def tables():
                          if "resonant" in r else ""))
     qp = json.loads((OUT / "rare_qp.json").read_text()) if (OUT / "rare_qp.json").exists() else []
     fig, ax = plt.subplots(figsize=(5.2, 4.0), constrained_layout=True)
-    rare.plot_rare({"random": allrows,
+    plot_rare({"random": allrows,
                     "qp": [q for q in qp if q["R"] == 10]}, ax)
     ax.set_title("random: subset simulation, replica errors (open: not reliable); "
                  "QP: sup W_th", fontsize=7)
@@ -184,6 +162,4 @@ if __name__ == "__main__":
         times["qp_s"] = qp_maps()
     if what == "all":
         times["tail_s"] = tail_curves(list(TAIL))
-    if what in ("random", "all"):
-        times["random_s"] = random_curves()
     print(json.dumps(times))

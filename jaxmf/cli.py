@@ -166,17 +166,17 @@ def _cmd_rare(a):
 
     from .analysis import rare
 
-    rows = rare.f_aval_tail(jax.random.PRNGKey(a.seed), a.R, a.W, g0=tuple(a.g0), n=a.n,
+    rows = rare.f_aval_tail(a.R, a.W, key=jax.random.key(a.seed), g0=tuple(a.g0), n=a.n,
                             replicas=a.replicas, thin=a.thin, dist=a.dist, progress=True)
     for r in rows:
-        print(f"R = {r['R']}, W = {r['W']:g}, g0 = {r['g0']:g}: f_aval = {r['f']:.3e} "
-              f"+- {r['stderr']:.1e} (floor {r['floor']:.1e})")
+        print(f"R = {r.R}, W = {r.W:g}, g0 = {r.g0:g}: f_aval = {r.f:.3e} "
+              f"+- {r.stderr:.1e} (floor {r.floor:.1e})")
     if a.out:
         params = {"R": a.R, "W": a.W, "g0": a.g0, "n": a.n, "replicas": a.replicas,
                   "thin": a.thin, "seed": a.seed, "dist": a.dist, "method": "subset simulation on log g0_c",
                   "jaxmf_version": __version__}
         with open(a.out, "w") as f:
-            json.dump({"parameters": params, "rows": rows}, f, indent=1)
+            json.dump({"parameters": params, "rows": [r._asdict() for r in rows]}, f, indent=1)
         print(f"written to {a.out}")
 
 

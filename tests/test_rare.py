@@ -1,154 +1,59 @@
-"""Tests of the rare-avalanche estimator (jaxmf.rare): weights, unbiasedness, keys, input."""
+"""Tests of the rare-avalanche estimators (jaxmf.analysis.rare) against independent
+references: plain sampling of lattice.bare_couplings, direct mean-field solves, the
+uniform prior, and analytic values."""
 
 import jax
 import numpy as np
 import pytest
-import scipy.integrate
+import scipy.stats
 
 from jaxmf import solve
 from jaxmf.analysis import rare
-from jaxmf.analysis.rare import estimate as rare_estimate
 from jaxmf.meanfield import avalanches
 from jaxmf.models import lattice
 
-KEY = jax.random.PRNGKey(0)
-
-
-def _q_site(v, W, s, lam, mu):
-    import scipy.stats
-
-    tn = scipy.stats.truncnorm((-W - mu) / s, (W - mu) / s, loc=mu, scale=s).pdf(v)
-    return (1 - lam) * tn + lam / (2 * W)
-
-
-def _q_code(v, W, s, lam, mu, site):
-    # the code's per-site law q(V_site | V_0 = mu): site 0 is centred at 0, site 1 at V_0
-    V = np.zeros((np.size(v), lattice.num_sites(1)))
-    V[:, 0] = mu
-    V[:, site] = v
-    mask = np.ones(V.shape[-1], bool)
-    lq = rare._log_q_sites(V, W, s, lam, mask)
-    return np.exp(np.asarray(lq)[:, site])
-
-
-@pytest.mark.parametrize("mu", [0.0, 3.0, -9.5])
-def test_site_law_is_the_truncated_gaussian_mixture_and_integrates_to_one(mu):
-    W, s, lam = 10.0, 1.5, 0.2
-    v = np.linspace(-W, W, 2001)
-    np.testing.assert_allclose(_q_code(v, W, s, lam, mu, 1), _q_site(v, W, s, lam, mu),
-                               rtol=1e-10)
-    np.testing.assert_allclose(_q_code(v, W, s, lam, mu, 0), _q_site(v, W, s, lam, 0.0),
-                               rtol=1e-10)
-    # int q = 1, hence int (p/q) q = int p = 1: the weights integrate to one (exact quadrature)
-    for site, centre in ((0, 0.0), (1, mu)):
-        total = scipy.integrate.quad(lambda x: _q_code(x, W, s, lam, mu, site)[0], -W, W,
-                                     points=[centre], limit=200)[0]
-        assert total == pytest.approx(1, abs=1e-9)
-        ratio = scipy.integrate.quad(
-            lambda x: 1 / (2 * W) / _q_code(x, W, s, lam, mu, site)[0]
-            * _q_code(x, W, s, lam, mu, site)[0], -W, W, points=[centre], limit=200)[0]
-        assert ratio == pytest.approx(1, abs=1e-12)
-
-
-def test_weights_have_unit_mean_under_the_bias():
-    # E_q[w] = 1 by Monte Carlo (R = 2, all 13 sites biased)
-    keys = jax.random.split(KEY, 20000)
-    f = jax.vmap(lambda k: rare.sample_biased(k, 2, 30.0, scales=[2.0, 4.0, 8.0], lam=0.3))
-    V, lw = f(keys)
-    w = np.exp(np.asarray(lw))
-    assert np.all(np.abs(np.asarray(V)) <= 30.0)
-    err = w.std() / np.sqrt(w.size)
-    assert abs(w.mean() - 1) < 4 * err + 1e-12, (w.mean(), err)
-
-
-def test_plain_limit_has_unit_weights():
-    V, lw = rare.sample_biased(KEY, 2, 5.0, scales=[1.0, 1.0], lam=1.0)
-    assert float(lw) == pytest.approx(0.0, abs=1e-12)
-    assert V.shape == (lattice.num_sites(2),)
-
-
-def test_importance_sampling_agrees_with_plain_sampling_on_a_tiny_lattice():
-    # R = 2, g0 = 0.1, W = 60: f ~ 5e-3, plain sampling resolves it with 6000 draws
-    R, W, g0 = 2, 60.0, 0.1
-    f_p, se_p, hits = rare.plain_estimate(jax.random.PRNGKey(1), R, W, g0=g0, n=6000,
-                                          chunk=2000)
-    assert hits > 10
-    est = rare.estimate(jax.random.PRNGKey(2), R, W, g0=g0, scales=[4.0, 6.0], lam=0.2,
-                        n=3000, chunk=1000)
-    assert est.hits > 5 * hits / 6000 * 3000  # the bias finds avalanches more often
-    assert abs(est.f - f_p) < 4 * np.hypot(est.stderr, se_p), (est, f_p, se_p)
-    assert est.stderr < se_p  # and beats plain sampling at equal cost or better
-    assert 0 < est.ess <= est.hits
-
-
-def test_reproducible_from_the_key():
-    a = rare.estimate(KEY, 1, 20.0, g0=0.1, scales=[2.0, 2.0], n=64, chunk=64)
-    b = rare.estimate(KEY, 1, 20.0, g0=0.1, scales=[2.0, 2.0], n=64, chunk=64)
-    c = rare.estimate(jax.random.PRNGKey(9), 1, 20.0, g0=0.1, scales=[2.0, 2.0], n=64,
-                      chunk=64)
-    assert a.f == b.f and a.mean_w == b.mean_w
-    assert a.mean_w != c.mean_w
-
-
-def test_potential_couplings_match_bare_couplings():
-    key = jax.random.PRNGKey(3)
-    V = lattice.potential(3, 7.0, key=key, kind="random")
-    ref = lattice.bare_couplings(3, 7.0, g0=0.7, key=key, kind="random", method="eigh")
-    for method in ("eigh", "fast"):
-        g = rare.potential_couplings(V, 3, g0=0.7, method=method)
-        np.testing.assert_allclose(np.sort(g), np.sort(ref), atol=1e-10)
-
-
-@pytest.mark.parametrize("kwargs", [
-    dict(R=2, W=-1.0, scales=[1.0, 1.0]),
-    dict(R=-1, W=1.0, scales=[1.0]),
-    dict(R=2, W=1.0, scales=[1.0, -1.0]),
-    dict(R=2, W=1.0, scales=[1.0, 1.0], lam=1.5),
-    dict(R=2, W=1.0, scales=[1.0, 1.0], lam=-0.1),
-    dict(R=2, W=1.0, scales=[1.0] * 4),  # r_b = 3 > R
-    dict(R=2, W=1.0, scales=[1.0, 1.0], r_b=1.5),
-])
-def test_bad_input(kwargs):
-    R, W = kwargs.pop("R"), kwargs.pop("W")
-    with pytest.raises(ValueError):
-        rare.sample_biased(KEY, R, W, **kwargs)
-
-
-def test_bad_input_estimate_and_curve():
-    with pytest.raises(ValueError):
-        rare.estimate(KEY, 1, 5.0, g0=-1.0, scales=[1.0, 1.0], n=4)
-    with pytest.raises(ValueError):
-        rare.plain_estimate(KEY, 1, -5.0, n=4)
-    with pytest.raises(ValueError):
-        rare.cross_entropy(KEY, 1, 5.0, r_b=1, rho=1.5, n=4)
-    with pytest.raises(ValueError):
-        rare.potential_couplings(np.zeros(4), 1)
+KEY = jax.random.key(0)
 
 
 def test_critical_coupling_decides_the_avalanche_for_every_g0():
-    # the avalanche flag of lattice.bare_couplings (independent sampler and solve) at g0
-    # agrees with log g0 > log g0_c(V)
+    # reference: the avalanche flag of lattice.bare_couplings (independent sampler and
+    # solve) at g0 agrees with log g0 > log g0_c(V)
     R, W = 2, 40.0
-    keys = jax.random.split(jax.random.PRNGKey(21), 24)
+    keys = jax.random.split(jax.random.key(21), 24)
     V = jax.vmap(lambda k: lattice.potential(R, W, key=k, kind="random"))(keys)
-    lc, ok = rare.critical_log_g0(V, R, n_bisect=40)
-    lc = np.asarray(lc)
-    assert np.all(np.asarray(ok)) and np.all(np.isfinite(lc))
+    crit = rare.critical_log_g0(V, R, n_bisect=40)
+    lc = np.asarray(crit.log_scale)
+    assert np.all(np.asarray(crit.converged)) and np.all(np.isfinite(lc))
     for g0 in (0.05, 0.2, 1.0):
-        g = jax.vmap(lambda k: lattice.bare_couplings(R, W, g0=g0, key=k, kind="random"))(keys)
+        g = jax.vmap(lambda k, g0=g0: lattice.bare_couplings(R, W, g0=g0, key=k,
+                                                             kind="random"))(keys)
         flag = np.asarray(avalanches(solve(g)))
         far = np.abs(lc - np.log(g0)) > 1e-8
         np.testing.assert_array_equal(flag[far], (np.log(g0) > lc)[far])
 
 
+def test_plain_estimate_counts_the_avalanches_of_its_draws():
+    # reference: the critical coupling of the same potentials (bisection, not one solve)
+    R, W, n = 1, 10.0, 64
+    lc = np.asarray(rare.critical_log_g0(jax.vmap(
+        lambda k: lattice.potential(R, W, key=k, kind="random"))(
+            jax.random.split(jax.random.key(4), n)), R, n_bisect=40).log_scale)
+    g0 = float(np.exp(np.median(lc) + 1e-3))
+    p = rare.plain_estimate(R, W, key=jax.random.key(4), g0=g0, n=n, chunk=16)
+    assert isinstance(p, rare.PlainEstimate)
+    assert p.hits == np.sum(np.log(g0) > lc) and 0 < p.hits < n
+    assert p.f == pytest.approx(p.hits / n)
+    assert p.stderr == pytest.approx(np.sqrt(p.f * (1 - p.f) / n))
+
+
+@pytest.mark.slow
 def test_subset_simulation_agrees_with_plain_sampling_on_a_tiny_lattice():
     # reference: plain Monte Carlo of lattice.bare_couplings (6000 draws), f ~ 5e-3
     R, W, g0 = 2, 60.0, 0.1
-    f_p, se_p, hits = rare.plain_estimate(jax.random.PRNGKey(1), R, W, g0=g0, n=6000,
-                                          chunk=2000)
-    e = rare.subset_estimate(jax.random.PRNGKey(4), R, W, g0=(g0,), n=200, replicas=6)
-    assert e.unconverged == 0 and hits > 10
-    assert abs(e.f[0] - f_p) < 4 * np.hypot(e.stderr[0], se_p), (e.f, e.stderr, f_p, se_p)
+    p = rare.plain_estimate(R, W, key=jax.random.key(1), g0=g0, n=6000, chunk=2000)
+    e = rare.subset_estimate(R, W, key=jax.random.key(4), g0=(g0,), n=200, replicas=6)
+    assert e.unconverged == 0 and p.hits > 10
+    assert abs(e.f[0] - p.f) < 4 * np.hypot(e.stderr[0], p.stderr), (e.f, e.stderr, p)
 
 
 @pytest.mark.parametrize("W, n_plain, n, M", [
@@ -159,29 +64,66 @@ def test_subset_simulation_agrees_with_plain_sampling_in_the_tail(W, n_plain, n,
     # reference: plain Monte Carlo of lattice.bare_couplings (independent sampler, no
     # critical coupling), enough draws for ~50-100 hits on the 13-site lattice
     R, g0 = 2, 0.1
-    f_p, se_p, hits = rare.plain_estimate(jax.random.PRNGKey(7), R, W, g0=g0, n=n_plain,
-                                          chunk=20000)
-    assert hits >= 30
-    e = rare.subset_estimate(jax.random.PRNGKey(5), R, W, g0=(g0, 0.05), n=n, replicas=M)
-    assert np.all(e.levels >= 2)  # the event needed conditional levels
-    assert abs(e.f[0] - f_p) < 4 * np.hypot(e.stderr[0], se_p), (e.f, e.stderr, f_p, se_p)
+    p = rare.plain_estimate(R, W, key=jax.random.key(7), g0=g0, n=n_plain, chunk=20000)
+    assert p.hits >= 30
+    e = rare.subset_estimate(R, W, key=jax.random.key(5), g0=(g0, 0.05), n=n, replicas=M)
+    assert np.all(e.levels >= 2) and e.unconverged == 0  # the event needed levels
+    assert abs(e.f[0] - p.f) < 4 * np.hypot(e.stderr[0], p.stderr), (e.f, e.stderr, p)
     assert 0 < e.f[1] < e.f[0]  # smaller g0: rarer, read off the same runs
     V = e.conditional_V
     assert V.shape == (M * n, lattice.num_sites(R)) and np.all(np.abs(V) < W)
 
 
-def test_subset_estimate_is_reproducible_and_checks_input():
-    a = rare.subset_estimate(KEY, 1, 30.0, g0=(0.1,), n=50, replicas=2)
-    b = rare.subset_estimate(KEY, 1, 30.0, g0=(0.1,), n=50, replicas=2)
+def test_subset_estimate_is_reproducible_from_the_key():
+    a = rare.subset_estimate(1, 30.0, key=KEY, g0=(0.1,), n=50, replicas=2)
+    b = rare.subset_estimate(1, 30.0, key=KEY, g0=(0.1,), n=50, replicas=2)
+    c = rare.subset_estimate(1, 30.0, key=jax.random.key(1), g0=(0.1,), n=50, replicas=2)
     np.testing.assert_array_equal(a.replicas, b.replicas)
+    np.testing.assert_array_equal(a.conditional_V, b.conditional_V)
+    assert not np.array_equal(a.conditional_V, c.conditional_V)
+
+
+def test_subset_estimate_checks_input():
+    with pytest.raises(TypeError):
+        rare.subset_estimate(1, 30.0, n=50)  # the key is required (keyword-only)
     with pytest.raises(ValueError, match="g0"):
-        rare.subset_estimate(KEY, 1, 30.0, g0=(-1.0,), n=50)
+        rare.subset_estimate(1, 30.0, key=KEY, g0=(-1.0,), n=50)
+    with pytest.raises(ValueError, match="g0"):
+        rare.subset_estimate(1, 30.0, key=KEY, g0=(), n=50)
     with pytest.raises(ValueError, match="W"):
-        rare.subset_estimate(KEY, 1, np.nan, n=50)
+        rare.subset_estimate(1, np.nan, key=KEY, n=50)
     with pytest.raises(ValueError, match="replicas"):
-        rare.subset_estimate(KEY, 1, 30.0, n=50, replicas=0)
+        rare.subset_estimate(1, 30.0, key=KEY, n=50, replicas=0)
     with pytest.raises(ValueError, match="p0"):
-        rare.subset_estimate(KEY, 1, 30.0, n=55, p0=0.1)
+        rare.subset_estimate(1, 30.0, key=KEY, n=55, p0=0.1)
+    with pytest.raises(ValueError, match="moves"):
+        rare.subset_estimate(1, 30.0, key=KEY, n=50, moves="jump")
+    with pytest.raises(ValueError, match="R"):
+        rare.subset_estimate(-1, 30.0, key=KEY, n=50)
+    with pytest.raises(ValueError, match="W"):
+        rare.plain_estimate(1, -5.0, key=KEY, n=4)
+    with pytest.raises(ValueError, match="n"):
+        rare.plain_estimate(1, 5.0, key=KEY, n=0)
+
+
+def test_f_aval_tail_rows_and_a_split_grid():
+    # one row per (W, g0), plain values; the run at W depends on (key, W) only, so a W
+    # grid split across calls gives the same rows
+    Ws, g0 = [20.0, 30.0], (0.2, 0.1)
+    seen = []
+    rows = rare.f_aval_tail(1, Ws, key=KEY, g0=g0, n=50, replicas=3, thin=2,
+                            callback=seen.append)
+    assert [(r.W, r.g0) for r in rows] == [(W, g) for W in Ws for g in g0]
+    assert seen == rows and all(isinstance(r, rare.TailRow) for r in rows)
+    part = rare.f_aval_tail(1, Ws[1:], key=KEY, g0=g0, n=50, replicas=3, thin=2)
+    for a, b in zip(rows[2:], part):  # (NaN acceptance where no level was needed)
+        np.testing.assert_equal(a._replace(seconds=0)._asdict(), b._replace(seconds=0)._asdict())
+    for r in rows:
+        assert r.f == pytest.approx(np.mean(r.replicas)) and len(r.replicas) == 3
+        assert r.reliable == rare.reliable(r.replicas, r.levels)
+    # smaller g0: fewer avalanches in every replica (same runs)
+    for a, b in zip(rows[::2], rows[1::2]):
+        assert np.all(np.asarray(b.replicas) <= np.asarray(a.replicas))
 
 
 @pytest.mark.parametrize("wrap", [False, True])
@@ -189,15 +131,13 @@ def test_lattice_moves_leave_the_prior_invariant(wrap):
     # every valid proposal accepted = the unconditioned chain; started in N(0, I) it must
     # stay N(0, I) at every site, including the grain's neighbourhood that the local
     # moves act on (exact reference: the prior itself; KS at 5000 chains x 30 steps)
-    import scipy.stats
-
     R = 3
     propose = rare.lattice_moves(R, wrap=wrap)
-    key = jax.random.PRNGKey(8)
+    key = jax.random.key(8)
     z = np.asarray(jax.random.normal(key, (5000, lattice.num_sites(R))))
     moved = np.zeros(len(z), bool)
     for i in range(30):
-        zp, valid, _ = propose(jax.random.fold_in(key, i), z, 0.3)
+        zp, valid, _ = propose(z, 0.3, key=jax.random.fold_in(key, i))
         moved |= valid & np.any(zp != z, axis=1)
         z = np.where(valid[:, None], zp, z)
     assert moved.mean() > 0.99 and np.all(np.isfinite(z))
@@ -211,3 +151,37 @@ def test_reliability_flag():
     assert not rare.reliable([1e-6, 0.0, 2e-6], [5, 5, 5], 14)  # one never got there
     assert not rare.reliable([1e-6, 2e-6, 1.5e-6], [5, 14, 6], 14)  # level limit hit
     assert not rare.reliable([1e-9, 1e-6, 1e-6, 1e-6], [5, 5, 5, 5], 14)  # > 30x spread
+
+
+def test_calm_profile_of_iid_potentials_matches_the_uniform_law():
+    # reference: V uniform on [-W, W] has rms W / sqrt 3 (V_0), W sqrt(2/3) (V_n - V_0),
+    # median |V_0| = W / 2, and P(|V_n - V_0| < a) = a / W - a^2 / (4 W^2) (analytic)
+    R, W, M = 3, 10.0, 20000
+    V = np.asarray(jax.random.uniform(jax.random.key(2), (M, lattice.num_sites(R)),
+                                      minval=-W, maxval=W))
+    prof = rare.calm_profile(V, R, r_max=3, widths=(1.0, 3.0))
+    assert isinstance(prof, rare.CalmProfile) and prof.rms.shape == (4,)
+    np.testing.assert_allclose(prof.rms, [W / np.sqrt(3)] + [W * np.sqrt(2 / 3)] * 3,
+                               rtol=0.02)
+    assert prof.median_abs[0] == pytest.approx(W / 2, rel=0.03)
+    near = 2 * 3 * 4  # sites with 1 <= d <= 3: 4 d per shell
+    a = np.array([1.0, 3.0])
+    np.testing.assert_allclose(prof.resonant, near * (a / W - a ** 2 / (4 * W ** 2)),
+                               rtol=0.03)
+    np.testing.assert_allclose(prof.resonant_iid, prof.resonant, rtol=0.03)
+
+
+def test_fit_tail_recovers_exact_laws():
+    # reference: noiseless exponential and power-law tails (analytic parameters)
+    Ws = np.array([100.0, 150.0, 200.0, 250.0])
+    exp_rows = [{"W": W, "f": 3.0 * np.exp(-W / 12.5), "stderr": 0.1 * np.exp(-W / 12.5)}
+                for W in Ws]
+    fit = rare.fit_tail(exp_rows)
+    assert isinstance(fit, rare.TailFit) and fit.n == 4
+    assert fit.exp[0] == pytest.approx(12.5, rel=1e-9) and fit.exp[2] < 1e-20
+    assert fit.power[2] > 1e-3  # the wrong form does not fit
+    pow_rows = [{"W": W, "f": 5.0 * W ** -7.0, "stderr": 0.2 * W ** -7.0} for W in Ws]
+    fit = rare.fit_tail(pow_rows, W_min=120.0)
+    assert fit.n == 3 and fit.power[0] == pytest.approx(7.0, rel=1e-9)
+    short = rare.fit_tail(exp_rows[:2] + [{"W": 300.0, "f": 0.0, "stderr": 0.0}])
+    assert short.n == 2 and np.isnan(short.exp[0]) and np.isnan(short.power[0])

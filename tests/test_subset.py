@@ -1,11 +1,12 @@
-"""Tests of subset simulation (jaxmf._subset) on Gaussian problems with exact answers."""
+"""Tests of subset simulation (jaxmf.analysis.rare.subset) on Gaussian problems with
+exact answers."""
 
 import jax
 import numpy as np
 import pytest
 import scipy.stats
 
-from jaxmf.analysis.rare import subset as _subset
+from jaxmf.analysis.rare import subset
 
 
 def _halfspace(d):
@@ -19,9 +20,9 @@ def test_gaussian_tail_probability_matches_the_exact_value(t):
     d, M = 20, 8
     est = []
     for r in range(M):
-        run = _subset.run(jax.random.PRNGKey(r), _halfspace(d), d, n=500, stop=-t)
+        run = subset.run(_halfspace(d), d, key=jax.random.key(r), n=500, stop=-t)
         assert run.thresholds[-1] > -t and np.all(np.diff(run.thresholds) < 0)
-        est.append(float(_subset.tail_probability(run, -t)[0]))
+        est.append(float(subset.tail_probability(run, -t).probability))
     est = np.asarray(est)
     exact = scipy.stats.norm.cdf(-t)
     se = est.std(ddof=1) / np.sqrt(M)
@@ -30,9 +31,9 @@ def test_gaussian_tail_probability_matches_the_exact_value(t):
 
 
 def test_tail_probability_over_all_thresholds_of_one_run():
-    run = _subset.run(jax.random.PRNGKey(3), _halfspace(5), 5, n=1000, stop=-5.0)
+    run = subset.run(_halfspace(5), 5, key=jax.random.key(3), n=1000, stop=-5.0)
     ts = np.array([0.5, 1.5, 2.5, 3.5, 4.5])
-    P, k = _subset.tail_probability(run, -ts)
+    P, k = subset.tail_probability(run, -ts)
     assert np.all(np.diff(k) >= 0) and k[0] == 0  # deeper events use deeper populations
     exact = scipy.stats.norm.cdf(-ts)
     # one run: relative error ~ sqrt(levels) * 0.1 ... 0.3; a loose but failing-capable bound
@@ -51,7 +52,7 @@ def test_conditional_populations_have_the_conditional_law(thin):
     d, M = 6, 16
     m1, m2, u, acc = [], [], [], []
     for r in range(M):
-        run = _subset.run(jax.random.PRNGKey(100 + r), lambda z: -np.asarray(z)[:, 0], d,
+        run = subset.run(lambda z: -np.asarray(z)[:, 0], d, key=jax.random.key(100 + r),
                           n=500, stop=-3.0, thin=thin)
         z, b = run.samples, run.thresholds[-1]
         assert np.all(-z[:, 0] <= b) and len(run.thresholds) >= 2
@@ -66,28 +67,38 @@ def test_conditional_populations_have_the_conditional_law(thin):
 
 def test_reproducible_from_the_key():
     f = _halfspace(4)
-    a = _subset.run(jax.random.PRNGKey(5), f, 4, n=100, stop=-3.0)
-    b = _subset.run(jax.random.PRNGKey(5), f, 4, n=100, stop=-3.0)
-    c = _subset.run(jax.random.PRNGKey(6), f, 4, n=100, stop=-3.0)
+    a = subset.run(f, 4, key=jax.random.key(5), n=100, stop=-3.0)
+    b = subset.run(f, 4, key=jax.random.key(5), n=100, stop=-3.0)
+    c = subset.run(f, 4, key=jax.random.key(6), n=100, stop=-3.0)
     np.testing.assert_array_equal(a.scores, b.scores)
     np.testing.assert_array_equal(a.samples, b.samples)
     assert not np.array_equal(a.scores[0], c.scores[0])
 
 
+def test_proposals_may_be_plain_tuples():
+    # a user move returning (z', valid) behaves as the Proposal of the same move
+    f = _halfspace(3)
+    a = subset.run(f, 3, key=jax.random.key(2), n=100, stop=-2.5)
+    b = subset.run(f, 3, key=jax.random.key(2), n=100, stop=-2.5,
+                   propose=lambda z, s, *, key: tuple(subset.pcn(z, s, key=key))[:2])
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert len(a.thresholds) >= 1
+
+
 def test_plain_sampling_is_used_when_the_event_is_not_rare():
-    run = _subset.run(jax.random.PRNGKey(0), _halfspace(3), 3, n=1000, stop=0.0)
+    run = subset.run(_halfspace(3), 3, key=jax.random.key(0), n=1000, stop=0.0)
     assert len(run.thresholds) == 0 and run.n_evals == 1000
-    P, k = _subset.tail_probability(run, 0.0)
+    P, k = subset.tail_probability(run, 0.0)
     assert k == 0 and P == pytest.approx(0.5, abs=0.05)
 
 
 def test_bad_input():
     f = _halfspace(2)
     with pytest.raises(ValueError, match="p0"):
-        _subset.run(jax.random.PRNGKey(0), f, 2, n=105, p0=0.1)
+        subset.run(f, 2, key=jax.random.key(0), n=105, p0=0.1)
     with pytest.raises(ValueError, match="p0"):
-        _subset.run(jax.random.PRNGKey(0), f, 2, n=100, p0=1.5)
+        subset.run(f, 2, key=jax.random.key(0), n=100, p0=1.5)
     with pytest.raises(ValueError, match="thin"):
-        _subset.run(jax.random.PRNGKey(0), f, 2, n=100, thin=0)
+        subset.run(f, 2, key=jax.random.key(0), n=100, thin=0)
     with pytest.raises(ValueError, match="NaN"):
-        _subset.run(jax.random.PRNGKey(0), lambda z: np.full(len(z), np.nan), 2, n=100)
+        subset.run(lambda z: np.full(len(z), np.nan), 2, key=jax.random.key(0), n=100)

@@ -7,7 +7,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from ..analysis.rare.estimate import THIN, f_aval_tail, fit_tail
+from ..analysis.rare import THIN, f_aval_tail, fit_tail
 from ..analysis.thresholds import sup_threshold
 
 TITLE = "Rare avalanches"
@@ -23,8 +23,8 @@ def compute(quick: bool, workdir: Path):
     sizes = QUICK if quick else FULL
     R, Ws, n, reps, thin = (sizes[k] for k in ("R", "W", "n", "replicas", "thin"))
     qp_kw = sizes["qp"]
-    curve = f_aval_tail(jax.random.PRNGKey(7), R, Ws, g0=(1.0, 0.5), n=n, replicas=reps,
-                        thin=thin)
+    curve = [r._asdict() for r in f_aval_tail(R, Ws, key=jax.random.key(7), g0=(1.0, 0.5),
+                                              n=n, replicas=reps, thin=thin)]
     sup = sup_threshold(R, g0=1.0, W_grid=np.geomspace(40.0, 1000.0, 25), **qp_kw)
     qp = [{"R": R, "g0": 1.0, "sup": sup.sup, "err": sup.err, "theta_star": sup.theta_star}]
     data = {"random": curve, "qp": qp,
@@ -42,10 +42,10 @@ def compute(quick: bool, workdir: Path):
              for r in g1)
          + ("" if all(r["reliable"] for r in g1)
             else " (* not reliable, rare.reliable: indication only)")
-         + (f"; log f ~ -W/W_1, W_1 = {fit['exp'][0]:.0f}+-{fit['exp'][1]:.0f}"
-            f" (chi2/dof {fit['exp'][2]:.1f}); power law exponent "
-            f"{fit['power'][0]:.0f}+-{fit['power'][1]:.0f} (chi2/dof {fit['power'][2]:.1f})"
-            if np.isfinite(fit["exp"][0]) else ""),
+         + (f"; log f ~ -W/W_1, W_1 = {fit.exp[0]:.0f}+-{fit.exp[1]:.0f}"
+            f" (chi2/dof {fit.exp[2]:.1f}); power law exponent "
+            f"{fit.power[0]:.0f}+-{fit.power[1]:.0f} (chi2/dof {fit.power[2]:.1f})"
+            if np.isfinite(fit.exp[0]) else ""),
          "agrees: non-zero far above the QP threshold" if above and any(
              r["reliable"] and r["f"] > 2 * r["stderr"] for r in above) else "inconclusive"),
         ("QP potentials: no avalanche above a finite W_th (Sec. VII)", "W_th ~ 45 (g0=1)",

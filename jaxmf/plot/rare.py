@@ -12,12 +12,13 @@ __all__ = ["plot_rare", "plot_threshold_map"]
 def plot_rare(data, ax=None):
     """QP vs random: f_aval(W) of random lattices (error bars) and the QP sup W_th.
 
-    Open markers: rows that are not reliable (importance sampling with fewer than 5
-    effective hits; subset simulation with ``reliable`` False, see :func:`reliable`).
+    Open markers: rows with ``reliable`` False
+    (:func:`jaxmf.analysis.rare.reliable`): order-of-magnitude indications only.
 
     Args:
-        data: dict with "random": list of curve rows (:func:`f_aval_tail` or
-            :func:`f_aval_curve`; keys R, g0, W, f, stderr) and "qp": list of dicts
+        data: dict with "random": list of rows of
+            :func:`jaxmf.analysis.rare.f_aval_tail` (dicts as read back from JSON, or
+            ``TailRow``; keys R, g0, W, f, stderr, reliable) and "qp": list of dicts
             (R, g0, sup, err).
         ax: matplotlib axes (a new figure if None).
 
@@ -27,7 +28,7 @@ def plot_rare(data, ax=None):
     from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     ax = axes(ax, figsize=(4.6, 3.6))
-    rows = data["random"]
+    rows = [r._asdict() if hasattr(r, "_asdict") else r for r in data["random"]]
     keys = sorted({(r["g0"], r["R"]) for r in rows}, key=lambda k: (-k[0], k[1]))
     markers = {10: "o", 15: "s", 22: "^"}
     colors = {}
@@ -42,8 +43,8 @@ def plot_rare(data, ax=None):
         ax.errorbar(W, f, yerr=[np.minimum(e, 0.999 * f), e], color=c,
                     marker=markers.get(R, "d"), ms=3.5, lw=1, capsize=2,
                     label=f"random, $g_0$={g0:g}, R={R}")
-        weak = np.array([r.get("ess", np.inf) < 5 or not r.get("reliable", True) for r in rr])
-        if weak.any():  # heavy-tailed weights / scattered replicas: not reliable
+        weak = np.array([not r.get("reliable", True) for r in rr])
+        if weak.any():  # scattered replicas: not reliable
             ax.plot(W[weak], f[weak], ls="none", marker=markers.get(R, "d"), ms=3.5,
                     mfc="white", mec=c, zorder=3)
     for q in data.get("qp", []):

@@ -1,8 +1,28 @@
-"""Rare avalanches of random lattices: f_aval(W) by subset simulation on the critical
-grain coupling."""
+"""Rare avalanches of random lattices: f_aval(W) far below what plain sampling sees.
 
-from .estimate import (SubsetEstimate, calm_profile, critical_log_g0, f_aval_tail, fit_tail,
-                       lattice_moves, plain_estimate, reliable, subset_estimate)
+For iid random potentials (V_n uniform on [-W, W]) the avalanche probability f_aval
+(eq. 19) stays non-zero at every W, while for quasiperiodic ones it vanishes above
+sup_theta0 W_th (:func:`jaxmf.analysis.thresholds.sup_threshold`). The random side is
+computed by subset simulation on the critical grain coupling log g0_c(V):
 
-__all__ = ["SubsetEstimate", "calm_profile", "critical_log_g0", "f_aval_tail", "fit_tail",
-           "lattice_moves", "plain_estimate", "reliable", "subset_estimate"]
+* :mod:`~jaxmf.analysis.rare.subset`: generic subset simulation of a Gaussian tail;
+* :mod:`~jaxmf.analysis.rare.critical`: log g0_c(V), the reaction coordinate;
+* :mod:`~jaxmf.analysis.rare.moves`: Markov moves of the lattice potentials;
+* :mod:`~jaxmf.analysis.rare.estimate`: f_aval(W, g0) with replica error bars, the
+  reliability rule, and plain sampling for checks;
+* :mod:`~jaxmf.analysis.rare.diagnostics`: what avalanching potentials look like, and
+  fits of the tail of f_aval(W).
+
+Every function that draws random numbers takes a keyword-only JAX PRNG ``key``
+(``jax.random.key(seed)``); its result is a deterministic function of it.
+"""
+
+from .critical import critical_log_g0
+from .diagnostics import CalmProfile, TailFit, calm_profile, fit_tail
+from .estimate import (MAX_LEVELS, THIN, PlainEstimate, SubsetEstimate, TailRow, f_aval_tail,
+                       plain_estimate, reliable, subset_estimate)
+from .moves import MOVES, lattice_moves
+
+__all__ = ["SubsetEstimate", "subset_estimate", "TailRow", "f_aval_tail", "reliable",
+           "PlainEstimate", "plain_estimate", "critical_log_g0", "lattice_moves", "MOVES",
+           "CalmProfile", "calm_profile", "TailFit", "fit_tail", "THIN", "MAX_LEVELS"]

@@ -13,22 +13,32 @@ Crank-Nicolson proposal z' = rho z + sigma xi, rho = sqrt(1 - sigma^2), xi ~ N(0
 leaves N(0, I) invariant, so accepting z' iff s(z') <= b_k is an exact Metropolis step for
 the conditional law; sigma is adapted towards acceptance 0.44 between synchronous steps
 of all chains (Papaioannou et al.). Other moves plug in through ``propose``
-(:mod:`jaxmf.rare` mixes pCN with local moves of the lattice potentials).
+(:func:`jaxmf.analysis.rare.moves.lattice_moves` mixes pCN with local moves of the
+lattice potentials).
 
 For P = 1e-12 with p0 = 0.1 this needs 12 levels of n scores each instead of ~1e14 plain
 samples. The estimator has a bias O(1/n) and correlated chains; its honest error comes
-from independent replicas (:func:`jaxmf.rare.subset_estimate` runs several).
+from independent replicas (:func:`jaxmf.analysis.rare.subset_estimate` runs several).
+
+Nothing here knows about lattices: the score is any batched function of z.
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..._checks import check_int
+
+__all__ = ["SubsetRun", "Proposal", "TailProbability", "run", "pcn", "tail_probability",
+           "TARGET_ACCEPTANCE"]
+
 TARGET_ACCEPTANCE = 0.44
+"""Metropolis acceptance the pCN step size is adapted towards (Papaioannou et al.)."""
 
 
 class SubsetRun(NamedTuple):
@@ -57,37 +67,72 @@ class SubsetRun(NamedTuple):
     p0: float
 
 
+class Proposal(NamedTuple):
+    """A batch of Markov proposals (what a ``propose`` callable of :func:`run` returns).
+
+    Attributes:
+        z: (m, d) proposed states.
+        valid: (m,) False where the move left the support (the chain then stays).
+        scaled: (m,) proposals whose acceptance adapts the step sigma (None: all).
+    """
+
+    z: np.ndarray
+    valid: np.ndarray
+    scaled: np.ndarray | None = None
+
+
+class TailProbability(NamedTuple):
+    """P(s <= b) read off a run (:func:`tail_probability`).
+
+    Attributes:
+        probability: estimates, shaped like b.
+        population: the population k each estimate used (0: plain sampling).
+    """
+
+    probability: np.ndarray
+    population: np.ndarray
+
+
 def _chunked(score, z, chunk):
     out = [np.asarray(score(z[i:i + chunk])) for i in range(0, len(z), chunk)]
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def pcn(key, z, sigma):
-    """Preconditioned Crank-Nicolson step for the N(0, I) prior: (z', valid = True)."""
+def pcn(z, sigma, *, key) -> Proposal:
+    """Preconditioned Crank-Nicolson step for the N(0, I) prior (every proposal valid).
+
+    Args:
+        z: (m, d) current states.
+        sigma: step size in (0, 1] (larger values are clipped to 1).
+        key: JAX PRNG key.
+
+    Returns:
+        :class:`Proposal` with z' = sqrt(1 - sigma^2) z + sigma xi, xi ~ N(0, I).
+    """
     xi = np.asarray(jax.random.normal(key, z.shape, jnp.float64))
     sigma = min(float(sigma), 1.0)
-    return np.sqrt(1.0 - sigma ** 2) * z + sigma * xi, np.ones(len(z), bool)
+    return Proposal(np.sqrt(1.0 - sigma ** 2) * z + sigma * xi, np.ones(len(z), bool))
 
 
-def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float = -np.inf,
+def run(score: Callable, dim: int, *, key, n: int, p0: float = 0.1, stop: float = -np.inf,
         max_levels: int = 14, sigma0: float = 0.5, propose: Callable = pcn,
         thin: int = 1, chunk: int | None = None,
         progress: Callable | None = None) -> SubsetRun:
     """Subset simulation of s(z), z ~ N(0, I_dim), down to the threshold ``stop``.
 
     Args:
-        key: JAX PRNG key (the run is a deterministic function of it).
         score: batched score, (m, dim) float64 array -> (m,) scores (smaller = rarer);
             +inf is allowed (never in the event), NaN is not.
         dim: dimension d of z.
+        key: JAX PRNG key (the run is a deterministic function of it).
         n: samples per level; n p0 and 1 / p0 must be integers.
         p0: conditional probability per level.
         stop: levels are added until b_L <= stop (then P(s <= stop) is estimated from
             the last population) or ``max_levels`` is reached.
         max_levels: at most this many conditional levels (P >= p0^max_levels / n).
         sigma0: initial step scale, adapted towards acceptance 0.44.
-        propose: (key, z (m, dim), sigma) -> (z', valid (m,)[, scaled (m,)]): a
-            proposal for which "accept every valid z'" satisfies detailed balance for
+        propose: (z (m, dim), sigma, *, key) -> :class:`Proposal` (or a tuple
+            (z', valid[, scaled])): a proposal for which "accept every valid z'" satisfies detailed balance for
             N(0, I) (pCN; or a symmetric move of a variable mapped to a uniform one,
             invalid outside its support). The chain then accepts z' iff valid and
             s(z') <= b_k. sigma is adapted on the acceptance of the proposals marked
@@ -105,8 +150,8 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
     if not 0 < p0 < 1 or n_seeds * length != n or abs(n_seeds - n * p0) > 1e-9:
         raise ValueError(f"n * p0 and 1 / p0 must be integers with 0 < p0 < 1; got n={n}, "
                          f"p0={p0}")
-    if isinstance(thin, bool) or not isinstance(thin, (int, np.integer)) or thin < 1:
-        raise ValueError(f"thin must be an int >= 1, got {thin!r}")
+    check_int("thin", thin, 1)
+    check_int("max_levels", max_levels, 0)
     sigma = float(sigma0)
     chunk = n if chunk is None else int(chunk)
     key, k0 = jax.random.split(key)
@@ -133,9 +178,9 @@ def run(key, score: Callable, dim: int, *, n: int, p0: float = 0.1, stop: float 
         chain_z, chain_s, acc = [cur_z], [cur_s], []
         for step in range(1, (length - 1) * thin + 1):
             key, kx = jax.random.split(key)
-            out = propose(kx, cur_z, sigma)
+            out = propose(cur_z, sigma, key=kx)
             prop, valid = out[0], out[1]
-            scaled = out[2] if len(out) > 2 else np.ones(n_seeds, bool)
+            scaled = out[2] if len(out) > 2 and out[2] is not None else np.ones(n_seeds, bool)
             ps = np.full(n_seeds, np.inf)
             if valid.any():
                 ps[valid] = _chunked(score, prop[valid], chunk)
@@ -167,7 +212,7 @@ def _check_scores(s):
         raise ValueError("score returned NaN")
 
 
-def tail_probability(res: SubsetRun, b):
+def tail_probability(res: SubsetRun, b) -> TailProbability:
     """P(s <= b) estimated from a run, for any b (vectorized).
 
     Uses the most conditioned population k whose threshold b_k (b_0 = +inf) still
@@ -175,7 +220,7 @@ def tail_probability(res: SubsetRun, b):
     population the estimate is 0 (bounded by p0^L / n).
 
     Returns:
-        (P, k): arrays like b, k the population used.
+        :class:`TailProbability` (probability, population), arrays like b.
     """
     b = np.asarray(b, float)
     th = np.concatenate([[np.inf], res.thresholds])  # b_0 .. b_L, decreasing
@@ -183,4 +228,4 @@ def tail_probability(res: SubsetRun, b):
     k = np.sum(th[None, :] >= b.reshape(-1, 1), axis=1) - 1
     frac = np.array([np.mean(res.scores[kk] <= bb) for kk, bb in zip(k, b.ravel())])
     P = np.concatenate([[1.0], res.level_probs])[k] * frac
-    return P.reshape(b.shape), k.reshape(b.shape)
+    return TailProbability(P.reshape(b.shape), k.reshape(b.shape))
