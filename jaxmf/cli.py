@@ -2,7 +2,7 @@
 
     jaxmf reproduce [--quick] [--out DIR] [--only fig1d fig3 ...]
     jaxmf eta --g 0.1 1 10 [--dist goe]
-    jaxmf chain --N 50 --alpha 0.637 [--g1 0.5] [--out chain.json]
+    jaxmf chain --N 50 --alpha 0.637 [--g10 0.5] [--out chain.json]
     jaxmf lattice --R 15 --W 70 --theta0 2.954     (or --kind random --seed 1)
     jaxmf sweep --out runs/qp --R 10 15 --W 60 80 100 120 [--kind random] [--samples 64]
     jaxmf ed --N 8 --alpha 0.6 [--samples 10]

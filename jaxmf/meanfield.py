@@ -52,7 +52,7 @@ from ._checks import LOG2, check_dist, check_int, is_concrete
 from ._hermite import hermite
 from .enhancement import czz, eta_and_slope_of_log_g, mean_entropy
 
-__all__ = ["MeanFieldResult", "solve", "avalanches", "n_thermal", "mean_entropies",
+__all__ = ["MeanFieldResult", "solve", "avalanche_flag", "avalanches", "n_thermal", "mean_entropies",
            "mean_entropy_of_log_g", "memories", "GRAD_MARGIN", "CriticalScale",
            "critical_log_scale"]
 

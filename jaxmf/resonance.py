@@ -12,7 +12,7 @@ and the scaling law of the eigenstate resonance strength g_a (A3),
 
 Two families of ptilde share one interface (:class:`ResonanceFamily`: pdf, cdf,
 quantile): ``"poisson"`` (closed form) and ``"goe"`` (a shipped Monte Carlo table; see
-``jaxmf/data/README.md`` and :mod:`jaxmf.goe_table`).
+``jaxmf/data/README.md`` and :mod:`jaxmf.tables.goe`).
 
 All functions are exact and finite on [0, inf], with finite derivatives there.
 """

@@ -18,11 +18,11 @@ def plot_fig3a(data, ax=None):
     n = np.arange(1, data["S"].size + 1)
     ax.semilogy(n, data["S"], "o-", ms=3)
     ax.axhline(LOG2, c="k", lw=0.6)
-    ax.axvline(data["n_star"], c="gray", ls=":", label=f"$n_\\star$ = {data['n_star']:.1f}")
+    ax.axvline(data["n_thermal"], c="gray", ls=":", label=f"$n_\\star$ = {data['n_thermal']:.1f}")
     ax.set_xlabel("l-bit index $n$")
     ax.set_ylabel("$[S_n]$ (nats)")
     ax.set_title(f"N={data['N']}, $\\delta\\alpha$={data['dalpha']}, "
-                 f"$g_{{1,0}}$={data['g1']}, {data['dist']}", fontsize=9)
+                 f"$g_{{1,0}}$={data['g10']}, {data['dist']}", fontsize=9)
     ax.legend(fontsize=8)
     return ax
 
@@ -39,7 +39,7 @@ def plot_fig3b(data, ax=None):
               label="$\\propto|\\delta\\alpha|^{-1}$")
     ax.set_xlabel("$|\\delta\\alpha| = \\alpha_c - \\alpha$")
     ax.set_ylabel("$\\eta_{tot}$")
-    ax.set_title(f"localized side, $g_{{1,0}}$={data['g1']}, {data['dist']}", fontsize=9)
+    ax.set_title(f"localized side, $g_{{1,0}}$={data['g10']}, {data['dist']}", fontsize=9)
     ax.legend(fontsize=7, ncol=2)
     return ax
 
