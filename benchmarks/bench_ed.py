@@ -60,13 +60,13 @@ def main(argv=None):
         keys = jax.random.split(jax.random.key(N), n)
 
         t0 = time.perf_counter()  # first call: compile + run
-        jax.block_until_ready(ed.drh_ensemble(N, args.alpha, keys))
+        jax.block_until_ready(ed.drh_ensemble(N, args.alpha, key=keys))
         first = time.perf_counter() - t0
         t0 = time.perf_counter()
-        res = jax.block_until_ready(ed.drh_ensemble(N, args.alpha, keys))
+        res = jax.block_until_ready(ed.drh_ensemble(N, args.alpha, key=keys))
         t_jax = (time.perf_counter() - t0) / n
 
-        Hs = [np.asarray(ed.drh_hamiltonian(N, args.alpha, k)) for k in keys]
+        Hs = [np.asarray(ed.drh_hamiltonian(N, args.alpha, key=k)) for k in keys]
         t_sp = {}
         for driver in ("evd", "evr"):
             scipy.linalg.eigh(Hs[0][:64, :64], driver=driver)  # warm-up

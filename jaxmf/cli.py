@@ -141,7 +141,7 @@ def _cmd_ed(a):
 
     from .models import ed
 
-    out = ed.drh_ensemble(a.N, a.alpha, jax.random.PRNGKey(a.seed), a.samples)
+    out = ed.drh_ensemble(a.N, a.alpha, key=jax.random.key(a.seed), n_samples=a.samples)
     st = ed.entropy_statistics(out.entropy)
     print(f"N = {a.N}, alpha = {a.alpha}, {a.samples} samples: [S_end] = "
           f"{float(st.mean_all):.5f} +- {float(st.stderr_all):.5f} nats (all states), "

@@ -16,6 +16,14 @@ mixes the grain qubit, so H conserves no total magnetization and has no block st
 Observables of the end l-bit n = N in every eigenstate |a>: the entanglement entropy
 S_a (nats) of its 2x2 reduced density matrix, and <a|sz_N|a>, whose mean square over
 eigenstates is the infinite-time memory (1/D) sum_a <a|sz_N|a>^2 (Czz of eq. 7a-b, A14).
+
+Couplings: J1 = J_1 here is an energy, the flip-flop amplitude of the Hamiltonian
+(in units where h = 1). It is not the reduced coupling g10 = g_{1,0} of the mean-field
+chain (:mod:`jaxmf.models.chain`), which is dimensionless and is fitted to these ED
+results in :mod:`jaxmf.analysis.ed_compare`.
+
+Randomness: every function that samples a realization takes a JAX PRNG key, keyword-only
+(``key=jax.random.key(seed)``; raw ``jax.random.PRNGKey`` keys give the same numbers).
 """
 
 from __future__ import annotations
@@ -29,12 +37,14 @@ import numpy as np
 from jax.scipy.special import xlog1py, xlogy
 
 from .. import _config  # noqa: F401  (float64)
-from .._checks import LOG2, check_int, check_values
+from .._checks import LOG2, check_choice, check_int, check_values
 
 __all__ = [
     "CentralGrainParams",
     "EDResult",
     "EntropyStatistics",
+    "EndSpinObservables",
+    "EntropyHistogram",
     "drh_parameters",
     "central_grain_hamiltonian",
     "drh_hamiltonian",
@@ -49,6 +59,7 @@ __all__ = [
 ]
 
 # Paper's parameters (Sec. VI): h = 1, delta h = 0.1, J_1 = 0.41, d_g = 8, rms 1.5.
+# J1 is the Hamiltonian's coupling (an energy), not the reduced coupling g10.
 DEFAULTS = dict(d_g=8, grain_rms=1.5, h_mean=1.0, h_width=0.1, J1=0.41, grain_norm="sample")
 
 
@@ -58,7 +69,7 @@ class CentralGrainParams(NamedTuple):
     Attributes:
         H_g: (..., d_g, d_g) grain Hamiltonian.
         h: (..., N) l-bit fields h_n.
-        J: (..., N) couplings J_n.
+        J: (..., N) couplings J_n = J_1 alpha^(n-1) (energies).
     """
 
     H_g: jax.Array
@@ -83,6 +94,32 @@ class EDResult(NamedTuple):
     def memory(self) -> jax.Array:
         """(...,) infinite-time memory (1/D) sum_a <a|sz_N|a>^2 per realization."""
         return jnp.mean(self.sz**2, axis=-1)
+
+
+class EndSpinObservables(NamedTuple):
+    """Reduced state of the last qubit in each of M states.
+
+    Attributes:
+        entropy: (..., M) entanglement entropy (nats), in [0, log 2].
+        sz: (..., M) <sz> of the last qubit.
+    """
+
+    entropy: jax.Array
+    sz: jax.Array
+
+
+class EntropyHistogram(NamedTuple):
+    """Sample-averaged density of the end-spin entropy on [0, log 2].
+
+    Attributes:
+        edges: (bins + 1,) bin edges (nats).
+        density: (bins,) mean over samples of each sample's density (integrates to 1).
+        stderr: (bins,) its standard error over samples (NaN for one sample).
+    """
+
+    edges: np.ndarray
+    density: np.ndarray
+    stderr: np.ndarray
 
 
 class EntropyStatistics(NamedTuple):
@@ -111,27 +148,22 @@ def _check_N(N):
 
 def _check_params(alpha, d_g, grain_rms, h_mean, h_width, J1, grain_norm):
     check_values("alpha", alpha, lambda a: np.isfinite(a) & (a >= 0), "a finite number >= 0")
-    if (
-        isinstance(d_g, bool)
-        or not isinstance(d_g, (int, np.integer))
-        or d_g < 2
-        or d_g & (d_g - 1)
-    ):
+    check_int("d_g", d_g, 2)
+    if d_g & (d_g - 1):
         raise ValueError(f"d_g must be a power of 2 >= 2 (the grain is qubits); got {d_g!r}")
     check_values("grain_rms", grain_rms, lambda x: np.isfinite(x) & (x > 0), "a finite number > 0")
     check_values("h_mean", h_mean, np.isfinite, "a finite number")
     check_values("h_width", h_width, lambda x: np.isfinite(x) & (x >= 0), "a finite number >= 0")
     check_values("J1", J1, np.isfinite, "a finite number")
-    if grain_norm not in ("sample", "ensemble"):
-        raise ValueError(f"grain_norm must be 'sample' or 'ensemble'; got {grain_norm!r}")
+    check_choice("grain_norm", grain_norm, ("sample", "ensemble"))
 
 
 # ------------------------------------------------------------------------- the model
 def drh_parameters(
     N: int,
     alpha,
-    key,
     *,
+    key,
     d_g: int = 8,
     grain_rms=1.5,
     h_mean=1.0,
@@ -144,12 +176,13 @@ def drh_parameters(
     Args:
         N: number of l-bits (static int >= 1).
         alpha: coupling decay, J_n = J1 * alpha^(n-1) (eq. 12); finite, >= 0.
-        key: a JAX PRNG key (one realization; vmap for many).
+        key: a JAX PRNG key, keyword-only (one realization; vmap for many).
         d_g: grain dimension, a power of 2 (sigma_g acts on one of its qubits).
         grain_rms: rms eigenvalue of H_g, sqrt(tr(H_g^2) / d_g).
         h_mean, h_width: h_n ~ uniform[h_mean - h_width, h_mean + h_width].
-        J1: first coupling J_1.
-        grain_norm: "sample" scales every H_g to exactly `grain_rms` (THEORY.md 6);
+        J1: first coupling J_1 of the Hamiltonian (an energy; not the mean-field g10).
+        grain_norm: "sample" scales every H_g to exactly `grain_rms` (docs/theory.md,
+            section 6);
             "ensemble" scales the GOE so that the sample average [tr(H_g^2)]/d_g is
             grain_rms^2 (the paper's bracket notation can be read this way).
 
@@ -210,9 +243,9 @@ def central_grain_hamiltonian(params: CentralGrainParams) -> jax.Array:
     return H.at[np.concatenate([diag, rows]), np.concatenate([diag, cols])].add(values)
 
 
-def drh_hamiltonian(N: int, alpha, key, **params) -> jax.Array:
-    """(8 * 2^N, 8 * 2^N) DRH Hamiltonian of one realization; see `drh_parameters`."""
-    return central_grain_hamiltonian(drh_parameters(N, alpha, key, **params))
+def drh_hamiltonian(N: int, alpha, *, key, **params) -> jax.Array:
+    """(d_g 2^N, d_g 2^N) DRH Hamiltonian of one realization; see `drh_parameters`."""
+    return central_grain_hamiltonian(drh_parameters(N, alpha, key=key, **params))
 
 
 # ------------------------------------------------------------------ end-spin observables
@@ -221,7 +254,7 @@ def _binary_entropy(lam):
     return -xlogy(lam, lam) - xlog1py(1.0 - lam, -lam)
 
 
-def end_spin_observables(eigvecs: jax.Array) -> tuple[jax.Array, jax.Array]:
+def end_spin_observables(eigvecs: jax.Array) -> EndSpinObservables:
     """Entropy and <sz> of the last qubit in each eigenvector (columns of `eigvecs`).
 
     Each eigenvector, reshaped to (D/2, 2) (rest x end spin), gives the 2x2 reduced
@@ -233,7 +266,8 @@ def end_spin_observables(eigvecs: jax.Array) -> tuple[jax.Array, jax.Array]:
         eigvecs: (..., D, M) M eigenvectors (or any normalized states) as columns, D even.
 
     Returns:
-        entropy (..., M) in nats, clipped to [0, log 2]; sz (..., M) = p - q.
+        EndSpinObservables: entropy (..., M) in nats, clipped to [0, log 2];
+        sz (..., M) = p - q.
     """
     D, M = eigvecs.shape[-2:]
     v = eigvecs.reshape(*eigvecs.shape[:-2], D // 2, 2, M)
@@ -246,13 +280,13 @@ def end_spin_observables(eigvecs: jax.Array) -> tuple[jax.Array, jax.Array]:
     lam_max = 0.5 + jnp.sqrt(0.25 * (p - q) ** 2 + c2)
     lam_min = jnp.clip((p * q - c2) / lam_max, 0.0, 0.5)
     entropy = jnp.clip(_binary_entropy(lam_min), 0.0, LOG2)
-    return entropy, p - q
+    return EndSpinObservables(entropy, p - q)
 
 
 @partial(jax.jit, static_argnames=("N", "d_g", "grain_norm"))
 def _spectrum(key, alpha, grain_rms, h_mean, h_width, J1, *, N, d_g, grain_norm):
     params = drh_parameters(
-        N, alpha, key, d_g=d_g, grain_rms=grain_rms, h_mean=h_mean,
+        N, alpha, key=key, d_g=d_g, grain_rms=grain_rms, h_mean=h_mean,
         h_width=h_width, J1=J1, grain_norm=grain_norm,
     )
     energies, vecs = jnp.linalg.eigh(central_grain_hamiltonian(params))
@@ -270,13 +304,13 @@ def _split_params(alpha, params):
     return floats, dict(d_g=p["d_g"], grain_norm=p["grain_norm"])
 
 
-def drh_end_spectrum(N: int, alpha, key, **params) -> EDResult:
+def drh_end_spectrum(N: int, alpha, *, key, **params) -> EDResult:
     """Energies, end-spin entropies and <sz_N> in every eigenstate of one realization.
 
     Args:
         N: number of l-bits (static int >= 1).
         alpha: coupling decay of eq. (12).
-        key: JAX PRNG key.
+        key: JAX PRNG key (keyword-only).
         **params: d_g, grain_rms, h_mean, h_width, J1, grain_norm (see `drh_parameters`).
 
     Returns:
@@ -288,7 +322,7 @@ def drh_end_spectrum(N: int, alpha, key, **params) -> EDResult:
     return _spectrum(key, *floats, N=N, **static)
 
 
-def drh_end_entropies(N: int, alpha, key, **params) -> jax.Array:
+def drh_end_entropies(N: int, alpha, *, key, **params) -> jax.Array:
     """Entanglement entropy (nats) of the end l-bit n = N in every eigenstate.
 
     Args: as `drh_end_spectrum`.
@@ -296,20 +330,20 @@ def drh_end_entropies(N: int, alpha, key, **params) -> jax.Array:
     Returns:
         (d_g * 2^N,) entropies in [0, log 2], ordered by energy.
     """
-    return drh_end_spectrum(N, alpha, key, **params).entropy
+    return drh_end_spectrum(N, alpha, key=key, **params).entropy
 
 
-def drh_end_memory(N: int, alpha, key, **params) -> jax.Array:
+def drh_end_memory(N: int, alpha, *, key, **params) -> jax.Array:
     """() infinite-time memory of the end spin, (1/D) sum_a <a|sz_N|a>^2 (Czz of eq. 7, A14)."""
-    return drh_end_spectrum(N, alpha, key, **params).memory
+    return drh_end_spectrum(N, alpha, key=key, **params).memory
 
 
 def drh_ensemble(
     N: int,
     alpha,
+    *,
     key,
     n_samples: int | None = None,
-    *,
     batch_size: int | None = None,
     memory_bytes: float = 2**30,
     **params,
@@ -322,8 +356,9 @@ def drh_ensemble(
     Args:
         N: number of l-bits (static int >= 1).
         alpha: coupling decay of eq. (12) (one value for the whole ensemble).
-        key: either a batch of keys (n_samples,) [typed] / (n_samples, 2) [raw], or a
-            single key together with `n_samples` (then split into n_samples keys).
+        key: keyword-only; either a batch of keys (n_samples,) [typed] /
+            (n_samples, 2) [raw], or a single key together with `n_samples` (then
+            split into n_samples keys).
         n_samples: number of realizations when `key` is a single key.
         batch_size: realizations per chunk; by default the largest with about
             6 * batch_size * D^2 * 8 bytes <= memory_bytes (at least 1).
@@ -338,8 +373,7 @@ def drh_ensemble(
     key = jnp.asarray(key) if not isinstance(key, jax.Array) else key
     typed = jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
     if n_samples is not None:
-        if n_samples < 1:
-            raise ValueError(f"n_samples must be an integer >= 1; got {n_samples!r}")
+        check_int("n_samples", n_samples, 1)
         keys = jax.random.split(key, n_samples)
     else:
         if key.ndim != (1 if typed else 2):
@@ -363,6 +397,7 @@ def _ensemble(keys, alpha, grain_rms, h_mean, h_width, J1, *, N, d_g, grain_norm
 # -------------------------------------------------------------------------- statistics
 def middle_slice(D: int, fraction: float = 1 / 3) -> slice:
     """Slice of the `fraction` of eigenstates in the middle of the spectrum (by rank)."""
+    check_values("fraction", fraction, lambda f: (f > 0) & (f <= 1), "a number in (0, 1]")
     cut = int(round(D * (1 - fraction) / 2))
     return slice(cut, D - cut)
 
@@ -393,7 +428,8 @@ def entropy_statistics(entropies, middle_fraction: float = 1 / 3) -> EntropyStat
     return EntropyStatistics(per_all, per_mid, m_all, e_all, m_mid, e_mid)
 
 
-def entropy_histogram(entropies, bins: int = 40, middle_fraction: float | None = None):
+def entropy_histogram(entropies, bins: int = 40,
+                      middle_fraction: float | None = None) -> EntropyHistogram:
     """Sample-averaged density p(S_end) on [0, log 2] (nats), with its standard error.
 
     Args:
@@ -402,12 +438,14 @@ def entropy_histogram(entropies, bins: int = 40, middle_fraction: float | None =
         middle_fraction: if given, use only that middle fraction of each spectrum.
 
     Returns:
-        edges (bins + 1,), density (bins,) integrating to 1, stderr (bins,) over samples.
+        EntropyHistogram: edges (bins + 1,), density (bins,) integrating to 1, stderr
+        (bins,) over samples.
     """
+    check_int("bins", bins, 1)
     s = np.asarray(entropies)
     if middle_fraction is not None:
         s = s[..., middle_slice(s.shape[-1], middle_fraction)]
     edges = np.linspace(0.0, LOG2, bins + 1)
     per = np.stack([np.histogram(row, bins=edges, density=True)[0] for row in s])
     err = per.std(axis=0, ddof=1) / np.sqrt(len(per)) if len(per) > 1 else np.full(bins, np.nan)
-    return edges, per.mean(axis=0), err
+    return EntropyHistogram(edges, per.mean(axis=0), err)

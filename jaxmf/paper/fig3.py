@@ -5,14 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import curve_fit
 
+from ..analysis.fits import least_squares
 from ..meanfield import avalanches, mean_entropies, n_thermal, solve
 from ..models import chain, symmetric
 
 TITLE = "Fig. 3: DRH chain"
 QUICK = {"N": [25, 50, 100, 200], "n_dalpha": 24}
 FULL = {"N": [25, 50, 100, 200, 400, 800], "n_dalpha": 40}
+
+
+def _power_law_residuals(p, x, y):
+    """eta_tot = A x^-nu + B at p = (A, nu, B), minus the data y."""
+    return p[0] * x ** (-p[1]) + p[2] - y
 
 
 def compute(quick: bool, workdir: Path, dist: str = "goe"):
@@ -41,15 +46,14 @@ def compute(quick: bool, workdir: Path, dist: str = "goe"):
     big = H[-1]
     ok = big < 0.25 * Ns[-1] * np.log(2)
 
-    def law(x, A, nu, B):
-        return A * x ** (-nu) + B
-
     x, y = -da[ok], big[ok]
-    p, cov = curve_fit(law, x, y, p0=(1.0, 1.0, 1.0))
-    nu, nu_stat = float(p[1]), float(np.sqrt(cov[1, 1]))
+    fit = least_squares(_power_law_residuals, [1.0, 1.0, 1.0], x, y)
+    # unweighted: the noise level is estimated from the misfit (chi2 / dof)
+    nu, nu_stat = float(fit.params[1]), float(np.sqrt(fit.scaled_covariance[1, 1]))
     # systematic error: the spread of nu fitted on the small-|da| and large-|da| halves
     half = x.size // 2
-    nus = [curve_fit(law, x[s], y[s], p0=p)[0][1] for s in (slice(0, half + 1), slice(half - 1, None))]
+    nus = [least_squares(_power_law_residuals, fit.params, x[s], y[s]).params[1]
+           for s in (slice(0, half + 1), slice(half - 1, None))]
     nu_err = float(np.hypot(nu_stat, 0.5 * abs(nus[0] - nus[1])))
     A1, B1 = np.polyfit(1 / (-da[ok]), big[ok], 1)
     b = {"N": Ns, "dalpha": da, "eta_tot": H, "g10": g10, "dist": dist,
