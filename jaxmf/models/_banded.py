@@ -200,6 +200,9 @@ def tridiagonal_host(ab):
 def _twisted_amplitudes(d, e2, lam, pivmin):
     """|v[0]|^2 of the eigenvectors of T = tridiag(e, d, e) at eigenvalues lam (K,).
 
+    (One function of ~60 lines of code: the three scans of the twisted factorization
+    share their guards and are easiest to check against LAPACK's dlar1v side by side.)
+
     Twisted factorization of T - lam: top-down pivots D+_i and bottom-up pivots D-_i;
     the twist index r minimises |gamma_i|, gamma_i = D+_i + D-_i - (d_i - lam)
     = 1 / [(T - lam)^-1]_ii. The vector with z_r = 1 solves (T - lam) z = gamma_r e_r:

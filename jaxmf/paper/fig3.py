@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import LOG2
 from ..analysis.fits import least_squares
 from ..meanfield import avalanches, mean_entropies, n_thermal, solve
 from ..models import chain, symmetric
@@ -20,32 +21,27 @@ def _power_law_residuals(p, x, y):
     return p[0] * x ** (-p[1]) + p[2] - y
 
 
-def compute(quick: bool, workdir: Path, dist: str = "goe"):
-    """(a) the failed-avalanche profile, (b) eta_tot vs delta alpha and the fit of nu,
-    (c) g_c N log N of the symmetric model."""
-    del workdir
-    sizes = QUICK if quick else FULL
-
-    # (a) the failed-avalanche profile
+def _profile(dist):
+    """(a) the failed-avalanche profile [S_n] of one chain (N = 50, delta alpha = -0.07)."""
     N, dalpha, g10 = 50, -0.07, 0.5
     res = solve(chain.drh_couplings(N, chain.ALPHA_C + dalpha, g10), dist)
-    S = np.asarray(mean_entropies(res, dist))
-    a = {"N": N, "dalpha": dalpha, "g10": g10, "dist": dist, "S": S,
-         "n_thermal": float(n_thermal(res, dist)), "eta_tot": float(res.eta_tot)}
+    return {"N": N, "dalpha": dalpha, "g10": g10, "dist": dist,
+            "S": np.asarray(mean_entropies(res, dist)),
+            "n_thermal": float(n_thermal(res, dist)), "eta_tot": float(res.eta_tot)}
 
-    # (b) eta_tot vs delta alpha
-    Ns = sizes["N"]
-    da = -np.logspace(-2.5, -0.7, sizes["n_dalpha"])
+
+def _nu_fit(Ns, da, dist, g10=0.5):
+    """(b) eta_tot(delta alpha) for each N and the fit A |da|^-nu + B at the largest N,
+    restricted to eta_tot < N log 2 / 4 (far from the finite-size plateau)."""
     H = []
     for n in Ns:
         r = solve(chain.drh_log_couplings(n, chain.ALPHA_C + da, g10), dist, log_input=True)
-        assert bool(np.all(r.converged))
+        if not bool(np.all(r.converged)):
+            raise RuntimeError(f"the solver did not converge for N = {n}")
         H.append(np.asarray(r.eta_tot))
     H = np.array(H)
-    # fit on the largest N where it is far from the finite-size plateau N log 2
     big = H[-1]
-    ok = big < 0.25 * Ns[-1] * np.log(2)
-
+    ok = big < 0.25 * Ns[-1] * LOG2
     x, y = -da[ok], big[ok]
     fit = least_squares(_power_law_residuals, [1.0, 1.0, 1.0], x, y)
     # unweighted: the noise level is estimated from the misfit (chi2 / dof)
@@ -55,12 +51,14 @@ def compute(quick: bool, workdir: Path, dist: str = "goe"):
     nus = [least_squares(_power_law_residuals, fit.params, x[s], y[s]).params[1]
            for s in (slice(0, half + 1), slice(half - 1, None))]
     nu_err = float(np.hypot(nu_stat, 0.5 * abs(nus[0] - nus[1])))
-    A1, B1 = np.polyfit(1 / (-da[ok]), big[ok], 1)
-    b = {"N": Ns, "dalpha": da, "eta_tot": H, "g10": g10, "dist": dist,
-         "fit": {"nu": nu, "nu_err": nu_err, "A": float(A1), "B": float(B1),
-                 "range": [float(x.min()), float(x.max())]}}
+    A1, B1 = np.polyfit(1 / x, y, 1)
+    return {"N": Ns, "dalpha": da, "eta_tot": H, "g10": g10, "dist": dist,
+            "fit": {"nu": nu, "nu_err": nu_err, "A": float(A1), "B": float(B1),
+                    "range": [float(x.min()), float(x.max())]}}
 
-    # symmetric model: g_c N log N
+
+def _symmetric(dist):
+    """(c) g_c N log N of the symmetric model, and a check of the solver at the fold."""
     Nc = np.array([1e2, 3e2, 1e3, 3e3, 1e4, 3e4, 1e5])
     c = {"N": Nc}
     for d in ("goe", "poisson"):
@@ -69,17 +67,26 @@ def compute(quick: bool, workdir: Path, dist: str = "goe"):
     gc100 = float(symmetric.critical_coupling(100, dist))
     below = solve(np.full(100, gc100 * (1 - 1e-6)), dist)
     above = solve(np.full(100, gc100 * (1 + 1e-6)), dist)
-    aval = avalanches
-    c["solver_check"] = bool(~aval(below)) and bool(aval(above))
+    c["solver_check"] = bool(~avalanches(below)) and bool(avalanches(above))
+    return c
 
+
+def compute(quick: bool, workdir: Path, dist: str = "goe"):
+    """(a) the failed-avalanche profile, (b) eta_tot vs delta alpha and the fit of nu,
+    (c) g_c N log N of the symmetric model."""
+    del workdir
+    sizes = QUICK if quick else FULL
+    a = _profile(dist)
+    b = _nu_fit(sizes["N"], -np.logspace(-2.5, -0.7, sizes["n_dalpha"]), dist)
+    c = _symmetric(dist)
+    nu, nu_err, rng = b["fit"]["nu"], b["fit"]["nu_err"], b["fit"]["range"]
     rows = [
         ("Fig. 3(a): the avalanche thermalizes n* ~ 30 l-bits before failing (N=50, "
          "delta alpha=-0.07, g_{1,0}=1/2)", "n* ~ 30",
          f"n* = sum [S_n]/log 2 = {a['n_thermal']:.1f} (eta_tot = {a['eta_tot']:.2f})", "agrees"),
         ("Fig. 3(b): eta_tot ~ |delta alpha|^-nu, nu = 1", "nu = 1",
          f"nu = {nu:.3f} +- {nu_err:.3f} (fit A|da|^-nu + B; error: statistical and "
-         f"half-range spread, N = {Ns[-1]}, "
-         f"|da| in [{b['fit']['range'][0]:.3g}, {b['fit']['range'][1]:.3g}])",
+         f"half-range spread, N = {b['N'][-1]}, |da| in [{rng[0]:.3g}, {rng[1]:.3g}])",
          "agrees" if abs(nu - 1) < max(3 * nu_err, 0.05) else "differs"),
         ("Symmetric couplings: g_c ~ 1/(N log N)", "g_c N log N -> const",
          f"g_c N log N = {c['c_' + dist][0]:.4f} (N=1e2) ... {c['c_' + dist][-1]:.4f} (N=1e5), "

@@ -120,6 +120,10 @@ def run(score: Callable, dim: int, *, key, n: int, p0: float = 0.1, stop: float 
         progress: Callable | None = None) -> SubsetRun:
     """Subset simulation of s(z), z ~ N(0, I_dim), down to the threshold ``stop``.
 
+    (One function of ~65 lines: the level loop, the seeding, the synchronous chain
+    steps and the step-size adaptation share their state; split, the algorithm of Au &
+    Beck would be harder to follow.)
+
     Args:
         score: batched score, (m, dim) float64 array -> (m,) scores (smaller = rarer);
             +inf is allowed (never in the event), NaN is not.
