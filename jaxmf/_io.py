@@ -10,12 +10,20 @@ import tempfile
 import numpy as np
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write):
     """Write ``path`` through ``write(binary file)`` to a temporary file, then rename:
-    the file is either absent or complete."""
+    the file is either absent or complete. The file gets the mode a plain ``open``
+    would give it (0666 minus the umask, e.g. 0644), not mkstemp's private 0600."""
     path = pathlib.Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401
+from ._config import require_x64
 from ._hermite import hermite
 from ._checks import LOG2, check_dist, check_nonnegative
 from .resonance import entropy, family, k_minus_one
@@ -222,6 +222,7 @@ def eta(g, dist: str = "goe"):
         eta(g) in [0, log 2), same shape. eta(0) = 0, eta ~ -8 g log g as g -> 0,
         log 2 - eta = O(g^-4) as g -> inf.
     """
+    require_x64()
     check_nonnegative("g", g)
     g = jnp.asarray(g, jnp.float64)
     pos = g > 0
@@ -260,6 +261,7 @@ def mean_entropy(g, dist: str = "goe"):
     Returns:
         [S](g) in nats, same shape; [S]/g -> 2 pi as g -> 0, -> log 2 as g -> inf.
     """
+    require_x64()
     check_nonnegative("g", g)
     check_dist(dist)
     return _linear_below_floor(lambda gg, d: _expect(entropy, gg, d), g, dist)
@@ -275,6 +277,7 @@ def czz(g, dist: str = "goe"):
     Returns:
         Czz(g) in (0, 1], same shape; (1 - Czz)/g -> 2 pi as g -> 0.
     """
+    require_x64()
     check_nonnegative("g", g)
     check_dist(dist)
 
@@ -295,6 +298,7 @@ def resonance_pdf(g_a, g, dist: str = "goe"):
     Returns:
         density, broadcast shape.
     """
+    require_x64()
     check_nonnegative("g_a", g_a)
     check_nonnegative("g", g, strictly_positive=True)
     fam = family(dist)
@@ -348,6 +352,7 @@ def entropy_pdf(S, g, dist: str = "goe"):
     Returns:
         density in 1/nat, broadcast shape.
     """
+    require_x64()
     check_nonnegative("g", g, strictly_positive=True)
     fam = family(dist)
     S, g = jnp.broadcast_arrays(jnp.asarray(S, jnp.float64), jnp.asarray(g, jnp.float64))

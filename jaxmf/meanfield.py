@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import _config  # noqa: F401
+from ._config import require_x64
 from ._checks import LOG2, check_dist, check_int, is_concrete
 from ._hermite import hermite
 from .enhancement import czz, eta_and_slope_of_log_g, mean_entropy
@@ -258,6 +258,7 @@ def solve(g0, dist: str = "goe", *, mask=None, rtol: float = 1e-13, max_steps: i
             then comes back with NaN in g, log_g, eta, eta_tot, stability and
             ``converged=False``.
     """
+    require_x64()
     check_dist(dist)
     _check_solve_input(g0, mask, log_input)
     g0 = jnp.asarray(g0, jnp.float64)
@@ -462,6 +463,7 @@ def critical_log_scale(log_g0, dist: str = "goe", *, bracket=(-40.0, 40.0),
     Returns:
         :class:`CriticalScale` (log_scale, converged), each (...).
     """
+    require_x64()
     check_dist(dist)
     lo, hi = (float(x) for x in bracket)
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):

@@ -14,9 +14,6 @@
 # Full-size numbers: docs/ed_vs_meanfield.md.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import jax
 import matplotlib.pyplot as plt
 import numpy as np

@@ -15,9 +15,6 @@
 # numbers: docs/rare_avalanches.md.
 
 # %%
-import matplotlib
-
-matplotlib.use("Agg")
 import tempfile
 
 import jax

@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
-from .. import _config  # noqa: F401  (float64)
+from .._config import require_x64
 from .._checks import check_choice, check_nonnegative, check_radius
 from . import _banded
 
@@ -327,6 +327,7 @@ def origin_spectrum(R, W, *, theta0=None, key=None, kind="qp", method="auto"):
         (energies, amplitudes): (N,) ascending orbital energies and (N,) |phi_k(0)|,
         with sum_k |phi_k(0)|^2 = 1.
     """
+    require_x64()
     V = potential(R, W, theta0=theta0, key=key, kind=kind)
     if resolve_method(method, V.shape[-1]) == "fast":
         return _spectrum_fast(V, R)
@@ -374,6 +375,7 @@ def couplings_from_potential(V, R, *, g0=1.0, method="auto"):
     Returns:
         (..., N) bare couplings ordered by orbital energy.
     """
+    require_x64()
     n = num_sites(R)
     check_nonnegative("g0", g0, finite=True)
     V = jnp.asarray(V, jnp.float64)
