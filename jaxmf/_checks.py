@@ -9,6 +9,7 @@ type checks on static arguments still run).
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 LOG2 = float(np.log(2.0))
@@ -79,6 +80,13 @@ def check_finite(name: str, x) -> None:
     with np.errstate(invalid="ignore"):
         if not np.all(np.isfinite(np.asarray(x, dtype=np.float64))):
             raise ValueError(f"{name} must be finite, got {x!r}")
+
+
+def nan_where_invalid(value, valid):
+    """``value`` with NaN where ``valid`` is False (broadcast). Under jit the eager
+    checks cannot run; an invalid input (NaN, a negative coupling, ...) must then give
+    NaN in what depends on it, never a plausible number."""
+    return jnp.where(valid, value, jnp.nan)
 
 
 def check_values(name: str, value, ok, accepted: str) -> None:

@@ -29,7 +29,7 @@ import numpy as np
 
 from ._config import require_x64
 from ._hermite import hermite
-from ._checks import LOG2, check_dist, check_nonnegative
+from ._checks import LOG2, check_dist, check_nonnegative, nan_where_invalid
 from .resonance import entropy, family, k_minus_one
 
 __all__ = [
@@ -227,13 +227,7 @@ def eta(g, dist: str = "goe"):
     g = jnp.asarray(g, jnp.float64)
     pos = g > 0
     val = jnp.where(pos, eta_of_log_g(jnp.log(jnp.where(pos, g, 1.0)), dist), 0.0)
-    return _nan_where_invalid(val, g >= 0)
-
-
-def _nan_where_invalid(value, valid):
-    """NaN where the input was invalid (NaN, negative, ...): under jit the eager checks
-    cannot run, and a plausible number must never stand in for a wrong input."""
-    return jnp.where(valid, value, jnp.nan)
+    return nan_where_invalid(val, g >= 0)
 
 
 # ---------------------------------------------------------------------------------
@@ -248,7 +242,7 @@ def _linear_below_floor(fn, g, dist):
     g = jnp.asarray(g, jnp.float64)
     small = g < _G_FLOOR
     val = fn(jnp.where(small, _G_FLOOR, g), dist)
-    return _nan_where_invalid(jnp.where(small, val * g / _G_FLOOR, val), g >= 0)
+    return nan_where_invalid(jnp.where(small, val * g / _G_FLOOR, val), g >= 0)
 
 
 def mean_entropy(g, dist: str = "goe"):
@@ -282,7 +276,12 @@ def czz(g, dist: str = "goe"):
     check_dist(dist)
 
     def one_minus(gg, d):
-        return _expect(lambda ga: 4 * ga**2 / (1 + 4 * ga**2), gg, d)
+        def term(ga):  # 4 g_a^2 / (1 + 4 g_a^2), exact at small g_a; 1 at g_a = inf
+            big = ga > 1e100
+            ga = jnp.where(big, 1.0, ga)
+            return jnp.where(big, 1.0, 4 * ga**2 / (1 + 4 * ga**2))
+
+        return _expect(term, gg, d)
 
     return 1.0 - _linear_below_floor(one_minus, g, dist)
 
@@ -304,7 +303,7 @@ def resonance_pdf(g_a, g, dist: str = "goe"):
     fam = family(dist)
     g = jnp.asarray(g, jnp.float64)
     g_a = jnp.asarray(g_a, jnp.float64)
-    return _nan_where_invalid(fam.pdf(g_a / g) / g, (g > 0) & (g_a >= 0))
+    return nan_where_invalid(fam.pdf(g_a / g) / g, (g > 0) & (g_a >= 0))
 
 
 def inverse_entropy(S):
@@ -361,4 +360,4 @@ def entropy_pdf(S, g, dist: str = "goe"):
     ga = inverse_entropy(s_in)
     dS = jax.vmap(jax.grad(entropy))(ga.ravel()).reshape(ga.shape)
     dens = fam.pdf(ga / g) / g / dS
-    return _nan_where_invalid(jnp.where(ok, dens, 0.0), (g > 0) & ~jnp.isnan(S))
+    return nan_where_invalid(jnp.where(ok, dens, 0.0), (g > 0) & ~jnp.isnan(S))

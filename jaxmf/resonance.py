@@ -29,7 +29,7 @@ import numpy as np
 from jax.scipy.special import erfc, erfinv
 
 from . import _config  # noqa: F401
-from ._checks import DISTRIBUTIONS
+from ._checks import DISTRIBUTIONS, check_nonnegative, nan_where_invalid
 from ._hermite import hermite
 
 __all__ = [
@@ -57,10 +57,13 @@ def resonance_probability(g):
     Returns:
         P(g) in [0, 1/2], same shape. Q(g) = 1 - P(g).
     """
-    g = jnp.minimum(jnp.asarray(g, jnp.float64), _G_CLIP)
+    check_nonnegative("g", g)
+    g = jnp.asarray(g, jnp.float64)
+    valid = g >= 0  # NaN and negative couplings give NaN (eq. A7-A10 need g >= 0)
+    g = jnp.minimum(jnp.where(valid, g, 0.0), _G_CLIP)
     s = jnp.sqrt(1.0 + 4.0 * g * g)
     # 2 g^2 / (s (1 + s)) is (1 - 1/s) / 2 without the cancellation at small g.
-    return 2.0 * g * g / (s * (1.0 + s))
+    return nan_where_invalid(2.0 * g * g / (s * (1.0 + s)), valid)
 
 
 def _xlogx(p):
@@ -103,7 +106,9 @@ def k_minus_one(g, gp):
 
 
 def overlap_k(g, gp):
-    """K(g, g') = sqrt(P P' + Q Q') + sqrt(P Q' + Q P') (A26)."""
+    """K(g, g') = sqrt(P P' + Q Q') + sqrt(P Q' + Q P') (A26); g, g' >= 0 broadcast."""
+    check_nonnegative("g", g)
+    check_nonnegative("gp", gp)
     return 1.0 + k_minus_one(g, gp)
 
 

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _config  # noqa: F401
-from .._checks import check_int, check_nonnegative
+from .._checks import check_int, check_nonnegative, nan_where_invalid
 
 __all__ = ["ALPHA_C", "drh_log_couplings", "drh_couplings"]
 
@@ -21,8 +21,8 @@ ALPHA_C = float(1.0 / np.sqrt(2.0))
 
 def _check(N, alpha, g10):
     check_int("N", N, 1)
-    check_nonnegative("alpha", alpha, strictly_positive=True)
-    check_nonnegative("g10", g10, strictly_positive=True)
+    check_nonnegative("alpha", alpha, strictly_positive=True, finite=True)
+    check_nonnegative("g10", g10, strictly_positive=True, finite=True)
 
 
 def drh_log_couplings(N: int, alpha, g10=0.5):
@@ -36,7 +36,9 @@ def drh_log_couplings(N: int, alpha, g10=0.5):
     _check(N, alpha, g10)
     n = jnp.arange(N, dtype=jnp.float64)
     alpha = jnp.asarray(alpha, jnp.float64)[..., None]
-    return jnp.log(jnp.asarray(g10, jnp.float64))[..., None] + n * jnp.log(alpha)
+    g10 = jnp.asarray(g10, jnp.float64)[..., None]
+    valid = (alpha > 0) & (g10 > 0) & jnp.isfinite(alpha) & jnp.isfinite(g10)
+    return nan_where_invalid(jnp.log(g10) + n * jnp.log(alpha), valid)
 
 
 def drh_couplings(N: int, alpha, g10=0.5):

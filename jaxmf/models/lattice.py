@@ -47,7 +47,7 @@ import numpy as np
 import scipy.optimize
 
 from .._config import require_x64
-from .._checks import check_choice, check_nonnegative, check_radius
+from .._checks import check_choice, check_nonnegative, check_radius, nan_where_invalid
 from . import _banded
 
 __all__ = [
@@ -356,7 +356,11 @@ def bare_couplings(R, W, *, g0=1.0, theta0=None, key=None, kind="qp", method="au
     """
     check_nonnegative("g0", g0, finite=True)
     _, amplitudes = origin_spectrum(R, W, theta0=theta0, key=key, kind=kind, method=method)
-    return jnp.asarray(g0, jnp.float64) * amplitudes
+    g0 = jnp.asarray(g0, jnp.float64)
+    W = jnp.asarray(W, jnp.float64)
+    # under jit the checks cannot run: an invalid W or g0 gives NaN couplings
+    valid = (g0 >= 0) & jnp.isfinite(g0) & (W >= 0) & jnp.isfinite(W)
+    return nan_where_invalid(g0 * amplitudes, valid)
 
 
 def couplings_from_potential(V, R, *, g0=1.0, method="auto"):
@@ -385,7 +389,9 @@ def couplings_from_potential(V, R, *, g0=1.0, method="auto"):
     f = functools.partial(spectrum, R=R)
     for _ in range(V.ndim - 1):
         f = jax.vmap(f)
-    return jnp.asarray(g0, jnp.float64) * f(V)[1]
+    g0 = jnp.asarray(g0, jnp.float64)
+    valid = (g0 >= 0) & jnp.isfinite(g0) & jnp.all(jnp.isfinite(V), axis=-1)[..., None]
+    return nan_where_invalid(g0 * f(V)[1], valid)
 
 
 # --------------------------------------------------------------------------- labelling

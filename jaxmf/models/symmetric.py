@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _config  # noqa: F401
-from .._checks import check_dist, is_concrete
+from .._checks import check_dist, is_concrete, nan_where_invalid
 from ..enhancement import eta_of_log_g
 
 __all__ = ["symmetric_couplings", "critical_coupling", "localized_log_coupling"]
@@ -64,8 +64,10 @@ def critical_coupling(N, dist: str = "goe"):
     if is_concrete(N) and np.any(np.asarray(N) < 2):
         raise ValueError(f"N must be >= 2 for a finite g_c, got {N}")
     n1 = jnp.asarray(N, jnp.float64) - 1.0
+    valid = (n1 >= 1.0) & jnp.isfinite(n1)  # under jit N < 2 gives NaN
+    n1 = jnp.where(valid, n1, 1.0)
     l_star = _first_fold(n1, dist)
-    return jnp.exp(l_star - 0.5 * n1 * eta_of_log_g(l_star, dist))
+    return nan_where_invalid(jnp.exp(l_star - 0.5 * n1 * eta_of_log_g(l_star, dist)), valid)
 
 
 def localized_log_coupling(N, g0, dist: str = "goe"):
