@@ -70,7 +70,8 @@ def check_nonnegative(name: str, x, *, strictly_positive: bool = False,
         bad = bad | np.isinf(a)
     if bad.any():
         raise ValueError(f"{name} must lie in {rng}; got {x!r}" if a.size <= 8
-                         else f"{name} must lie in {rng}; got min {a.min()!r}, max {a.max()!r}")
+                         else f"{name} must lie in {rng}; got min {float(a.min())!r}, "
+                              f"max {float(a.max())!r}")
 
 
 def check_finite(name: str, x) -> None:

@@ -374,8 +374,10 @@ def mean_entropy_of_log_g(log_g, dist: str = "goe"):
     above = lf > _S_LOG_MAX
     S = jnp.where(above, LOG2, S)
     dS = jnp.where(above, 0.0, dS)
-    return (jnp.where(finite, S, jnp.where(l > 0, LOG2, 0.0)),
-            jnp.where(finite, dS, 0.0))
+    S = jnp.minimum(S, LOG2)  # the interpolant may overshoot log 2 by ~1 ulp
+    S = jnp.where(finite, S, jnp.where(l > 0, LOG2, 0.0))
+    nan = jnp.isnan(l)  # an invalid coupling (see solve) stays invalid
+    return jnp.where(nan, jnp.nan, S), jnp.where(nan, jnp.nan, jnp.where(finite, dS, 0.0))
 
 
 def mean_entropies(result: MeanFieldResult, dist: str = "goe"):

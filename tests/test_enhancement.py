@@ -1,19 +1,21 @@
-"""eta(g) and the single-l-bit observables (THEORY sections 3-4)."""
+"""eta(g) and the single-l-bit observables (docs/theory.md; Appendix A).
 
-import jax
+jit / vmap / grad of these functions are in test_transformations.py.
+"""
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 import jaxmf
-from jaxmf.enhancement import eta_quadrature, quadrature_nodes
+from jaxmf.enhancement import eta_quadrature
 
 DISTS = ["goe", "poisson"]
 
 
 @pytest.mark.parametrize("dist", DISTS)
 def test_quadrature_converged_by_doubling_nodes(dist):
-    g = jnp.array([1e-12, 1e-5, 0.03, 0.5, 2.0, 40.0])
+    g = jnp.array([1e-12, 1e-5, 0.5, 40.0])
     e1 = np.asarray(eta_quadrature(g, dist))
     e2 = np.asarray(eta_quadrature(g, dist, refine=2))
     np.testing.assert_allclose(e1, e2, rtol=1e-11)
@@ -22,7 +24,7 @@ def test_quadrature_converged_by_doubling_nodes(dist):
 @pytest.mark.parametrize("dist", DISTS)
 def test_table_matches_direct_quadrature_off_grid(dist):
     # random log-uniform points are off the 100-per-decade grid (generic)
-    g = 10 ** np.random.default_rng(7).uniform(-12, 6, 60)
+    g = 10 ** np.random.default_rng(7).uniform(-12, 6, 30)
     e_tab = np.asarray(jaxmf.eta(g, dist))
     e_quad = np.asarray(eta_quadrature(jnp.asarray(g), dist))
     np.testing.assert_allclose(e_tab, e_quad, rtol=1e-9, atol=0)
@@ -52,7 +54,7 @@ def test_log2_minus_eta_decays_as_g_to_minus_four(dist):
 
 @pytest.mark.parametrize("dist", DISTS)
 def test_small_g_asymptote_minus_8_g_log_g(dist):
-    """eta / (-8 g log g) -> 1 with a 1/log(1/g) correction (THEORY section 4):
+    """eta / (-8 g log g) -> 1 with a 1/log(1/g) correction (docs/theory.md, section 4):
     ratio = 1 - c / log(1/g). Fit c on two points, predict the third, and check the
     ratio moves towards 1."""
     g = np.array([1e-6, 1e-9, 1e-12])
@@ -66,7 +68,7 @@ def test_small_g_asymptote_minus_8_g_log_g(dist):
 
 @pytest.mark.parametrize("dist", DISTS)
 def test_mean_entropy_and_czz_small_g_slope_two_pi(dist):
-    # exact small-g limits from the universal 2/x^2 tail (THEORY section 3)
+    # exact small-g limits from the universal 2/x^2 tail (docs/theory.md, section 3)
     g = np.array([1e-7, 1e-9])
     s_ratio = np.asarray(jaxmf.mean_entropy(g, dist)) / g
     c_ratio = (1 - np.asarray(jaxmf.czz(g, dist))) / g
@@ -113,37 +115,6 @@ def test_resonance_pdf_scaling(dist):
     um = 0.5 * (u[1:] + u[:-1])
     total = np.sum(np.asarray(jaxmf.resonance_pdf(np.exp(um), g, dist)) * np.exp(um) * np.diff(u))
     assert total + 2e-4 == pytest.approx(1.0, abs=1e-6)
-
-
-@pytest.mark.parametrize("dist", DISTS)
-@pytest.mark.parametrize("fn", ["eta", "mean_entropy", "czz"])
-def test_grad_matches_finite_differences(dist, fn):
-    f = getattr(jaxmf, fn)
-    g = jnp.array([1e-4, 0.02, 0.4, 2.5])
-    h = 1e-6 * g
-    fd = (f(g + h, dist) - f(g - h, dist)) / (2 * h)
-    # atol: FD rounding, eps * eta / h ~ 1e-11
-    np.testing.assert_allclose(jax.vmap(jax.grad(lambda x: f(x, dist)))(g), fd, rtol=1e-6, atol=1e-10)
-
-
-def test_entropy_pdf_grad_in_g():
-    f = lambda g: jaxmf.entropy_pdf(0.3, g)  # noqa: E731
-    h = 1e-6
-    fd = (f(0.5 + h) - f(0.5 - h)) / (2 * h)
-    assert float(jax.grad(f)(0.5)) == pytest.approx(float(fd), rel=1e-6)
-
-
-@pytest.mark.parametrize("fn", ["eta", "mean_entropy", "czz"])
-def test_jit_vmap_identical(fn):
-    f = getattr(jaxmf, fn)
-    g = jnp.array(np.logspace(-10, 4, 37).reshape(37, 1))
-    eager = f(g)
-    jitted = jax.jit(f)(g)
-    vmapped = jax.jit(jax.vmap(f))(g)
-    # XLA may fuse differently under jit: identical up to a few ulp
-    np.testing.assert_allclose(eager, jitted, rtol=1e-14, atol=0)
-    np.testing.assert_array_equal(jitted, vmapped)
-    assert eager.shape == g.shape and eager.dtype == jnp.float64
 
 
 def test_bad_input_named():

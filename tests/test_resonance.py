@@ -1,4 +1,7 @@
-"""Resonance functions P, Q, S, K and the ptilde families (THEORY sections 1-2)."""
+"""Resonance functions P, Q, S, K and the ptilde families (docs/theory.md; A3-A11).
+
+jit / vmap / grad against finite differences are in test_transformations.py.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -7,6 +10,7 @@ import pytest
 from scipy.special import erfcinv
 
 import jaxmf
+from helpers import fd_derivative
 from jaxmf import resonance
 from jaxmf.tables import goe as goe_table
 from jaxmf.resonance import entropy, family, k_minus_one, overlap_k, resonance_probability
@@ -52,14 +56,6 @@ def test_derivatives_finite_on_closed_half_line(fn):
     assert np.all(np.isfinite(np.asarray(d)))
 
 
-@pytest.mark.parametrize("fn", [resonance_probability, entropy, lambda g: overlap_k(g, 0.3)])
-def test_grad_matches_finite_differences(fn):
-    g = jnp.array([0.01, 0.2, 1.0, 3.0])
-    h = 1e-6
-    fd = (fn(g + h) - fn(g - h)) / (2 * h)
-    np.testing.assert_allclose(jax.vmap(jax.grad(fn))(g), fd, rtol=1e-7)
-
-
 # ---- families ----------------------------------------------------------------------
 
 
@@ -88,11 +84,10 @@ def test_tail_is_two_over_x_squared(dist):
 def test_poisson_closed_form():
     x = np.array([0.5, 1.0, 3.0, 10.0])
     np.testing.assert_allclose(resonance.POISSON.pdf(x), 2 / x**2 * np.exp(-np.pi / x**2), rtol=1e-14)
-    # the median is sqrt(pi) / erfcinv(1/2) = 3.72 (THEORY section 2)
+    # the median is sqrt(pi) / erfcinv(1/2) = 3.72 (docs/theory.md, section 2)
     assert float(resonance.POISSON.quantile(0.5)) == pytest.approx(np.sqrt(np.pi) / erfcinv(0.5), rel=1e-12)
     # pdf is the derivative of cdf
-    h = 1e-6
-    fd = (resonance.POISSON.cdf(x + h) - resonance.POISSON.cdf(x - h)) / (2 * h)
+    fd = fd_derivative(resonance.POISSON.cdf, x, 1e-6)
     np.testing.assert_allclose(resonance.POISSON.pdf(x), fd, rtol=1e-7)
 
 
@@ -106,7 +101,7 @@ def test_quantile_round_trips_cdf(dist):
 
 def test_goe_table_facts():
     goe = resonance.GOE
-    # THEORY section 2: median near 4.3; small-x edge much sharper than poisson's
+    # docs/theory.md, section 2: median near 4.3; small-x edge much sharper than poisson's
     assert 4.2 < float(goe.quantile(0.5)) < 4.4
     # edge F ~ exp(-a / x^2): a of order pi^3/4 = 7.75 for goe (the paper's (A3)),
     # against pi (plus a slowly varying prefactor) for poisson
@@ -117,9 +112,7 @@ def test_goe_table_facts():
     assert np.all(a_poi < 4.0)
     # table pdf is the exact derivative of its cdf (consistent interpolation)
     x = jnp.array([1.3, 2.7, 4.4, 9.1, 33.0])
-    h = 1e-6
-    fd = (goe.cdf(x + h) - goe.cdf(x - h)) / (2 * h)
-    np.testing.assert_allclose(goe.pdf(x), fd, rtol=1e-6)
+    np.testing.assert_allclose(goe.pdf(x), fd_derivative(goe.cdf, x, 1e-6), rtol=1e-6)
     info = resonance.goe_table_info()
     assert info["n_samples"] >= 10_000_000 and "goe-table" in info["command"]
 
@@ -130,7 +123,7 @@ def test_goe_table_agrees_with_independent_monte_carlo():
     Errors come from batch means over spectra (samples within one spectrum are
     correlated); the table's own sampling error (1e7 samples) is added in quadrature.
     """
-    x = goe_table.sample_goe(jax.random.PRNGKey(12345), 100 * goe_table.SAMPLES_PER_SPECTRUM)
+    x = goe_table.sample_goe(100 * goe_table.SAMPLES_PER_SPECTRUM, key=jax.random.key(12345))
     info = resonance.goe_table_info()
     assert info["seed"] != 12345
     for xc in [1.5, 2.5, 3.5, 4.3, 6.0, 10.0, 25.0, 60.0]:

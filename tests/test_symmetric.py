@@ -1,0 +1,49 @@
+"""Symmetric couplings g_{n,0} = g0 (eq. 21-22): the exact critical coupling g_c(N)."""
+
+import numpy as np
+import pytest
+
+import jaxmf
+from jaxmf import meanfield as mf
+from jaxmf.models import symmetric
+
+
+def test_symmetric_couplings():
+    g = symmetric.symmetric_couplings(7, 0.25)
+    assert g.shape == (7,) and g.dtype == np.float64
+    np.testing.assert_array_equal(g, 0.25)
+
+
+def test_critical_coupling_scaling_is_one_over_n_log_n():
+    """g_c ~ 1 / (4 e N log N) asymptotically (eta ~ 8 g log(1/g) at small g): c(N) =
+    g_c N log N varies only slowly (log corrections) and rises towards 1/(4e) from below."""
+    N = np.array([1e2, 1e3, 1e4, 1e5, 1e6])
+    c = np.asarray(symmetric.critical_coupling(N)) * N * np.log(N)
+    assert np.all((c > 0.05) & (c < 1 / (4 * np.e)))
+    assert np.all(np.diff(c) > 0)
+    assert np.ptp(c) / c.mean() < 0.1
+
+
+def test_localized_branch_ends_at_the_critical_coupling(symmetric_100):
+    # the localized root of l - (N - 1) eta(l) / 2 = log g0 exists up to g_c, not above
+    N, gc = symmetric_100
+    below = float(symmetric.localized_log_coupling(N, gc * (1 - 1e-9)))
+    assert np.isfinite(below)
+    assert np.isnan(float(symmetric.localized_log_coupling(N, gc * (1 + 1e-6))))
+    # and it is a fixed point of eq. 11 for N equal couplings (scalar form)
+    eta = float(jaxmf.eta(np.exp(below)))
+    assert below == pytest.approx(np.log(gc * (1 - 1e-9)) + 0.5 * (N - 1) * eta, abs=1e-9)
+    # the solver agrees on both sides of g_c (reference: the exact fold)
+    assert not bool(mf.avalanches(jaxmf.solve(np.full(N, gc * (1 - 1e-6)))))
+    assert bool(mf.avalanches(jaxmf.solve(np.full(N, gc * (1 + 1e-6)))))
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: symmetric.symmetric_couplings(0, 0.1), "N"),
+    (lambda: symmetric.critical_coupling(1), "N"),
+    (lambda: symmetric.critical_coupling(np.array([10, 1])), "N"),
+    (lambda: symmetric.critical_coupling(10, dist="gue"), "dist"),
+])
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
