@@ -29,7 +29,7 @@ import numpy as np
 from jax.scipy.special import erfc, erfinv
 
 from . import _config  # noqa: F401
-from ._checks import DISTRIBUTIONS, check_nonnegative, nan_where_invalid
+from ._checks import DISTRIBUTIONS, LOG2, check_nonnegative, nan_where_invalid
 from ._hermite import hermite
 
 __all__ = [
@@ -172,7 +172,7 @@ def _poisson_quantile(t):
 
 def _poisson_logpdf_u(u):
     x = jnp.exp(u)
-    return jnp.log(2.0) - u - jnp.pi / x**2
+    return LOG2 - u - jnp.pi / x**2
 
 
 POISSON = ResonanceFamily(

@@ -310,8 +310,6 @@ def test_bad_mask_and_dist():
         mf.n_thermal(jaxmf.solve(np.ones(3) * 0.1), dist="gue")
 
 
-@pytest.mark.xfail(reason="mean_entropy_of_log_g maps log g = NaN to [S] = 0, so the "
-                   "[S] and n* of an invalid realization under jit read 0, not NaN")
 def test_invalid_couplings_under_jit_give_nan_observables():
     g = np.stack([drh_chain(N_CHAIN, 0.6).g0] * 2)
     g[1, 3] = np.nan

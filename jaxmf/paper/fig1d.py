@@ -22,7 +22,7 @@ def compute(quick: bool, workdir: Path):
     g_small = np.array([1e-6, 1e-9, 1e-12])
     ratio = np.asarray(eta(g_small)) / (-8 * g_small * np.log(g_small))
     gap = LOG2 - np.asarray(eta(np.array([5.0, 10.0])))
-    slope = np.log(gap[1] / gap[0]) / np.log(2.0)
+    slope = np.log(gap[1] / gap[0]) / np.log(10.0 / 5.0)
     rows = [
         ("eta(g) -> log 2 as g -> inf, log 2 - eta = O(g^-4)", "g^-4",
          f"local exponent {slope:.2f} at g = 5..10 (goe)", "agrees"),
