@@ -1,78 +1,366 @@
-"""The `jaxmf` command: verbs, outputs, and one-line errors on bad arguments."""
+"""The `jaxmf` command: every verb with good and bad arguments, its files and errors.
 
+Good runs go through ``cli.main`` in this process (tiny sizes, shared compilations);
+bad arguments and interruptions run the real command in a subprocess, where the exit
+status, the single line on stderr and the absence of a traceback are what a user sees.
+"""
+
+import inspect
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
-from jaxmf import cli
+from jaxmf import Status, cli
+from jaxmf._cli_verbs import VERBS
+
+# CPU unless the caller chose a platform: the one stderr line must not meet backend notices
+ENV = {"JAX_PLATFORMS": "cpu", **os.environ, "OPENBLAS_NUM_THREADS": "1"}
+METADATA = {"jaxmf_version", "jax_version", "device", "command", "parameters", "time"}
 
 
-def test_eta_verb_prints_json(capsys):
-    assert cli.main(["eta", "--g", "0", "0.1", "10", "--dist", "poisson"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["eta"][0] == 0.0 and out["eta"][2] == pytest.approx(np.log(2), abs=1e-6)
+def jaxmf(*argv, timeout=120, cwd=None):
+    return subprocess.run([sys.executable, "-m", "jaxmf.cli", *map(str, argv)],
+                          capture_output=True, text=True, timeout=timeout, env=ENV, cwd=cwd,
+                          check=False)
 
 
-def test_chain_verb_writes_result_with_parameters(tmp_path):
+def file_mode_ok(path):
+    mask = os.umask(0)
+    os.umask(mask)
+    return (path.stat().st_mode & 0o777) == (0o666 & ~mask)
+
+
+def read_doc(path, verb):
+    """The JSON result file: one metadata block naming the command, and a result."""
+    doc = json.loads(path.read_text())
+    assert set(doc) == {"metadata", "result"}
+    assert METADATA <= set(doc["metadata"])
+    assert doc["metadata"]["command"][:2] == ["jaxmf", verb]
+    assert doc["metadata"]["device"]["platform"]
+    assert file_mode_ok(path)
+    return doc
+
+
+def run_main(capsys, *argv):
+    status = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+# --------------------------------------------------------------------------- good runs
+def test_eta_summary_file_and_json(tmp_path, capsys):
+    path = tmp_path / "eta.json"
+    status, out, _ = run_main(capsys, "eta", "--g", 0, 0.1, 10, "--dist", "poisson",
+                              "--out", path)
+    assert status == 0
+    assert out.splitlines()[0].startswith("g = 0: eta = 0,") and len(out.splitlines()) == 4
+    res = read_doc(path, "eta")["result"]
+    assert res["eta"][0] == 0.0 and res["eta"][2] == pytest.approx(np.log(2), abs=1e-6)
+    assert read_doc(path, "eta")["metadata"]["parameters"]["dist"] == "poisson"
+    status, out, _ = run_main(capsys, "eta", "--g", 1, "--json")
+    assert status == 0 and json.loads(out)["result"]["g"] == [1.0]
+
+
+def test_chain_writes_result_with_metadata(tmp_path, capsys):
     path = tmp_path / "chain.json"
-    assert cli.main(["chain", "--N", "50", "--alpha", str(1 / np.sqrt(2) - 0.07),
-                     "--out", str(path)]) == 0
-    out = json.loads(path.read_text())
-    assert out["N"] == 50 and out["dist"] == "goe" and out["converged"]
-    assert 25 < out["n_thermal"] < 35  # the paper's Fig. 3(a) fact, n* ~ 30
+    status, out, _ = run_main(capsys, "chain", "--N", 50, "--alpha", 1 / np.sqrt(2) - 0.07,
+                              "--out", path)
+    assert status == 0 and "n_thermal" in out and "converged: yes" in out
+    res = read_doc(path, "chain")["result"]
+    assert res["N"] == 50 and res["dist"] == "goe" and res["converged"]
+    assert 25 < res["n_thermal"] < 35  # the paper's Fig. 3(a) fact, n* ~ 30
 
 
-def test_critical_coupling_verb(capsys):
-    assert cli.main(["critical-coupling", "--N", "100"]) == 0
-    assert "g_c N log N" in capsys.readouterr().out
+def test_critical_coupling(tmp_path, capsys):
+    path = tmp_path / "gc.json"
+    status, out, _ = run_main(capsys, "critical-coupling", "--N", 100, 1000, "--out", path)
+    assert status == 0 and out.count("g_c N log N") == 2
+    assert len(read_doc(path, "critical-coupling")["result"]["g_c"]) == 2
 
 
-@pytest.mark.parametrize("argv", [
-    ["chain", "--N", "0", "--alpha", "0.6"],
-    ["chain", "--N", "10", "--alpha", "-1"],
-    ["eta", "--g", "-0.1"],
-    ["eta", "--g", "1", "--dist", "wigner"],
-    ["critical-coupling", "--N", "1"],
-    ["rare", "--R", "1", "--W", "-5"],
-    ["rare", "--R", "1", "--W", "20", "--n", "55"],
-])
-def test_bad_arguments_one_line_error_nonzero_exit(argv):
-    proc = subprocess.run([sys.executable, "-m", "jaxmf.cli", *argv],
-                          capture_output=True, text=True)
-    assert proc.returncode == 2
-    assert "error:" in proc.stderr.strip().splitlines()[-1]
+def test_lattice_qp_and_random(tmp_path, capsys):
+    path = tmp_path / "lattice.json"
+    status, out, _ = run_main(capsys, "lattice", "--R", 4, "--W", 200, "--theta0", 0.3,
+                              "--out", path)
+    assert status == 0 and "avalanche: no" in out
+    doc = read_doc(path, "lattice")
+    assert doc["result"]["N"] == 41 and doc["result"]["converged"]
+    assert "seed" not in doc["metadata"]  # QP: no seed
+    status, out, _ = run_main(capsys, "lattice", "--R", 0, "--W", 20, "--kind", "random",
+                              "--g0", 0, "--json")
+    doc = json.loads(out)
+    assert status == 0 and doc["metadata"]["seed"] == 0 and doc["result"]["N"] == 1
 
 
-def test_rare_verb_writes_rows_with_parameters(tmp_path):
+def test_ed(tmp_path, capsys):
+    path = tmp_path / "ed.json"
+    status, out, _ = run_main(capsys, "ed", "--N", 3, "--alpha", 0.6, "--samples", 2,
+                              "--out", path)
+    assert status == 0 and "[S_end]" in out
+    doc = read_doc(path, "ed")
+    assert doc["metadata"]["seed"] == 0 and doc["result"]["D"] == 64
+    assert 0 < doc["result"]["mean_all"] < np.log(2)
+
+
+def test_threshold_prints_distinct_bracket_ends_and_fold(tmp_path, capsys):
+    path = tmp_path / "threshold.json"
+    status, out, _ = run_main(capsys, "threshold", "--R", 4, "--theta0", 2.954, "--out", path)
+    assert status == 0
+    line = out.splitlines()[0]
+    W_aval = float(line.split("W_aval = ")[1].split(",")[0])
+    W_fail = float(line.split("W_fail = ")[1].split(";")[0])
+    assert 60 < W_aval < W_fail < W_aval * (1 + 1e-8) and "(ok)" in line and "+-" in line
+    phase = read_doc(path, "threshold")["result"]["phases"][0]
+    assert phase["status"] == Status.OK.message and phase["W_aval"] == pytest.approx(W_aval)
+
+
+def test_rare_rows_metadata_and_reliability_in_summary(tmp_path, capsys):
     path = tmp_path / "rare.json"
-    assert cli.main(["rare", "--R", "1", "--W", "20", "--g0", "0.2", "0.1", "--n", "50",
-                     "--replicas", "2", "--out", str(path)]) == 0
-    out = json.loads(path.read_text())
-    assert out["parameters"]["R"] == 1 and out["parameters"]["dist"] == "goe"
-    f = [r["f"] for r in out["rows"]]
+    status, out, err = run_main(capsys, "rare", "--R", 1, "--W", 20, "--g0", 0.2, 0.1,
+                                "--n", 50, "--replicas", 2, "--out", path)
+    assert status == 0
+    lines = out.splitlines()
+    assert len(lines) == 3 and all("reliable: no" in x for x in lines[:2])  # 2 replicas
+    assert "R=1 W=20:" in err and "R=1 W=20:" not in out  # progress on stderr only
+    doc = read_doc(path, "rare")
+    assert doc["result"]["complete"] and doc["metadata"]["seed"] == 0
+    f = [r["f"] for r in doc["result"]["rows"]]
     assert len(f) == 2 and 0 <= f[1] <= f[0] <= 1  # smaller g0 avalanches less
+    status, _, err = run_main(capsys, "rare", "--R", 1, "--W", 20, "--g0", 0.2, "--n", 50,
+                              "--replicas", 2, "--quiet")
+    assert status == 0 and "R=1 W=20" not in err and "level" not in err
 
 
-def test_reproduce_subset_writes_figures_and_report(tmp_path):
-    assert cli.main(["reproduce", "--quick", "--out", str(tmp_path), "--only", "fig1d"]) == 0
+def test_sweep_folder_summary_and_resume(tmp_path, capsys):
+    folder = tmp_path / "sweep"
+    argv = ["sweep", "--out", folder, "--R", 1, "--W", 20, 200, "--samples", 4, "--quiet"]
+    status, out, _ = run_main(capsys, *argv)
+    assert status == 0 and "W =    20.0000  1.0000" in out
+    doc = read_doc(folder / "summary.json", "sweep")
+    assert doc["result"]["complete"] and doc["result"]["f_aval"][0] == [1.0]
+    assert run_main(capsys, *argv)[0] == 0  # resumes: nothing left to compute
+    status, _, err = run_main(capsys, "sweep", "--out", folder, "--R", 1, "--W", 30)
+    assert status == 2 and "other parameters" in err and len(err.splitlines()) == 1
+
+
+def test_goe_table_defaults_to_current_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, _ = run_main(capsys, "goe-table", "--samples", 2048, "--quiet")
+    path = tmp_path / "ptilde_goe.npz"
+    assert status == 0 and "ptilde_goe.npz" in out and file_mode_ok(path)
+    with np.load(path) as z:
+        meta = json.loads(str(z["metadata"]))
+        assert METADATA <= set(meta) and meta["seed"] == z["seed"]
+        assert z["n_samples"] == 2048 and np.all(np.diff(z["cdf"]) >= 0)
+
+
+def test_eta_table_interrupted_resumes_to_the_same_table(tmp_path, capsys, monkeypatch):
+    """An interrupted build keeps its finished chunks and the rerun completes them to
+    the table of an uninterrupted build (a 3-chunk grid instead of 112)."""
+    from jaxmf.tables import eta as eta_table
+
+    monkeypatch.setattr(eta_table, "LOG10_G_MIN", 0.0)
+    monkeypatch.setattr(eta_table, "LOG10_G_MAX", 0.5)
+    reference = eta_table.build_eta_table("poisson", tmp_path / "ref.npz", progress=False)
+    path = tmp_path / "eta.npz"
+    partial = eta_table.partial_path(path)
+    writes, real_write = [], eta_table.atomic_write
+
+    def interrupt_after_two(target, write):
+        real_write(target, write)
+        writes.append(target)
+        if len(writes) == 2 and str(target) == str(partial):
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(eta_table, "atomic_write", interrupt_after_two)
+    argv = ["eta-table", "--dist", "poisson", "--out", path, "--quiet"]
+    status, _, err = run_main(capsys, *argv)
+    assert status == 130 and err.count("\n") == 1 and "rerun" in err
+    assert not path.exists()
+    with np.load(partial) as z:
+        assert len(z["log_eta"]) == 34  # two chunks of 17 nodes
+    writes.clear()
+    assert run_main(capsys, *argv)[0] == 0
+    assert [str(w) for w in writes] == [str(partial), str(path)] and not partial.exists()  # one chunk left to do
+    with np.load(path) as z, np.load(reference) as ref:
+        assert np.array_equal(z["log_eta"], ref["log_eta"])
+        assert np.array_equal(z["dlog_eta"], ref["dlog_eta"])
+        assert json.loads(str(z["metadata"]))["command"][1] == "eta-table"
+
+
+def test_reproduce_subset_writes_figures_report_and_summary(tmp_path, capsys):
+    status, out, err = run_main(capsys, "reproduce", "--quick", "--out", tmp_path,
+                                "--only", "fig1d")
+    assert status == 0 and "[jaxmf] fig1d" in err and "[jaxmf]" not in out
     assert (tmp_path / "fig1d_eta.png").stat().st_size > 1000
     assert (tmp_path / "fig1d_eta.pdf").exists()
     report = (tmp_path / "REPORT.md").read_text()
     assert "| claim" in report and "g^-4" in report
+    assert "REPORT.md" in read_doc(tmp_path / "summary.json", "reproduce")["result"]["files"]
 
 
-def test_reproduce_unknown_figure():
-    with pytest.raises(ValueError, match="unknown figure"):
-        from jaxmf.paper import run
-        run("/tmp/never-written", quick=True, only=["fig99"])
+# --------------------------------------------------------------------------- the grammar
+def test_every_verb_and_flag_has_help():
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "verb")
+    assert sorted(sub.choices) == sorted(v[0] for v in VERBS)
+    for name, parser in sub.choices.items():
+        assert parser.description and len(parser.description) > 40, name
+        flags = [a for a in parser._actions if a.dest != "help"]
+        assert {"out", "quiet", "json"} <= {a.dest for a in flags}, name
+        for action in flags:
+            assert action.help and len(action.help) > 10, (name, action.dest)
 
 
-def test_lattice_and_threshold_verbs(capsys):
-    assert cli.main(["lattice", "--R", "4", "--W", "200", "--theta0", "0.3"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["N"] == 41 and out["converged"] and not out["avalanche"]
-    assert cli.main(["lattice", "--R", "4", "--W", "60"]) == 2  # qp without theta0
-    assert cli.main(["lattice", "--R", "-1", "--W", "60", "--theta0", "1"]) == 2
+def test_defaults_equal_the_api():
+    from jaxmf.analysis import rare, thresholds
+    from jaxmf.models import chain, lattice
+    from jaxmf.paper import run
+    from jaxmf.tables import goe
+
+    def default(fn, name):
+        return inspect.signature(fn).parameters[name].default
+
+    p = cli.build_parser()
+    a = p.parse_args(["rare", "--R", "1", "--W", "20"])
+    assert (a.n, a.replicas, a.thin, a.max_levels, tuple(a.g0), a.dist) == tuple(
+        default(rare.f_aval_tail, k)
+        for k in ("n", "replicas", "thin", "max_levels", "g0", "dist"))
+    assert a.thin == rare.THIN
+    a = p.parse_args(["threshold", "--R", "1", "--theta0", "0"])
+    assert (a.g0, a.W_min, a.W_max, a.n_scan, a.rtol) == tuple(
+        default(thresholds.threshold_W, k) for k in ("g0", "W_min", "W_max", "n_scan", "rtol"))
+    assert p.parse_args(["chain", "--N", "2", "--alpha", "0.5"]).g10 == default(
+        chain.drh_log_couplings, "g10")
+    a = p.parse_args(["lattice", "--R", "1", "--W", "1", "--theta0", "0"])
+    assert (a.g0, a.kind) == (default(lattice.bare_couplings, "g0"),
+                              default(lattice.bare_couplings, "kind"))
+    a = p.parse_args(["goe-table"])
+    assert (a.samples, a.seed) == (default(goe.build, "n_samples"), default(goe.build, "seed"))
+    assert "default: " + default(run, "out") in " ".join(
+        x.help for x in p._subparsers._group_actions[0].choices["reproduce"]._actions)
+
+
+# --------------------------------------------------------------------------- bad arguments
+BAD = [
+    # (argv, exit status, words of the one error line); {tmp}: an existing folder,
+    # {file}: an existing regular file
+    (["reproduce", "--out", "/proc/x", "--quick"], 2, "/proc"),
+    (["reproduce", "--out", "{file}"], 2, "not a folder"),
+    (["reproduce", "--only", "fig99", "--out", "{tmp}/r"], 2, "fig99"),
+    (["eta", "--g", "-0.1"], 2, "--g must be a finite number >= 0"),
+    (["eta", "--g", "1", "--dist", "wigner"], 2, "--dist"),
+    (["eta", "--g", "1", "--out", "{tmp}"], 2, "is a folder"),
+    (["chain", "--N", "0", "--alpha", "0.6"], 2, "--N must be an integer >= 1"),
+    (["chain", "--N", "10", "--alpha", "-1"], 2, "--alpha must be a finite number > 0"),
+    (["chain", "--N", "10"], 2, "required: --alpha"),
+    (["chain", "--N", "10", "--alpha", "0.6", "--out", "{tmp}"], 2, "is a folder"),
+    (["critical-coupling", "--N", "1"], 2, "--N must be an integer >= 2"),
+    (["critical-coupling", "--N", "100", "--out", "/nonexistent/gc.json"], 2,
+     "/nonexistent does not exist"),
+    (["lattice", "--R", "4", "--W", "60", "--theta0", "nan"], 2, "--theta0 must be a finite number"),
+    (["lattice", "--R", "4", "--W", "60"], 2, "--kind qp needs --theta0"),
+    (["lattice", "--R", "-1", "--W", "60", "--theta0", "1"], 2, "--R must be an integer >= 0"),
+    (["lattice", "--R", "4", "--W", "60", "--theta0", "1", "--g0", "-1"], 2, "--g0 must"),
+    (["lattice", "--R", "4", "--W", "60", "--kind", "random", "--theta0", "1"], 2,
+     "--theta0 is for --kind qp"),
+    (["sweep", "--out", "/proc/foo", "--R", "1", "--W", "20"], 2, "/proc"),
+    (["sweep", "--out", "{file}", "--R", "1", "--W", "20"], 2, "not a folder"),
+    (["sweep", "--out", "{tmp}/s", "--R", "1", "1", "--W", "20"], 2, "--R must not repeat"),
+    (["ed", "--N", "30", "--alpha", "0.6"], 2, "GiB"),
+    (["ed", "--N", "4", "--alpha", "inf"], 2, "--alpha must be a finite number"),
+    (["threshold", "--R", "4", "--theta0", "0.3", "--W-min", "50", "--W-max", "40"], 2,
+     "--W-min must be < --W-max"),
+    (["threshold", "--R", "4", "--theta0", "nan"], 2, "--theta0 must be a finite number"),
+    (["threshold", "--R", "4", "--theta0", "0.3", "--W-max", "30"], 1,
+     Status.AVALANCHE_AT_MAX.message),
+    (["rare", "--R", "1", "--W", "-5"], 2, "--W must be a finite number > 0"),
+    (["rare", "--R", "1", "--W", "20", "--n", "55"], 2, "multiple of 10"),
+    (["rare", "--R", "1", "--W", "20", "--g0", "0"], 2, "--g0 must"),
+    (["eta-table", "--out", "/nonexistent/eta.npz"], 2, "does not exist"),
+    (["eta-table", "--out", "{tmp}"], 2, "is a folder"),
+    (["goe-table", "--samples", "0"], 2, "--samples must"),
+    (["goe-table", "--out", "/proc/goe.npz"], 2, "/proc"),
+    (["frobnicate"], 2, "invalid choice"),
+    ([], 2, "required"),
+]
+
+
+@pytest.mark.parametrize("argv, status, words", BAD, ids=[" ".join(b[0]) for b in BAD])
+def test_bad_arguments_one_line_no_traceback(argv, status, words, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    argv = [a.format(tmp=tmp_path, file=tmp_path / "file") for a in argv]
+    proc = jaxmf(*argv)
+    assert proc.returncode == status, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("jaxmf") and "error: " in lines[0]
+    assert words in lines[0]
+    if status == 2:
+        assert proc.stdout == ""
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing written
+
+
+@pytest.mark.parametrize("argv", [
+    ["rare", "--R", "10", "--W", "300", "--out", "/nonexistent/rare.json"],
+    ["sweep", "--out", "/proc/sweep", "--R", "10", "--W", "20", "--samples", "100000"],
+    ["eta-table", "--out", "/nonexistent/eta.npz"],
+    ["ed", "--N", "10", "--alpha", "0.5", "--samples", "1000", "--out", "/proc/ed.json"],
+])
+def test_bad_out_is_refused_before_computing(argv, tmp_path):
+    """Each of these would compute for minutes before writing."""
+    t0 = time.time()
+    proc = jaxmf(*[a.format(tmp=tmp_path) for a in argv], timeout=60)
+    assert proc.returncode == 2 and "--out" in proc.stderr
+    assert time.time() - t0 < 30 and list(tmp_path.iterdir()) == []
+
+
+def test_killed_rare_keeps_finished_rows(tmp_path):
+    """SIGKILL after the first W point: the file holds it, complete and valid."""
+    path = tmp_path / "rare.json"
+    proc = subprocess.Popen([sys.executable, "-m", "jaxmf.cli", "rare", "--R", "2", "--W",
+                             "20", "3000", "--g0", "1", "--n", "50", "--replicas", "3",
+                             "--quiet", "--out", str(path)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    try:
+        deadline = time.time() + 90
+        while not path.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "finished before it could be killed"
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    doc = read_doc(path, "rare")
+    assert doc["result"]["complete"] is False
+    assert [r["W"] for r in doc["result"]["rows"]] == [20.0] and doc["result"]["rows"][0]["f"] > 0
+    assert [p.name for p in tmp_path.iterdir()] == ["rare.json"]  # no temporary left over
+
+
+@pytest.mark.slow
+def test_terminated_eta_table_says_so_and_resumes(tmp_path):
+    """SIGTERM: one line, exit 143, the partial file kept; the rerun gives the shipped
+    poisson table exactly."""
+    from importlib import resources
+
+    path = tmp_path / "eta.npz"
+    argv = [sys.executable, "-m", "jaxmf.cli", "eta-table", "--dist", "poisson", "--quiet",
+            "--out", str(path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=ENV)
+    partial = tmp_path / "eta.partial.npz"
+    while not partial.exists() and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.count("\n") == 1 and "interrupted" in err
+    assert partial.exists() and not path.exists()
+    assert subprocess.run(argv, env=ENV, timeout=600, check=False).returncode == 0
+    shipped = resources.files("jaxmf.data").joinpath("eta_poisson.npz")
+    with np.load(path) as z, shipped.open("rb") as fh, np.load(fh) as ref:
+        assert np.array_equal(z["log_eta"], ref["log_eta"])

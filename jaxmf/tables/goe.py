@@ -14,11 +14,13 @@ The table stores, on a uniform grid of u = log x, the empirical CDF and a smooth
 density of u (local quadratic fit to the empirical CDF); it is then normalized
 exactly so that it joins the universal tail 1 - F = 2/x at its last node.
 
-Regenerate the shipped table with ``jaxmf goe-table`` (defaults below).
+Regenerate the shipped table with ``jaxmf goe-table --out FILE`` (defaults below), then
+copy FILE to ``jaxmf/data/ptilde_goe.npz``.
 """
 
 from __future__ import annotations
 
+import json
 import time
 
 import jax
@@ -26,6 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _config  # noqa: F401
+from .._io import atomic_write
 
 MATRIX_SIZE = 256
 SAMPLES_PER_SPECTRUM = 2048
@@ -124,8 +127,18 @@ def _monotone_slopes(F, dens, du):
     return dens
 
 
-def build(n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED, path=None, progress=True):
-    """Sample, tabulate and save the GOE table (npz with its provenance). Returns path."""
+def build(n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED, path=None, progress=True, *,
+          metadata: dict | None = None):
+    """Sample, tabulate and save the GOE table (npz with its provenance). Returns path.
+
+    Args:
+        n_samples, seed: number of draws of X and the integer seed of ``jax.random.key``.
+        path: output ``.npz``; default the package's own table (rebuilding it in place).
+        progress: show a tqdm progress bar (stderr).
+        metadata: a dict stored as JSON under the key ``metadata`` (provenance).
+
+    The file is written atomically (a temporary file renamed over ``path``).
+    """
     t0 = time.time()
     x = sample_goe(n_samples, key=jax.random.key(seed), progress=progress)
     u, F, dens = table_from_samples(x)
@@ -133,8 +146,11 @@ def build(n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED, path=None, progress=True
         from importlib import resources
 
         path = str(resources.files("jaxmf.data").joinpath("ptilde_goe.npz"))
-    np.savez_compressed(
-        path,
+    command = (" ".join(metadata["command"]) if metadata and "command" in metadata
+               else f"jaxmf goe-table --samples {n_samples} --seed {seed}")
+    extra = {"metadata": json.dumps(metadata)} if metadata is not None else {}
+    atomic_write(path, lambda f: np.savez_compressed(
+        f,
         u0=u[0],
         du=DU,
         cdf=F,
@@ -143,8 +159,9 @@ def build(n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED, path=None, progress=True
         seed=seed,
         matrix_size=MATRIX_SIZE,
         samples_per_spectrum=SAMPLES_PER_SPECTRUM,
-        command=f"jaxmf goe-table --samples {n_samples} --seed {seed}",
+        command=command,
         build_seconds=time.time() - t0,
         median=float(np.median(x)),
-    )
+        **extra,
+    ))
     return path
