@@ -81,8 +81,8 @@ def _cmd_reproduce(a, argv, state):
                          f"{list(REGISTRY)}")
     out = _start(a, argv)
     state["note"] = f"finished figure groups are in {folder}"
-    with contextlib.redirect_stdout(sys.stderr):
-        report = run(folder, quick=a.quick, only=a.only, progress=not a.quiet)
+    report = run(folder, quick=a.quick, only=a.only, progress=not a.quiet,
+                 metadata={"command": ["jaxmf", *argv]})
     out.file = folder / SUMMARY
     out.save({"report": report.name, "groups": [n for n in REGISTRY if not a.only or n in a.only],
               "files": sorted(p.name for p in folder.iterdir() if p.is_file())})

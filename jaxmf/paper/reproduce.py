@@ -14,11 +14,12 @@ resumable intermediate results such as sweeps.
 
 from __future__ import annotations
 
-import json
+import datetime
+import sys
 import time
 from pathlib import Path
 
-from .._io import to_builtin
+from .._io import atomic_write, write_json
 from .._version import __version__
 from . import fig1d, fig2, fig3, fig4, fig5, rare
 
@@ -27,8 +28,13 @@ REGISTRY = {"fig1d": fig1d, "fig2": fig2, "fig3": fig3, "fig4": fig4, "fig5": fi
 """Figure groups of the paper, in report order: name -> module (compute, plot)."""
 
 
-def run(out: str | Path = "jaxmf-figures", quick: bool = False, only=None, progress=True):
+def run(out: str | Path = "jaxmf-figures", quick: bool = False, only=None, progress=True,
+        metadata: dict | None = None):
     """Compute and plot every figure group (or ``only`` these); write REPORT.md.
+
+    Each group's data goes to ``out/{name}.json`` as ``{"metadata": ..., "result": data}``
+    (``metadata``: versions, device, sizes, time, plus what the caller passes); files are
+    written atomically as each group finishes. Progress lines go to stderr.
 
     Returns:
         the path of REPORT.md.
@@ -43,25 +49,39 @@ def run(out: str | Path = "jaxmf-figures", quick: bool = False, only=None, progr
         names = [n for n in names if n in only]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    meta = _metadata(quick, metadata)
     rows, timings = [], {}
     t_all = time.time()
     for name in names:
         task = REGISTRY[name]
         t0 = time.time()
         if progress:
-            print(f"[jaxmf] {name} ...", flush=True)
+            print(f"[jaxmf] {name} ...", file=sys.stderr, flush=True)
         data, r = task.compute(quick, out)
         for fig_name, fig in task.plot(data).items():
             save(fig, out, fig_name)
         pyplot().close("all")
-        (out / f"{name}.json").write_text(json.dumps(to_builtin(data)))
+        write_json(out / f"{name}.json", {"metadata": meta, "result": data})
         rows += r
         timings[name] = time.time() - t0
         if progress:
-            print(f"[jaxmf] {name} done in {timings[name]:.1f} s", flush=True)
+            print(f"[jaxmf] {name} done in {timings[name]:.1f} s", file=sys.stderr,
+                  flush=True)
     report = out / "REPORT.md"
-    report.write_text(_report(rows, timings, time.time() - t_all, quick))
+    text = _report(rows, timings, time.time() - t_all, quick)
+    atomic_write(report, lambda f: f.write(text.encode()))
     return report
+
+
+def _metadata(quick, extra):
+    import jax
+
+    meta = {"jaxmf_version": __version__, "jax_version": jax.__version__,
+            "device": {"platform": jax.devices()[0].platform,
+                       "kind": jax.devices()[0].device_kind, "count": jax.device_count()},
+            "sizes": "quick" if quick else "full",
+            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+    return {**meta, **(extra or {})}
 
 
 def _report(rows, timings, total, quick):
