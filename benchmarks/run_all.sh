@@ -29,11 +29,19 @@ if [ $small = 1 ]; then
   [ -f bench_lattice.py ] && run bench_lattice $PY bench_lattice.py --radii 10,15,22
   [ -f bench_ed.py ] && run bench_ed $PY bench_ed.py --max-N 7
   [ -f bench_sweep.py ] && run bench_sweep $PY bench_sweep.py
+  run bench_distributed $PY bench_distributed.py --R 10 --draws 1024
+  run bench_cost $PY bench_cost.py --fast-radii 10,22 --dense-radii 10,15 --e2e-radii 10 --e2e-eigh-radii 10
 else
   run bench_eta $PY bench_eta.py
   run bench_solve $PY bench_solve.py
   [ -f bench_lattice.py ] && run bench_lattice $PY bench_lattice.py
   [ -f bench_ed.py ] && run bench_ed $PY bench_ed.py --max-N 10
   [ -f bench_sweep.py ] && run bench_sweep $PY bench_sweep.py
+  # CPU processes (one per core) against one, on the host of the GPU
+  run bench_distributed $PY bench_distributed.py --R 10 --draws 2048
+  # dense paths on the GPU up to the paper's largest radius; its end-to-end eigh rates
+  # (interpolated in N between them) give the device-hours of the Fig. 5 dataset
+  run bench_cost $PY bench_cost.py --fast-radii 10,22 --dense-radii 10,22,33,50 \
+    --e2e-radii 10 --e2e-eigh-radii 10,22,33,50
 fi
 ( cd .. && $PY -m pytest -q 2>&1 | tail -n 1 | sed "s/^/- $stamp tests: /" >> "benchmarks/$results" )

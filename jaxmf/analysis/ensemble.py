@@ -40,9 +40,17 @@ complete; an interrupted sweep resumes by computing only the draws not yet on di
 chunk size may change on resume). :func:`load` returns everything as arrays of shape
 (n_W, n_R, n_draws) with a ``complete`` mask.
 
-Multi-host runs (``jax.distributed``) are not handled here: each process would shard
-over its local devices and write the same files; run one process per host on disjoint
-R or W lists instead.
+Several processes (``jax.distributed``, :mod:`jaxmf.analysis.distributed`). Started
+with ``jax.distributed.initialize`` (e.g. :func:`jaxmf.analysis.distributed.initialize`)
+and all given the same arguments and ``path`` (on a filesystem every process sees),
+``sweep`` is shared out: process 0 writes the manifest and lists what is missing on disk
+(the plan: chunk boundaries as a one-process run would draw them), every process
+receives that plan and computes the chunks k = index mod P of it over its own local
+devices, writing its own chunk files; a barrier, then every process returns
+``load(path)``. The numbers are those of a one-process run with the same local device
+count, bit for bit (the same chunks, keys and batch shapes). If any process dies, the
+others stop (at the barrier, or ended by the coordination service's heartbeat);
+rerunning the same call, with any process count, computes only the missing chunks.
 """
 
 from __future__ import annotations
@@ -63,6 +71,7 @@ from .._checks import LOG2
 from .._io import atomic_write
 from ..meanfield import avalanches, n_thermal, solve
 from ..models import lattice
+from . import distributed
 from ._sweep_files import (FIELD_DTYPES, FIELDS, FILL, FORMAT, chunk_files, chunk_path,
                            make_spec, missing_ranges, open_or_create, spec_from_dict,
                            theta_grid)
@@ -140,8 +149,10 @@ def _chunk_function(R, kind, dist, method, rtol, max_steps, n_devices):
 
 def _compute_chunk(spec, R, W, start, stop, chunk_size, n_devices):
     idx = np.arange(start, stop)
-    # pad every chunk to the full chunk size (one compilation per R)
-    padded = np.concatenate([idx, np.full(chunk_size - len(idx), idx[-1])])
+    # pad every chunk to the full chunk size (one compilation per R), a multiple of the
+    # local device count
+    size = -(-chunk_size // n_devices) * n_devices
+    padded = np.concatenate([idx, np.full(size - len(idx), idx[-1])])
     x = (np.asarray(spec.theta0)[padded] if spec.kind == "qp" else padded.astype(np.int64))
     fn = _chunk_function(R, spec.kind, spec.dist, spec.method, spec.rtol, spec.max_steps,
                          n_devices)
@@ -151,21 +162,32 @@ def _compute_chunk(spec, R, W, start, stop, chunk_size, n_devices):
 
 # --------------------------------------------------------------------------- runner
 def _plan(spec, path, chunk_size, n_devices):
-    """The chunks still to compute, as (R, iW, W, start, stop, size), and the number of
-    realizations already on disk."""
-    tasks, done_count = [], 0
+    """What is still to compute, as JSON-able lists: ``sizes`` [[R, chunk size], ...]
+    and ``missing`` [[R, iW, [[a, b], ...]], ...] (draw ranges not on disk)."""
     files = chunk_files(path)
+    sizes, missing = [], []
     for R_ in spec.R:
         size = chunk_size or default_chunk_size(lattice.num_sites(R_), n_devices)
         # no chunk larger than the sweep (chunks are padded to their full size)
         size = min(int(size), spec.n_draws)
-        size = -(-size // n_devices) * n_devices
-        for iW, W_ in enumerate(spec.W):
-            missing = missing_ranges(files.get((R_, iW), []), spec.n_draws)
-            done_count += spec.n_draws - sum(b - a for a, b in missing)
-            for a, b in missing:
-                for start in range(a, b, size):
-                    tasks.append((R_, iW, W_, start, min(start + size, b), size))
+        sizes.append([R_, -(-size // n_devices) * n_devices])
+        for iW in range(len(spec.W)):
+            missing.append([R_, iW, [list(r) for r in missing_ranges(
+                files.get((R_, iW), []), spec.n_draws)]])
+    return {"sizes": sizes, "missing": missing}
+
+
+def _tasks(spec, plan):
+    """The chunks of a plan, in (R, W, draw) order, as (R, iW, W, start, stop, size), and
+    the number of realizations already on disk."""
+    sizes = dict((R_, size) for R_, size in plan["sizes"])
+    tasks, done_count = [], 0
+    for R_, iW, ranges in plan["missing"]:
+        done_count += spec.n_draws - sum(b - a for a, b in ranges)
+        for a, b in ranges:
+            for start in range(a, b, sizes[R_]):
+                tasks.append((R_, iW, spec.W[iW], start, min(start + sizes[R_], b),
+                              sizes[R_]))
     return tasks, done_count
 
 
@@ -173,6 +195,10 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
           method="auto", chunk_size=None, progress=True, max_chunks=None,
           rtol=1e-13, max_steps=400, on_chunk: Callable | None = None) -> "SweepResult":
     """Run (or resume) a sweep over W x R x realizations; results go to ``path``.
+
+    Under ``jax.distributed`` every process makes this same call (same arguments, same
+    ``path`` on a shared filesystem) and computes a disjoint share of the chunks (module
+    docstring); the result is the same as a one-process run.
 
     Args:
         path: directory for the manifest and chunk files (created if absent). If it
@@ -189,32 +215,60 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
         method: couplings path ("auto", "eigh", "fast"; see
             :func:`jaxmf.models.lattice.origin_spectrum`); recorded, not part of the
             parameters a resumed sweep must match (the paths agree to ~1e-12).
-        chunk_size: realizations per jitted call, default :func:`default_chunk_size`;
-            capped at n_draws and rounded up to a multiple of the device count. A short
-            last chunk is padded to the full size (one compilation per R).
-        progress: show a tqdm progress bar.
-        max_chunks: compute at most this many chunks in this call, then return what is
-            on disk (the rest can be resumed later).
+        chunk_size: realizations per jitted call, default :func:`default_chunk_size`
+            (process 0's, for every process); capped at n_draws and rounded up to a
+            multiple of the local device count. A short last chunk is padded to the
+            full size (one compilation per R).
+        progress: show a tqdm progress bar (with several processes: one per process,
+            counting its share).
+        max_chunks: compute at most this many chunks in this call (per process), then
+            return what is on disk (the rest can be resumed later).
         rtol, max_steps: solver settings (see :func:`jaxmf.solve`).
         on_chunk: called as ``on_chunk(R=, W=, start=, stop=, path=)`` after each
             chunk is written (e.g. for logging; an exception raised there stops the
-            sweep with everything written so far kept).
+            sweep with everything written so far kept; with several processes the
+            others finish their share and then raise RuntimeError).
 
     Returns:
-        :class:`SweepResult` of everything on disk (``load(path)``).
+        :class:`SweepResult` of everything on disk (``load(path)``), on every process.
     """
     spec = make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_steps)
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(
             chunk_size, (int, np.integer)) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-    open_or_create(path, spec)
+    where = distributed.layout()
     n_devices = len(jax.local_devices())
-    tasks, done_count = _plan(spec, path, chunk_size, n_devices)
+
+    def make_plan():  # process 0: manifest (created or checked), then what is missing
+        open_or_create(path, spec)
+        return _plan(spec, path, chunk_size, n_devices)
+
+    plan = distributed.broadcast(make_plan, "sweep plan")
+    with distributed.abort_on_error():
+        if where.index:
+            open_or_create(path, spec)  # written by process 0: check it here too
+        everything, done_count = _tasks(spec, plan)
+        if where.count == 1:
+            tasks, desc = everything, f"sweep {spec.kind}"
+            total = len(spec.R) * len(spec.W) * spec.n_draws
+        else:
+            tasks, done_count = distributed.share(everything, where), 0
+            total = sum(t[4] - t[3] for t in tasks)
+            desc = f"sweep {spec.kind} [{where.index}/{where.count}]"
+        _run_tasks(spec, path, tasks, done_count, total, desc, n_devices, progress,
+                   max_chunks, on_chunk)
+    distributed.barrier("sweep done")
+    if where.count > 1 and max_chunks is None:  # the other processes' chunk files
+        distributed.await_files(chunk_path(path, t[0], t[1], t[3], t[4]) for t in everything)
+    return load(path)
+
+
+def _run_tasks(spec, path, tasks, done_count, total, desc, n_devices, progress,
+               max_chunks, on_chunk):
     from tqdm.auto import tqdm
 
-    total = len(spec.R) * len(spec.W) * spec.n_draws
     with tqdm(total=total, initial=done_count, disable=not progress, unit="real",
-              desc=f"sweep {spec.kind}", dynamic_ncols=True) as bar:
+              desc=desc, dynamic_ncols=True) as bar:
         for count, (R_, iW, W_, start, stop, size) in enumerate(tasks):
             if max_chunks is not None and count >= max_chunks:
                 break
@@ -230,7 +284,6 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
             bar.update(stop - start)
             if on_chunk is not None:
                 on_chunk(R=R_, W=W_, start=start, stop=stop, path=target)
-    return load(path)
 
 
 # --------------------------------------------------------------------------- loading

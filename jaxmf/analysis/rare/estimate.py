@@ -13,6 +13,8 @@ from an independent sampler (``lattice.bare_couplings(kind="random")``) for chec
 
 from __future__ import annotations
 
+import json
+import pathlib
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -24,8 +26,10 @@ import scipy.special
 
 from ... import _config  # noqa: F401  (float64)
 from ..._checks import check_dist, check_int, check_nonnegative, check_radius
+from ..._io import atomic_write, write_json
 from ...meanfield import avalanches, solve
 from ...models import lattice
+from .. import distributed
 from . import subset
 from .critical import gaussian_scorer
 from .diagnostics import calm_profile
@@ -132,6 +136,20 @@ def subset_estimate(R, W, *, key, g0=(1.0,), n=500, replicas=4, p0=0.1,
     check_dist(dist)
     propose = proposal(R, moves)
     t0 = time.time()
+    parts = [_replica(R, W, jax.random.fold_in(key, r), g0, n=n, p0=p0,
+                      max_levels=max_levels, propose=propose, thin=thin, chunk=chunk,
+                      dist=dist, method=method, bracket=bracket, n_bisect=n_bisect,
+                      progress=r if progress else None) for r in range(replicas)]
+    return _combine(g0, W, parts, time.time() - t0)
+
+
+def _replica(R, W, key, g0, *, n, p0, max_levels, propose, thin, chunk, dist, method,
+             bracket, n_bisect, progress):
+    """One subset-simulation replica (key = the replica's key) as a dict of arrays:
+    estimate (G,), levels, acceptance, distinct, conditional (n, N) potentials / W,
+    last threshold, n_evals, unconverged, floor, seconds. ``progress``: None, or the
+    replica index to print per level."""
+    t0 = time.time()
     score_fn = gaussian_scorer(R, dist=dist, method=method, bracket=bracket,
                                n_bisect=n_bisect)
     bad = [0]
@@ -141,31 +159,36 @@ def subset_estimate(R, W, *, key, g0=(1.0,), n=500, replicas=4, p0=0.1,
         bad[0] += int(np.sum(~np.asarray(ok)))
         return np.asarray(lam)
 
-    stop = float(np.log(g0.min()))
-    est, levels, acc, conds, lasts, evals, floors, distinct = [], [], [], [], [], 0, [], []
-    for r in range(replicas):
-        cb = None
-        if progress:
-            def cb(level, b, r=r):
-                print(f"  R={R} W={W:g} replica {r}: level {level}, log g0_c <= {b:.4f}",
-                      flush=True)
-        run = subset.run(score, lattice.num_sites(R), key=jax.random.fold_in(key, r), n=n,
-                         p0=p0, stop=stop, max_levels=max_levels, propose=propose,
-                         thin=thin, chunk=chunk or max(1, int(round(n * p0))), progress=cb)
-        # avalanche iff log g0 > log g0_c; P(log g0_c = log g0) = 0
-        est.append(subset.tail_probability(run, np.log(g0)).probability)
-        levels.append(len(run.thresholds))
-        acc.append(float(np.nanmean(run.acceptance)) if len(run.acceptance) else np.nan)
-        distinct.append(float(np.min(run.distinct)) if len(run.distinct) else 1.0)
-        conds.append(2.0 * scipy.special.ndtr(run.samples) - 1.0)
-        lasts.append(run.thresholds[-1] if len(run.thresholds) else np.inf)
-        evals += run.n_evals
-        floors.append(p0 ** len(run.thresholds) / n)
-    rep = np.asarray(est)
-    se = rep.std(axis=0, ddof=1) / np.sqrt(replicas) if replicas > 1 else np.full(g0.size, np.inf)
-    return SubsetEstimate(g0, rep.mean(axis=0), se, rep, float(min(floors)), np.asarray(levels),
-                          np.asarray(acc), np.asarray(distinct), int(evals), int(bad[0]),
-                          W * np.concatenate(conds), np.asarray(lasts), time.time() - t0)
+    cb = None
+    if progress is not None:
+        def cb(level, b):
+            print(f"  R={R} W={W:g} replica {progress}: level {level}, "
+                  f"log g0_c <= {b:.4f}", flush=True)
+    run = subset.run(score, lattice.num_sites(R), key=key, n=n, p0=p0,
+                     stop=float(np.log(g0.min())), max_levels=max_levels, propose=propose,
+                     thin=thin, chunk=chunk or max(1, int(round(n * p0))), progress=cb)
+    # avalanche iff log g0 > log g0_c; P(log g0_c = log g0) = 0
+    return {"estimate": np.asarray(subset.tail_probability(run, np.log(g0)).probability),
+            "levels": len(run.thresholds),
+            "acceptance": float(np.nanmean(run.acceptance)) if len(run.acceptance) else np.nan,
+            "distinct": float(np.min(run.distinct)) if len(run.distinct) else 1.0,
+            "conditional": 2.0 * scipy.special.ndtr(run.samples) - 1.0,
+            "last": run.thresholds[-1] if len(run.thresholds) else np.inf,
+            "n_evals": int(run.n_evals), "unconverged": int(bad[0]),
+            "floor": p0 ** len(run.thresholds) / n, "seconds": time.time() - t0}
+
+
+def _combine(g0, W, parts, seconds) -> SubsetEstimate:
+    """The :class:`SubsetEstimate` of replicas given as :func:`_replica` dicts."""
+    rep = np.asarray([p["estimate"] for p in parts])
+    M = len(parts)
+    se = rep.std(axis=0, ddof=1) / np.sqrt(M) if M > 1 else np.full(g0.size, np.inf)
+    get = lambda k: np.asarray([p[k] for p in parts])  # noqa: E731
+    return SubsetEstimate(
+        g0, rep.mean(axis=0), se, rep, float(get("floor").min()), get("levels"),
+        get("acceptance"), get("distinct"), int(get("n_evals").sum()),
+        int(get("unconverged").sum()), W * np.concatenate([p["conditional"] for p in parts]),
+        get("last"), seconds)
 
 
 class PlainEstimate(NamedTuple):
@@ -247,7 +270,7 @@ class TailRow(NamedTuple):
             W sqrt(2/3) (V_n - V_0), shells d = 0..4.
         resonant, resonant_iid: sites 1 <= d <= 4 with |V_n - V_0| < 1, 3, 10, and their
             iid expectation.
-        seconds: wall time of the W point.
+        seconds: wall time of the W point (with a folder: summed over its replicas).
         method, moves, thin: "subset", the move set and the thinning.
     """
 
@@ -279,11 +302,21 @@ class TailRow(NamedTuple):
 def f_aval_tail(R, Ws, *, key, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1,
                 max_levels=MAX_LEVELS, moves="lattice", thin=THIN, dist="goe",
                 method="auto", progress=False,
-                callback: Callable[[TailRow], None] | None = None) -> list[TailRow]:
+                callback: Callable[[TailRow], None] | None = None,
+                folder=None) -> list[TailRow]:
     """f_aval(W) for several g0 by :func:`subset_estimate`, one run per W.
 
-    The run at W uses the key ``fold_in(key, round(1000 W))``, so a W grid can be split
-    across processes with the same result.
+    The run at W uses the key ``fold_in(key, round(1000 W))`` and its replica r the key
+    ``fold_in(that key, r)``: every (W, replica) is a deterministic function of (key,
+    W, r) alone, so the grid can be split across calls or processes with the same rows.
+
+    With ``folder`` each (W, replica) is stored as ``folder/W{W}_r{r}.npz`` once done
+    (the run resumes from them: only missing ones are computed, also for a longer W
+    list or more replicas), and the pooled rows are written to ``folder/rows.json``.
+    Under ``jax.distributed`` (:mod:`jaxmf.analysis.distributed`) every process makes
+    this same call with the same shared ``folder``; the missing (W, replica) runs are
+    shared out over the processes, and after a barrier every process returns the same
+    rows (process 0 writes ``rows.json`` and calls ``callback``).
 
     Args:
         R: lattice radius.
@@ -291,36 +324,130 @@ def f_aval_tail(R, Ws, *, key, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1,
         key: JAX PRNG key.
         g0, n, replicas, p0, max_levels, moves, thin, dist, method, progress: as in
             :func:`subset_estimate`.
-        callback: called with each :class:`TailRow` as soon as it is known.
+        callback: called with each :class:`TailRow` as soon as it is known (with a
+            folder: when the rows are pooled, on process 0).
+        folder: directory of the per-replica files (needed with several processes).
 
     Returns:
         list of :class:`TailRow`, one per (W, g0), W outer.
     """
+    settings = dict(n=n, replicas=replicas, max_levels=max_levels, moves=moves, thin=thin)
+    if folder is not None:
+        return _shared_tail(folder, R, Ws, key, _check_couplings(g0), p0, dist, method,
+                            settings, progress, callback)
+    if distributed.layout().count > 1:
+        raise ValueError("several processes share a rare-event run through files: "
+                         "give f_aval_tail a folder on a shared filesystem")
     rows = []
     for W in Ws:
-        e = subset_estimate(R, float(W), key=jax.random.fold_in(key, int(round(1000 * W))),
-                            g0=g0, n=n, replicas=replicas, p0=p0, max_levels=max_levels,
-                            moves=moves, thin=thin, dist=dist, method=method,
-                            progress=progress)
-        prof = calm_profile(e.conditional_V, R)
-        ref = np.array([W / np.sqrt(3.0)] + [W * np.sqrt(2.0 / 3.0)] * (len(prof.rms) - 1))
-        for j, g in enumerate(e.g0):
-            rep = e.replicas[:, j]
-            row = TailRow(
-                W=float(W), R=R, g0=float(g), f=float(e.f[j]),
-                reliable=reliable(rep, e.levels, max_levels), stderr=float(e.stderr[j]),
-                replicas=rep.tolist(), floor=e.floor, levels=e.levels.tolist(),
-                acceptance=e.acceptance.tolist(), distinct=e.distinct.tolist(), n=n,
-                n_replicas=replicas, n_evals=e.n_evals, unconverged=e.unconverged,
-                last_threshold=e.last_threshold.tolist(),
-                calm_rms_rel=(prof.rms / ref).tolist(), resonant=prof.resonant.tolist(),
-                resonant_iid=prof.resonant_iid.tolist(), seconds=e.seconds,
-                method="subset", moves=moves, thin=thin)
-            rows.append(row)
-            if callback is not None:
-                callback(row)
+        e = subset_estimate(R, float(W), key=_key_of(key, W), g0=g0, n=n,
+                            replicas=replicas, p0=p0, max_levels=max_levels, moves=moves,
+                            thin=thin, dist=dist, method=method, progress=progress)
+        rows += _emit(_rows(R, W, e, settings), callback)
         if progress:
-            print(f"R={R} W={W:g}: " + ", ".join(
-                f"f(g0={g:g}) = {f:.3e} +- {s:.1e}" for g, f, s in zip(e.g0, e.f, e.stderr))
-                + f" ({e.seconds:.0f} s, {e.n_evals} lattices)", flush=True)
+            _say(R, W, e)
+    return rows
+
+
+def _key_of(key, W):
+    return jax.random.fold_in(key, int(round(1000 * W)))
+
+
+def _rows(R, W, e, settings):
+    prof = calm_profile(e.conditional_V, R)
+    ref = np.array([W / np.sqrt(3.0)] + [W * np.sqrt(2.0 / 3.0)] * (len(prof.rms) - 1))
+    rows = []
+    for j, g in enumerate(e.g0):
+        rep = e.replicas[:, j]
+        rows.append(TailRow(
+            W=float(W), R=R, g0=float(g), f=float(e.f[j]),
+            reliable=reliable(rep, e.levels, settings["max_levels"]),
+            stderr=float(e.stderr[j]), replicas=rep.tolist(), floor=e.floor,
+            levels=e.levels.tolist(), acceptance=e.acceptance.tolist(),
+            distinct=e.distinct.tolist(), n=settings["n"], n_replicas=settings["replicas"],
+            n_evals=e.n_evals, unconverged=e.unconverged,
+            last_threshold=e.last_threshold.tolist(), calm_rms_rel=(prof.rms / ref).tolist(),
+            resonant=prof.resonant.tolist(), resonant_iid=prof.resonant_iid.tolist(),
+            seconds=e.seconds, method="subset", moves=settings["moves"],
+            thin=settings["thin"]))
+    return rows
+
+
+def _emit(rows, callback):
+    for row in rows if callback is not None else ():
+        callback(row)
+    return rows
+
+
+def _say(R, W, e):
+    print(f"R={R} W={W:g}: " + ", ".join(
+        f"f(g0={g:g}) = {f:.3e} +- {s:.1e}" for g, f, s in zip(e.g0, e.f, e.stderr))
+        + f" ({e.seconds:.0f} s, {e.n_evals} lattices)", flush=True)
+
+
+_PARTS_FORMAT = "jaxmf-rare-replicas"
+
+
+def _part(root, W, r):
+    return root / f"W{float(W)!r}_r{r}.npz"
+
+
+def _read(path):
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _shared_tail(folder, R, Ws, key, g0, p0, dist, method, settings, progress, callback):
+    """:func:`f_aval_tail` through per-(W, replica) files in ``folder``, shared out over
+    the processes; see there."""
+    check_radius(R)
+    for W in Ws:
+        check_nonnegative("W", W, strictly_positive=True, finite=True)
+    check_int("replicas", settings["replicas"], 1)
+    check_dist(dist)
+    propose = proposal(R, settings["moves"])
+    root = pathlib.Path(folder)
+    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    params = {"R": int(R), "g0": g0.tolist(), "p0": p0, "dist": dist, "method": method,
+              "key": np.asarray(jax.random.key_data(key) if typed else key).tolist(),
+              **{k: v for k, v in settings.items() if k != "replicas"}}
+
+    def plan():  # process 0: manifest (created or checked), then the missing runs
+        manifest = root / "manifest.json"
+        if manifest.exists():
+            old = json.loads(manifest.read_text())
+            if old.get("format") != _PARTS_FORMAT or old.get("parameters") != params:
+                raise ValueError(f"{root} holds a rare-event run with other parameters "
+                                 f"({old.get('parameters')}); use a new folder")
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+            write_json(manifest, {"format": _PARTS_FORMAT, "parameters": params,
+                                  "layout": "W{W}_r{replica}.npz: one subset-simulation "
+                                            "replica, key fold_in(fold_in(key, "
+                                            "round(1000 W)), replica)"})
+        return [[float(W), r] for W in Ws for r in range(settings["replicas"])
+                if not _part(root, W, r).exists()]
+
+    todo = distributed.broadcast(plan, "rare plan")
+    with distributed.abort_on_error():
+        for W, r in distributed.share(todo):
+            part = _replica(R, W, jax.random.fold_in(_key_of(key, W), r), g0, n=settings["n"],
+                            p0=p0, max_levels=settings["max_levels"], propose=propose,
+                            thin=settings["thin"], chunk=None, dist=dist, method=method,
+                            bracket=(-20.0, 20.0), n_bisect=20,
+                            progress=r if progress else None)
+            atomic_write(_part(root, W, r), lambda f: np.savez(f, **part))
+    distributed.barrier("rare done")
+    distributed.await_files(_part(root, W, r) for W, r in todo)
+    rows, main = [], distributed.is_main()
+    for W in Ws:
+        parts = [_read(_part(root, W, r)) for r in range(settings["replicas"])]
+        e = _combine(g0, float(W), parts, float(sum(p["seconds"] for p in parts)))
+        rows += _emit(_rows(R, float(W), e, settings), callback if main else None)
+        if progress and main:
+            _say(R, W, e)
+    if main:
+        write_json(root / "rows.json", {"parameters": {**params, "W": [float(W) for W in Ws],
+                                                       "replicas": settings["replicas"]},
+                                        "rows": rows})
     return rows
