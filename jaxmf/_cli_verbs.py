@@ -13,6 +13,7 @@ import os
 from ._checks import DISTRIBUTIONS
 from ._cli_args import count, finite, integer, nonnegative, positive, radius, seed
 from .analysis import ensemble, rare, thresholds
+from .analysis.distributed import add_process_arguments
 from .enhancement import eta
 from .meanfield import solve
 from .models import chain, ed, lattice, symmetric
@@ -130,6 +131,7 @@ def _sweep(p):
                    help="grain coupling scale g0 (finite, >= 0; default: %(default)s)")
     _dist(p, ensemble.sweep)
     _common(p)
+    add_process_arguments(p)
 
 
 def _ed(p):
@@ -196,8 +198,10 @@ def _rare(p):
     p.add_argument("--out", metavar="FILE",
                    help="JSON file of the rows and the run's metadata, rewritten "
                         "(atomically) after every W point: an interrupted run keeps its "
-                        "finished points ('complete': false)")
+                        "finished points ('complete': false); required with several "
+                        "processes, which share FILE.parts/")
     _common(p)
+    add_process_arguments(p)
 
 
 def _eta_table(p):

@@ -191,13 +191,17 @@ def _cmd_sweep(a, argv, state):
     _unique("--R", a.R)
     _unique("--W", a.W)
     folder = check_folder(a.out)
-    out = _start(a, argv)
-    from .analysis import ensemble
+    from .analysis import distributed, ensemble
 
+    where = distributed.initialize_from_args(a)  # before anything asks JAX for devices
+    out = _start(a, argv)
     extra = {"seed": a.seed} if a.kind == "random" else {}
     state["note"] = (f"finished chunks are in {folder}; rerun the same command to resume")
     res = ensemble.sweep(folder, kind=a.kind, R=a.R, W=a.W, g0=a.g0, dist=a.dist,
-                         n_draws=a.samples, progress=not a.quiet, **extra)
+                         n_draws=a.samples, progress=not a.quiet and where.index == 0,
+                         **extra)
+    if where.index:  # process 0 writes the summary and prints
+        return
     avg = ensemble.ensemble_average(res)
     out.file = folder / SUMMARY
     out.save({"W": res.W, "R": res.R, "N": res.N, "f_aval": avg.f_aval,
@@ -287,14 +291,28 @@ def _cmd_threshold(a, argv, state):
 
 
 def _cmd_rare(a, argv, state):
-    out = _start(a, argv, _file(a))
+    import pathlib
+
+    from .analysis import distributed
+
+    where = distributed.initialize_from_args(a)
+    if where.count > 1 and a.out is None:
+        raise UsageError("--out FILE is needed with several processes (they share "
+                         "FILE.parts/; process 0 writes FILE)")
+    out = _start(a, argv, _file(a) if where.index == 0 else None)
+    if where.index:
+        out.say = lambda line: None
     import jax
 
     from .analysis import rare
 
+    folder = None if where.count == 1 else pathlib.Path(f"{a.out}.parts")
+
     rows = []
     method = "subset simulation on log g0_c (jaxmf.analysis.rare.f_aval_tail)"
-    state["note"] = (f"finished W points are in {out.file}" if out.file is not None
+    state["note"] = (f"finished replicas are in {folder}; rerun the same command to resume"
+                     if folder is not None else
+                     f"finished W points are in {out.file}" if out.file is not None
                      else "nothing was saved (no --out)")
 
     def on_row(row):
@@ -306,7 +324,10 @@ def _cmd_rare(a, argv, state):
     with contextlib.redirect_stdout(sys.stderr):
         rare.f_aval_tail(a.R, a.W, key=jax.random.key(a.seed), g0=tuple(a.g0), n=a.n,
                          replicas=a.replicas, thin=a.thin, max_levels=a.max_levels,
-                         dist=a.dist, progress=not a.quiet, callback=on_row)
+                         dist=a.dist, progress=not a.quiet and where.index == 0,
+                         callback=on_row, folder=folder)
+    if where.index:
+        return
     out.save({"complete": True, "method": method, "rows": rows})
     _finish(out)
 

@@ -364,3 +364,30 @@ def test_terminated_eta_table_says_so_and_resumes(tmp_path):
     shipped = resources.files("jaxmf.data").joinpath("eta_poisson.npz")
     with np.load(path) as z, shipped.open("rb") as fh, np.load(fh) as ref:
         assert np.array_equal(z["log_eta"], ref["log_eta"])
+
+
+@pytest.mark.slow
+def test_sweep_verb_with_two_processes_equals_one(tmp_path):
+    """`jaxmf sweep` with --coordinator/--num-processes/--process-id: the same summary
+    as one process (the realizations' keys do not depend on the process count)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    args = ["sweep", "--R", "2", "--W", "10", "50", "--kind", "random", "--samples", "8",
+            "--quiet"]
+    one = subprocess.run([sys.executable, "-m", "jaxmf.cli", *args, "--out",
+                          str(tmp_path / "one")], capture_output=True, text=True, timeout=300)
+    assert one.returncode == 0, one.stderr
+    procs = [subprocess.Popen([sys.executable, "-m", "jaxmf.cli", *args, "--out",
+                               str(tmp_path / "two"), "--coordinator", f"localhost:{port}",
+                               "--num-processes", "2", "--process-id", str(i)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
+    assert outs[1][0] == ""  # only process 0 prints the summary
+    a = json.loads((tmp_path / "one" / "summary.json").read_text())["result"]
+    b = json.loads((tmp_path / "two" / "summary.json").read_text())["result"]
+    assert a["eta_mean"] == b["eta_mean"] and a["f_aval"] == b["f_aval"]
