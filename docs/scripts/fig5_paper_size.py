@@ -39,7 +39,7 @@ def summarize(runs):
             M = res.parameters["n_draws"]
             for i in np.argsort(res.W):
                 n = int(avg.n[i, 0])
-                if n == 0:
+                if not res.complete[i, 0].all():  # only W points with all M realizations
                     continue
                 rows.append({"kind": kind, "R": R, "N": int(res.N[0]), "W": float(res.W[i]),
                              "M": M, "n": n, "n_unconverged": int(avg.n_unconverged[i, 0]),
