@@ -218,20 +218,15 @@ def _cmd_sweep(a, argv, state):
     out.finish()
 
 
-def _ed_bytes(N, d_g):
-    """Memory of one dense ED realization: ~6 float64 (D, D) arrays (as drh_ensemble)."""
-    return 6 * 8 * (d_g * 2**N) ** 2
-
-
 def _cmd_ed(a, argv, state):
     from .models import ed
 
     d_g = ed.DEFAULTS["d_g"]
     limit = a.max_memory * 2**30
-    if _ed_bytes(a.N, d_g) > limit:
-        fits = max([n for n in range(1, a.N) if _ed_bytes(n, d_g) <= limit], default=0)
+    if ed.dense_bytes(a.N, d_g) > limit:
+        fits = max([n for n in range(1, a.N) if ed.dense_bytes(n, d_g) <= limit], default=0)
         raise UsageError(
-            f"--N {a.N}: exact diagonalization needs about {_ed_bytes(a.N, d_g) / 2**30:.3g}"
+            f"--N {a.N}: exact diagonalization needs about {ed.dense_bytes(a.N, d_g) / 2**30:.3g}"
             f" GiB (dimension D = {d_g} x 2^{a.N} = {d_g * 2**a.N}, ~48 D^2 bytes per dense "
             f"eigh), more than the limit --max-memory {a.max_memory:g} GiB; "
             + (f"--N <= {fits} fits" if fits else "raise --max-memory"))

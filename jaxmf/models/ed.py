@@ -41,6 +41,7 @@ from .._checks import LOG2, check_choice, check_int, check_values
 
 __all__ = [
     "CentralGrainParams",
+    "dense_bytes",
     "EDResult",
     "EntropyStatistics",
     "EndSpinObservables",
@@ -379,11 +380,16 @@ def drh_ensemble(
         if key.ndim != (1 if typed else 2):
             raise ValueError("key must be a batch of keys, or give n_samples with a single key")
         keys = key
-    D = static["d_g"] * 2**N
     if batch_size is None:
-        batch_size = max(1, int(memory_bytes // (6 * 8 * D**2)))
+        batch_size = max(1, int(memory_bytes // dense_bytes(N, static["d_g"])))
     batch_size = min(batch_size, keys.shape[0])
     return _ensemble(keys, *floats, N=N, batch_size=batch_size, **static)
+
+
+def dense_bytes(N: int, d_g: int = DEFAULTS["d_g"]) -> int:
+    """Memory of one dense ED realization of dimension D = d_g 2^N: about six float64
+    (D, D) arrays (Hamiltonian, eigenvectors, eigh workspace), 48 D^2 bytes."""
+    return 6 * 8 * (d_g * 2**N) ** 2
 
 
 @partial(jax.jit, static_argnames=("N", "d_g", "grain_norm", "batch_size"))
