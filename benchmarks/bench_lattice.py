@@ -60,7 +60,7 @@ def main(argv=None):
         n = lattice.num_sites(R)
         batch = args.batch or (8 if n < 2000 else 1)
         thetas = jnp.asarray(rng.uniform(0, 2 * np.pi, batch))
-        row = {"R": R, "N": n, "batch": batch, "auto": lattice._resolve_method("auto", n)}
+        row = {"R": R, "N": n, "batch": batch, "auto": lattice.resolve_method("auto", n)}
         outs = {}
         for method in ("eigh", "fast"):
             fn = jax.jit(jax.vmap(lambda t, m=method: lattice.bare_couplings(

@@ -145,6 +145,8 @@ def tables():
 
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if what not in ("tail", "qp", "table", "all"):
+        sys.exit(__doc__)
     times = {}
     if what == "table":
         tables()

@@ -67,7 +67,7 @@ def main(argv=None):
                 total = len(W) * draws
                 results.append({
                     "kind": kind, "R": R, "N": n, "realizations": total,
-                    "chunk_size": chunk, "method": lattice._resolve_method("auto", n),
+                    "chunk_size": chunk, "method": lattice.resolve_method("auto", n),
                     "seconds": round(elapsed, 3), "per_s": round(total / elapsed, 2),
                     "f_aval": [round(float(x), 3) for x in res.avalanche.mean(-1)[:, 0]],
                     "all_converged": bool(res.converged.all()),

@@ -24,9 +24,10 @@ however it is run.
 
 Execution. For each (R, W) the realizations are processed in chunks of ``chunk_size``
 (default from N and the device, :func:`default_chunk_size`); each chunk is one jitted
-call in which the realization axis is split over all local devices by ``shard_map``
-(the fast host path of :mod:`jaxmf.models.lattice` runs its ``pure_callback`` once per
-device shard). A tqdm progress bar counts realizations.
+call in which the realization axis is split over the local devices by ``shard_map``
+(:func:`chunk_devices`: all of them, except for the fast host path of
+:mod:`jaxmf.models.lattice` on the CPU backend, which runs on one device per process).
+A tqdm progress bar counts realizations.
 
 Storage (a directory, numpy + JSON only)::
 
@@ -83,6 +84,7 @@ __all__ = [
     "theta_grid",
     "draw_key",
     "default_chunk_size",
+    "chunk_devices",
     "sweep",
     "load",
     "EnsembleAverage",
@@ -123,6 +125,21 @@ def default_chunk_size(N, n_devices=1, backend=None):
 
 
 # --------------------------------------------------------------------------- computation
+def chunk_devices(method, N):
+    """Local devices one chunk of N-site lattices is sharded over.
+
+    All of ``jax.local_devices()``, except on the CPU backend when the spectral route is
+    the host one ("fast"): there a chunk runs on one device. JAX stages the operands of
+    a ``pure_callback`` on CPU device 0 and waits for that copy inside the callback;
+    with several emulated CPU devices calling back at once, the XLA worker threads that
+    would complete the copy are the ones waiting, and the call can deadlock. On CPU,
+    run several processes instead (:mod:`jaxmf.analysis.distributed`).
+    """
+    if jax.default_backend() == "cpu" and lattice.resolve_method(method, N) == "fast":
+        return 1
+    return len(jax.local_devices())
+
+
 @functools.lru_cache(maxsize=None)
 def _chunk_function(R, kind, dist, method, rtol, max_steps, n_devices):
     """Jitted (W, g0, seed, x[chunk]) -> dict of per-realization fields, sharded."""
@@ -147,7 +164,8 @@ def _chunk_function(R, kind, dist, method, rtol, max_steps, n_devices):
                                  out_specs=shard, check_vma=False))
 
 
-def _compute_chunk(spec, R, W, start, stop, chunk_size, n_devices):
+def _compute_chunk(spec, R, W, start, stop, chunk_size):
+    n_devices = chunk_devices(spec.method, lattice.num_sites(R))
     idx = np.arange(start, stop)
     # pad every chunk to the full chunk size (one compilation per R), a multiple of the
     # local device count
@@ -161,12 +179,13 @@ def _compute_chunk(spec, R, W, start, stop, chunk_size, n_devices):
 
 
 # --------------------------------------------------------------------------- runner
-def _plan(spec, path, chunk_size, n_devices):
+def _plan(spec, path, chunk_size):
     """What is still to compute, as JSON-able lists: ``sizes`` [[R, chunk size], ...]
     and ``missing`` [[R, iW, [[a, b], ...]], ...] (draw ranges not on disk)."""
     files = chunk_files(path)
     sizes, missing = [], []
     for R_ in spec.R:
+        n_devices = chunk_devices(spec.method, lattice.num_sites(R_))
         size = chunk_size or default_chunk_size(lattice.num_sites(R_), n_devices)
         # no chunk larger than the sweep (chunks are padded to their full size)
         size = min(int(size), spec.n_draws)
@@ -237,11 +256,10 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
             chunk_size, (int, np.integer)) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
     where = distributed.layout()
-    n_devices = len(jax.local_devices())
 
     def make_plan():  # process 0: manifest (created or checked), then what is missing
         open_or_create(path, spec)
-        return _plan(spec, path, chunk_size, n_devices)
+        return _plan(spec, path, chunk_size)
 
     plan = distributed.broadcast(make_plan, "sweep plan")
     with distributed.abort_on_error():
@@ -255,16 +273,16 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
             tasks, done_count = distributed.share(everything, where), 0
             total = sum(t[4] - t[3] for t in tasks)
             desc = f"sweep {spec.kind} [{where.index}/{where.count}]"
-        _run_tasks(spec, path, tasks, done_count, total, desc, n_devices, progress,
-                   max_chunks, on_chunk)
+        _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks,
+                   on_chunk)
     distributed.barrier("sweep done")
     if where.count > 1 and max_chunks is None:  # the other processes' chunk files
         distributed.await_files(chunk_path(path, t[0], t[1], t[3], t[4]) for t in everything)
     return load(path)
 
 
-def _run_tasks(spec, path, tasks, done_count, total, desc, n_devices, progress,
-               max_chunks, on_chunk):
+def _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks,
+               on_chunk):
     from tqdm.auto import tqdm
 
     with tqdm(total=total, initial=done_count, disable=not progress, unit="real",
@@ -273,7 +291,7 @@ def _run_tasks(spec, path, tasks, done_count, total, desc, n_devices, progress,
             if max_chunks is not None and count >= max_chunks:
                 break
             bar.set_postfix(R=R_, W=W_)
-            fields = _compute_chunk(spec, R_, W_, start, stop, size, n_devices)
+            fields = _compute_chunk(spec, R_, W_, start, stop, size)
             extra = {"W": np.float64(W_), "R": np.int64(R_), "draws": np.arange(start, stop),
                      "method": np.str_(lattice.resolve_method(
                          spec.method, lattice.num_sites(R_)))}
