@@ -116,6 +116,12 @@ def test_failed_collar_radii(qp_failed):
     (lambda: lattice_maps.entropy_map(3, 10.0, g0=-1.0, theta0=0.1), "g0"),
     (lambda: lattice_maps.entropy_map(3, -10.0, theta0=0.1), "W"),
     (lambda: lattice_maps.entropy_map(-3, 10.0, theta0=0.1), "R"),
+    (lambda: lattice_maps.collar_radius([0.1, -0.2], [0, 1], 1.0), "g"),
+    (lambda: lattice_maps.collar_radius([0.1, np.nan], [0, 1], 1.0), "g"),
+    (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, -1], 1.0), "radii"),
+    (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, 1], np.nan), "eta_tot"),
+    (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, 1], 1.0, d_g=0), "d_g"),
+    (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, 1], 1.0, eps=-0.1), "eps"),
 ])
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):

@@ -40,6 +40,9 @@ def test_localized_branch_ends_at_the_critical_coupling(symmetric_100):
 
 @pytest.mark.parametrize("call, match", [
     (lambda: symmetric.symmetric_couplings(0, 0.1), "N"),
+    (lambda: symmetric.symmetric_couplings(2.5, 0.1), "N"),
+    (lambda: symmetric.symmetric_couplings(4, -0.1), "g0"),
+    (lambda: symmetric.symmetric_couplings(4, np.nan), "g0"),
     (lambda: symmetric.critical_coupling(1), "N"),
     (lambda: symmetric.critical_coupling(np.array([10, 1])), "N"),
     (lambda: symmetric.critical_coupling(10, dist="gue"), "dist"),

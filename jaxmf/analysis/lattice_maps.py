@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _config  # noqa: F401  (float64)
-from .._checks import check_nonnegative
+from .._checks import check_finite, check_nonnegative
 from ..meanfield import avalanches, mean_entropies, n_thermal, solve
 from ..models.lattice import _check_kind, assign_orbitals, orbital_radii, orbitals, sites
 
@@ -43,7 +43,16 @@ def collar_radius(g, radii, eta_tot, *, d_g=8, eps=0.1):
 
     Returns:
         (...,) collar radius R_c (same dtype as radii, promoted to float).
+
+    Raises:
+        ValueError: for negative or NaN ``g`` or ``radii``, non-finite ``eta_tot``, or
+            ``d_g``, ``eps`` outside (0, inf) (checked when the values are concrete).
     """
+    check_nonnegative("g (dressed couplings)", g)
+    check_nonnegative("radii", radii)
+    check_finite("eta_tot", eta_tot)
+    check_nonnegative("d_g (grain dimension)", d_g, strictly_positive=True, finite=True)
+    check_nonnegative("eps", eps, strictly_positive=True, finite=True)
     g = jnp.asarray(g, jnp.float64)
     radii = jnp.broadcast_to(jnp.asarray(radii, jnp.float64), g.shape)
     order = jnp.argsort(radii, axis=-1)

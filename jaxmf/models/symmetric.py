@@ -15,16 +15,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from .. import _config  # noqa: F401
-from .._checks import check_dist, is_concrete, nan_where_invalid
+from .._checks import check_dist, check_int, check_nonnegative, is_concrete, nan_where_invalid
 from ..enhancement import eta_of_log_g
 
 __all__ = ["symmetric_couplings", "critical_coupling", "localized_log_coupling"]
 
 
 def symmetric_couplings(N: int, g0: float):
-    """(N,) array of equal bare couplings g0 (eq. 21)."""
-    if N < 1:
-        raise ValueError(f"N must be >= 1, got {N}")
+    """(N,) array of equal bare couplings g0 (eq. 21); N >= 1, g0 in [0, inf)."""
+    N = check_int("N (number of l-bits)", N, 1)
+    check_nonnegative("g0 (bare coupling)", g0)
     return jnp.full((N,), g0, jnp.float64)
 
 
