@@ -366,23 +366,46 @@ def test_terminated_eta_table_says_so_and_resumes(tmp_path):
         assert np.array_equal(z["log_eta"], ref["log_eta"])
 
 
-@pytest.mark.slow
-def test_sweep_verb_with_two_processes_equals_one(tmp_path):
-    """`jaxmf sweep` with --coordinator/--num-processes/--process-id: the same summary
-    as one process (the realizations' keys do not depend on the process count)."""
+def _slurm_port():
+    """A SLURM job id whose coordinator port (JAX: job id mod 4096 + 61440) is free."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        port = s.getsockname()[1]
+    for job in range(1000, 5096):
+        port = job % 4096 + 61440
+        with socket.socket() as s:
+            try:
+                s.bind(("localhost", port))
+            except OSError:
+                continue
+        return job, port
+    pytest.skip("no free port in 61440-65535")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layout", ["flags", "slurm"])
+def test_sweep_verb_with_two_processes_equals_one(tmp_path, layout):
+    """`jaxmf sweep` as two processes, the layout given by --coordinator/--num-processes/
+    --process-id, or by --distributed inside a (simulated) SLURM step on localhost: the
+    same summary as one process (the realizations' keys do not depend on the process
+    count)."""
+    job, port = _slurm_port()
     args = ["sweep", "--R", "2", "--W", "10", "50", "--kind", "random", "--samples", "8",
             "--quiet"]
     one = subprocess.run([sys.executable, "-m", "jaxmf.cli", *args, "--out",
                           str(tmp_path / "one")], capture_output=True, text=True, timeout=300)
-    assert one.returncode == 0, one.stderr
+    assert one.returncode == 0 and one.stdout, one.stderr
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    if layout == "flags":
+        extra = [["--coordinator", f"localhost:{port}", "--num-processes", "2",
+                  "--process-id", str(i)] for i in range(2)]
+        envs = [env, env]
+    else:  # what srun sets for a 2-task step on one node
+        extra = [["--distributed"]] * 2
+        envs = [{**env, "SLURM_JOB_ID": str(job), "SLURM_STEP_NODELIST": "localhost",
+                 "SLURM_NTASKS": "2", "SLURM_PROCID": str(i), "SLURM_LOCALID": str(i),
+                 "SLURM_STEP_NUM_NODES": "1"} for i in range(2)]
     procs = [subprocess.Popen([sys.executable, "-m", "jaxmf.cli", *args, "--out",
-                               str(tmp_path / "two"), "--coordinator", f"localhost:{port}",
-                               "--num-processes", "2", "--process-id", str(i)],
+                               str(tmp_path / "two"), *extra[i]], env=envs[i],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(2)]
     outs = [p.communicate(timeout=300) for p in procs]
