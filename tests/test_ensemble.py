@@ -151,6 +151,15 @@ def test_random_draws_are_deterministic(tmp_path):
     assert not np.allclose(other.eta_tot, res.eta_tot)
 
 
+def _run_with_host_devices(script, n):
+    """Run ``script`` in a fresh Python process with ``n`` emulated CPU devices."""
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
+           "OPENBLAS_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+
+
 def test_multi_device_matches_single_device(tmp_path, reference):
     _, ref = reference
     script = textwrap.dedent(f"""
@@ -161,11 +170,7 @@ def test_multi_device_matches_single_device(tmp_path, reference):
                              n_draws=7, chunk_size=5, progress=False)
         assert res.complete.all()
     """)
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "OPENBLAS_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
+    _run_with_host_devices(script, 4)
     multi = ensemble.load(tmp_path / "md")
     # chunk_size 5 is rounded up to 8 (a multiple of the 4 devices)
     assert {p.name for p in (tmp_path / "md" / "chunks").iterdir()} == {
@@ -192,11 +197,7 @@ def test_host_path_runs_on_one_cpu_device(tmp_path, reference):
                              n_draws=7, chunk_size=5, method="fast", progress=False)
         assert res.complete.all()
     """)
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "OPENBLAS_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
+    _run_with_host_devices(script, 4)
     fast = ensemble.load(tmp_path / "fast")
     assert {p.name for p in (tmp_path / "fast" / "chunks").iterdir()} == {
         "R3_W0_0-5.npz", "R3_W0_5-7.npz", "R3_W1_0-5.npz", "R3_W1_5-7.npz"}
