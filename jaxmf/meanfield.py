@@ -405,7 +405,7 @@ def n_thermal(result: MeanFieldResult, dist: str = "goe"):
 # ---------------------------------------------------------------------------------
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+@functools.partial(jax.jit, static_argnums=(1, 4, 5))
 def _critical_batch(flat_l0, dist, lo, hi, n_bisect, rtol):
     n_lbits = jnp.sum(jnp.isfinite(flat_l0), axis=-1)
 
@@ -474,6 +474,6 @@ def critical_log_scale(log_g0, dist: str = "goe", *, bracket=(-40.0, 40.0),
     _check_solve_input(log_g0, None, True)
     l0 = jnp.asarray(log_g0, jnp.float64)
     batch = l0.shape[:-1]
-    lam, ok = _critical_batch(l0.reshape((-1, l0.shape[-1])), dist, lo, hi, int(n_bisect),
-                              float(rtol))
+    lam, ok = _critical_batch(l0.reshape((-1, l0.shape[-1])), dist, jnp.float64(lo),
+                              jnp.float64(hi), int(n_bisect), float(rtol))
     return CriticalScale(lam.reshape(batch), ok.reshape(batch))
