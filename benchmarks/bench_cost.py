@@ -64,7 +64,7 @@ from jax.scipy.linalg import eigh_tridiagonal  # noqa: E402
 
 import jaxmf  # noqa: E402, F401  (float64)
 from jaxmf.analysis import ensemble  # noqa: E402
-from jaxmf.models import lattice  # noqa: E402
+from jaxmf.models import lattice, spectral, square  # noqa: E402
 from jaxmf.models._banded import first_components  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -143,7 +143,7 @@ def _host_bytes(R, W):
     """NumPy peak of the fast path's host part for one realization (tracemalloc)."""
     V = np.asarray(lattice.potential(R, W, theta0=0.3))
     tracemalloc.start()
-    lattice._spectrum_host(V, R=R)
+    spectral._band_host(V, band=square(R).band)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return peak

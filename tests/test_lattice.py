@@ -13,7 +13,7 @@ import pytest
 import scipy.linalg
 import scipy.stats
 
-from jaxmf.models import lattice
+from jaxmf.models import lattice, square
 from jaxmf.models import _banded
 
 TWO_PI = 2 * np.pi
@@ -50,7 +50,7 @@ def test_hopping_matrix_symmetric_and_banded(R):
     assert np.max(np.abs(i - j)) == lattice.bandwidth(R) == 2 * R + 2
     assert len(lattice.bonds(R)) == 4 * R * R == np.count_nonzero(H) // 2
     # the band template used by the fast path is the same matrix
-    ab = lattice._band_template(R)
+    ab = square(R).band.template
     np.testing.assert_array_equal(_banded._dense_from_band(ab), H)
 
 
@@ -119,7 +119,7 @@ def test_band_reduction_drivers(driver):
     if driver == "sb2st" and _banded._sb2st is None:
         pytest.skip("dsytrd_sb2st not found in this scipy build")
     R, W = 10, 20.0
-    ab = np.array(lattice._band_template(R), order="F")
+    ab = np.array(square(R).band.template, order="F")
     ab[0] = np.asarray(lattice.potential(R, W, theta0=0.9))
     d, e = _banded.band_to_tridiagonal(ab, driver=driver)
     assert d[0] == ab[0, 0]  # site 0 is untouched by the rotations
@@ -134,7 +134,7 @@ def test_degenerate_spectrum_falls_back_to_dense():
     # twisted factorizations cannot separate degenerate eigenvectors: the host detects
     # (near-)degenerate eigenvalues of T and answers with a dense eigh instead
     R = 6
-    ab = np.array(lattice._band_template(R), order="F")
+    ab = np.array(square(R).band.template, order="F")
     ab[0] = 0.0  # clean lattice: degenerate
     assert bool(_banded.tridiagonal_host(ab)[-1])
     ab[0] = np.asarray(lattice.potential(R, 30.0, theta0=1.0))

@@ -13,8 +13,9 @@ import numpy as np
 
 from .. import _config  # noqa: F401
 from .._checks import check_int, check_nonnegative, nan_where_invalid
+from .contract import Model, kind_of
 
-__all__ = ["ALPHA_C", "drh_log_couplings", "drh_couplings"]
+__all__ = ["ALPHA_C", "drh_log_couplings", "drh_couplings", "DRHChainModel"]
 
 ALPHA_C = float(1.0 / np.sqrt(2.0))
 
@@ -44,3 +45,29 @@ def drh_log_couplings(N: int, alpha, g10=0.5):
 def drh_couplings(N: int, alpha, g10=0.5):
     """Bare couplings g_{n,0} = g10 alpha^(n-1), shape alpha.shape + (N,)."""
     return jnp.exp(drh_log_couplings(N, alpha, g10))
+
+
+class DRHChainModel(Model):
+    """The DRH chain as a coupling-only model: g_{n,0} = g0 alpha^(n-1), n = 1..N.
+
+    Deterministic: the realization is accepted (either kind) and ignored, and so is W
+    (the chain has no potential); g0 plays the role of g_{1,0}. Useful to run the
+    analyses that scan g0 on the chain.
+
+    Args:
+        N: number of l-bits.
+        alpha: decay ratio > 0 (alpha_c = 1/sqrt 2).
+    """
+
+    def __init__(self, N, alpha):
+        _check(N, alpha, 1.0)
+        self.N, self.alpha, self.name = int(N), float(alpha), "drh-chain"
+
+    def spec(self):
+        return {"model": "drh-chain", "N": self.N, "alpha": self.alpha}
+
+    def couplings(self, W, g0, realization, *, method="auto"):
+        kind_of(realization)
+        g0 = jnp.asarray(g0, jnp.float64)
+        n = jnp.arange(self.N, dtype=jnp.float64)
+        return nan_where_invalid(g0 * self.alpha ** n, (g0 >= 0) & jnp.isfinite(g0))

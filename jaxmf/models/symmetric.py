@@ -17,8 +17,10 @@ import numpy as np
 from .. import _config  # noqa: F401
 from .._checks import check_dist, check_int, check_nonnegative, is_concrete, nan_where_invalid
 from ..enhancement import eta_of_log_g
+from .contract import Model, kind_of
 
-__all__ = ["symmetric_couplings", "critical_coupling", "localized_log_coupling"]
+__all__ = ["symmetric_couplings", "critical_coupling", "localized_log_coupling",
+           "SymmetricModel"]
 
 
 def symmetric_couplings(N: int, g0: float):
@@ -89,3 +91,24 @@ def localized_log_coupling(N, g0, dist: str = "goe"):
 
     lo, hi = jax.lax.fori_loop(0, 200, body, (l0, jnp.maximum(l_star, l0)))
     return jnp.where(l0 <= f(l_star), 0.5 * (lo + hi), jnp.nan)
+
+
+class SymmetricModel(Model):
+    """The symmetric model (eq. 21) as a coupling-only model: g_{n,0} = g0 for all n.
+
+    Deterministic: the realization (either kind) and W are ignored.
+
+    Args:
+        N: number of l-bits.
+    """
+
+    def __init__(self, N):
+        self.N, self.name = check_int("N (number of l-bits)", N, 1), "symmetric"
+
+    def spec(self):
+        return {"model": "symmetric", "N": self.N}
+
+    def couplings(self, W, g0, realization, *, method="auto"):
+        kind_of(realization)
+        g0 = jnp.asarray(g0, jnp.float64)
+        return nan_where_invalid(jnp.full((self.N,), 1.0) * g0, (g0 >= 0) & jnp.isfinite(g0))
