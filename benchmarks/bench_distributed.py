@@ -43,11 +43,12 @@ def _worker(pid, count, port, cfg):
         os.sched_setaffinity(0, {cores[pid % len(cores)]})
     import jax  # after pinning: every thread it starts stays on that core
 
-    from jaxmf.analysis import distributed, ensemble
+    from jaxmf import _processes
+    from jaxmf.analysis import ensemble
     from jaxmf.models import lattice
 
     if count > 1:
-        distributed.initialize(f"localhost:{port}", count, pid)
+        jax.distributed.initialize(f"localhost:{port}", count, pid)
     n_dev = len(jax.local_devices())
     N = lattice.num_sites(cfg["R"])
     chunk = min(ensemble.default_chunk_size(N, n_dev), cfg["draws"])
@@ -57,7 +58,7 @@ def _worker(pid, count, port, cfg):
     # warm-up: one chunk of the same shape in every process
     ensemble.sweep(os.path.join(cfg["root"], "warm"), W=cfg["W"][:1],
                    n_draws=chunk * count, **kw)
-    distributed.barrier("start")
+    _processes.barrier("start")
     t0 = time.perf_counter()
     res = ensemble.sweep(os.path.join(cfg["root"], "timed"), W=cfg["W"],
                          n_draws=cfg["draws"], **kw)

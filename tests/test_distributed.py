@@ -1,4 +1,4 @@
-"""jaxmf.analysis.distributed: sweeps and rare-event runs shared over several processes.
+"""Sweeps and rare-event runs shared over several processes (jaxmf._processes, _runs).
 
 Each test starts 2 or 3 local CPU processes that call ``jax.distributed.initialize`` on
 localhost, runs a small sweep (several chunks) and a small rare-event run in them, and
@@ -18,6 +18,7 @@ import jax
 import numpy as np
 import pytest
 
+from jaxmf import _processes
 from jaxmf.analysis import distributed, ensemble, rare
 
 # random draws (keys from (seed, R, i)); 2 W x 4 chunks, the last one padded
@@ -28,12 +29,13 @@ TIMEOUT = 240
 WORKER = textwrap.dedent("""
     import json, os, sys
     import jax
-    from jaxmf.analysis import distributed, ensemble, rare
+    from jaxmf import _processes
+    from jaxmf.analysis import ensemble, rare
 
     pid, count, port, cfg = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
     cfg = json.loads(cfg)
     if count > 1:  # count 1: a plain one-process run, the reference
-        where = distributed.initialize(f"localhost:{port}", count, pid,
+        where = _processes.initialize(f"localhost:{port}", count, pid,
                                        heartbeat_timeout_s=4, initialization_timeout_s=60,
                                        shutdown_timeout_s=30)
         assert where == (pid, count) and len(jax.local_devices()) == 1
@@ -167,9 +169,10 @@ def test_error_in_one_process_stops_the_others(tmp_path):
     # the final barrier instead of waiting, and every process exits
     script = textwrap.dedent(f"""
         import sys
-        from jaxmf.analysis import distributed, ensemble
+        from jaxmf import _processes
+        from jaxmf.analysis import ensemble
         pid = int(sys.argv[1])
-        distributed.initialize(f"localhost:{{sys.argv[2]}}", 2, pid, shutdown_timeout_s=30)
+        _processes.initialize(f"localhost:{{sys.argv[2]}}", 2, pid, shutdown_timeout_s=30)
 
         def on_chunk(**kw):
             if pid == 1:
@@ -225,12 +228,12 @@ def test_process_flags():
 
 
 def test_one_process_helpers():
-    assert distributed.layout() == (0, 1) and distributed.is_main()
-    assert distributed.share(range(5)) == [0, 1, 2, 3, 4]
-    assert distributed.share(range(5), distributed.Layout(1, 2)) == [1, 3]
-    assert distributed.broadcast(lambda: {"a": 1}) == {"a": 1}
-    distributed.barrier()  # no-op
-    with pytest.raises(ZeroDivisionError), distributed.abort_on_error():
+    assert _processes.layout() == (0, 1) and _processes.is_main()
+    assert _processes.share(range(5)) == [0, 1, 2, 3, 4]
+    assert _processes.share(range(5), _processes.Layout(1, 2)) == [1, 3]
+    assert _processes.broadcast(lambda: {"a": 1}) == {"a": 1}
+    _processes.barrier()  # no-op
+    with pytest.raises(ZeroDivisionError), _processes.abort_on_error():
         1 / 0
 
 

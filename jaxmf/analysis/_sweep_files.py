@@ -2,26 +2,28 @@
 
 Layout of a sweep directory (see :mod:`jaxmf.analysis.ensemble`)::
 
-    PATH/manifest.json                    parameters, versions, format
-    PATH/chunks/R{R}_W{iW}_{a}-{b}.npz    one completed chunk: draws a..b-1 of W[iW]
+    PATH/manifest.json                    parameters, run id, versions, format
+    PATH/chunks/R{R}_W{iW}_{a}-{b}.npz    one completed chunk: draws a..b-1 of W[iW],
+                                          with the run id of the sweep that made it
+
+Manifest, run ids, damaged and foreign chunks: the run layer, :mod:`jaxmf._runs`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 import re
+import warnings
 
-import jax
 import numpy as np
 
+from .. import _runs
 from .._checks import check_choice, check_dist, check_int, check_radius
-from .._io import write_json
 from ..models import lattice
 
 FORMAT = "jaxmf-lattice-sweep"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the run id in the manifest and in every chunk
 FIELDS = ("eta_tot", "avalanche", "converged", "iterations", "n_thermal", "stability")
 FIELD_DTYPES = {"eta_tot": np.float64, "avalanche": np.bool_, "converged": np.bool_,
                 "iterations": np.int32, "n_thermal": np.float64, "stability": np.float64}
@@ -102,8 +104,6 @@ def make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_ste
 
 
 def make_manifest(spec):
-    import jaxmf
-
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -119,8 +119,9 @@ def make_manifest(spec):
                          "jax.random.key(seed), R), i), independent of W"),
         "fields": {f: str(np.dtype(FIELD_DTYPES[f])) for f in FIELDS},
         "layout": "chunks/R{R}_W{index into W}_{first draw}-{last draw + 1}.npz",
-        "jaxmf_version": jaxmf.__version__,
-        "jax_version": jax.__version__,
+        "identity": "run_id: hash of the parameters except method; every chunk records "
+                    "the run_id of the sweep that made it",
+        **_runs.versions(),
     }
 
 
@@ -160,24 +161,69 @@ def missing_ranges(done, n):
     return out
 
 
-def open_or_create(path, spec):
-    root = pathlib.Path(path)
-    manifest_path = root / "manifest.json"
-    if manifest_path.exists():
-        old = json.loads(manifest_path.read_text())
-        if old.get("format") != FORMAT:
-            raise ValueError(f"{manifest_path} is not a {FORMAT} manifest")
-        old_spec = spec_from_dict(old["parameters"])
-        if old_spec.identity() != spec.identity():
-            diff = {k: (old_spec.identity()[k], v) for k, v in spec.identity().items()
-                    if old_spec.identity()[k] != v}
-            raise ValueError(f"{root} holds a sweep with other parameters "
-                             f"(stored, requested): {diff}; use a new directory")
-        return old
-    (root / "chunks").mkdir(parents=True, exist_ok=True)
-    new = make_manifest(spec)
-    write_json(manifest_path, new)
-    return new
+def _chunk_problem(spec, R, iW, start, stop, z):
+    """Why chunk file R{R}_W{iW}_{start}-{stop}.npz of ``spec`` is not what its name
+    says (a string), or None."""
+    if R not in spec.R or iW >= len(spec.W):
+        return f"R = {R}, W index {iW} is not in the sweep"
+    if z["R"].shape != () or int(z["R"]) != R or z["W"].shape != () or (
+            float(z["W"]) != spec.W[iW]):
+        return "its R or W does not match its name"
+    if not np.array_equal(z["draws"], np.arange(start, stop)):
+        return "its draws do not match its name"
+    if any(z[f].shape != (stop - start,) for f in FIELDS):
+        return "a field does not hold one value per draw"
+    return None
+
+
+def _reader(spec):
+    def read(key, path, rid, legacy):
+        return _runs.read_unit(path, rid, legacy=legacy, fields=FIELDS + ("R", "W", "draws"),
+                               check=lambda z: _chunk_problem(spec, *key, z))
+    return read
+
+
+def _units(root):
+    return [((R, iW, a, b), p) for (R, iW), chunks in chunk_files(root).items()
+            for a, b, p in chunks]
+
+
+def prepare(path, spec):
+    """Process 0 before planning: the manifest checked (or written, for a new sweep),
+    damaged chunks set aside, chunks of another run refused (:func:`jaxmf._runs.prepare`);
+    returns {(R, iW): [(start, stop, path), ...]} of the usable chunk files."""
+    good = set(_runs.prepare(path, fmt=FORMAT, spec=spec.identity(),
+                             manifest=make_manifest(spec), units=lambda: _units(path),
+                             read=_reader(spec)))
+    (pathlib.Path(path) / "chunks").mkdir(exist_ok=True)
+    found = {}
+    for key, p in _units(path):
+        if key in good:
+            found.setdefault(key[:2], []).append((key[2], key[3], p))
+    return found
+
+
+def stored_chunks(root, spec, manifest):
+    """(R, iW, start, stop, arrays) of every chunk file in ``root`` (for loading).
+
+    A damaged chunk is named in a RuntimeWarning and left out (the next ``sweep`` sets
+    it aside and computes it again); a chunk of another run raises ValueError."""
+    rid, read = manifest.get(_runs.RUN_ID), _reader(spec)
+    for key, p in _units(root):
+        try:
+            yield (*key, read(key, p, rid, rid is None))
+        except _runs.DamagedUnit as err:
+            warnings.warn(f"{err}: left out; rerun the sweep to compute it again",
+                          RuntimeWarning, stacklevel=3)
+        except _runs.ForeignUnit as err:
+            raise ValueError(f"{err}, not by the sweep of {root / _runs.MANIFEST}: "
+                             f"move it away or use the folder it belongs to") from None
+
+
+def write_chunk(path, spec, R, iW, start, stop, arrays):
+    """Store one chunk (the fields and W, R, draws ...) with the sweep's run id."""
+    _runs.write_unit(chunk_path(path, R, iW, start, stop), arrays,
+                     _runs.run_id(spec.identity()))
 
 
 def spec_from_dict(d):

@@ -32,20 +32,25 @@ A tqdm progress bar counts realizations.
 Storage (a directory, numpy + JSON only)::
 
     PATH/manifest.json                    parameters, dist, g0, kind, method, seed or
-                                          theta0 grid, jaxmf/jax versions, format
+                                          theta0 grid, run id, jaxmf/jax versions, format
     PATH/chunks/R{R}_W{iW}_{a}-{b}.npz    one completed chunk: draws a..b-1 of W[iW]
 
-Every chunk file also carries its own W, R, draw indices (and theta0 for QP). Files are
-written to a temporary name and renamed (``os.replace``), so a chunk is either absent or
-complete; an interrupted sweep resumes by computing only the draws not yet on disk (the
-chunk size may change on resume). :func:`load` returns everything as arrays of shape
+Every chunk file also carries its own W, R, draw indices (and theta0 for QP) and the
+run id of the sweep that made it (a hash of every parameter except ``method``). Files
+are written to a temporary name and renamed (``os.replace``), so a chunk is either
+absent or complete; an interrupted sweep resumes by computing only the draws not yet on
+disk (the chunk size may change on resume). Resuming checks the folder first
+(:mod:`jaxmf._runs`): other parameters than the manifest's, or chunks of another run
+(say the manifest was deleted and the folder reused with another seed), are refused,
+never mixed in; a damaged chunk (truncated, empty, garbage) is named, set aside as
+``NAME.damaged`` and computed again. :func:`load` returns everything as arrays of shape
 (n_W, n_R, n_draws) with a ``complete`` mask.
 
-Several processes (``jax.distributed``, :mod:`jaxmf.analysis.distributed`). Started
-with ``jax.distributed.initialize`` (e.g. :func:`jaxmf.analysis.distributed.initialize`)
-and all given the same arguments and ``path`` (on a filesystem every process sees),
-``sweep`` is shared out: process 0 writes the manifest and lists what is missing on disk
-(the plan: chunk boundaries as a one-process run would draw them), every process
+Several processes (``jax.distributed``, coordinated by :mod:`jaxmf._processes`).
+Started with ``jax.distributed.initialize`` and all given the same arguments and
+``path`` (on a filesystem every process sees), ``sweep`` is shared out: process 0
+checks the folder, writes the manifest and lists what is missing on disk (the plan:
+chunk boundaries as a one-process run would draw them), every process
 receives that plan and computes the chunks k = index mod P of it over its own local
 devices, writing its own chunk files; a barrier, then every process returns
 ``load(path)``. The numbers are those of a one-process run with the same local device
@@ -58,7 +63,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import pathlib
 from typing import Callable, NamedTuple
 
@@ -68,14 +72,13 @@ import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
 from .. import _config  # noqa: F401  (float64)
+from .. import _runs
 from .._checks import LOG2
-from .._io import atomic_write
 from ..meanfield import avalanches, n_thermal, solve
 from ..models import lattice
-from . import distributed
-from ._sweep_files import (FIELD_DTYPES, FIELDS, FILL, FORMAT, chunk_files, chunk_path,
-                           make_spec, missing_ranges, open_or_create, spec_from_dict,
-                           theta_grid)
+from ._sweep_files import (FIELD_DTYPES, FIELDS, FILL, FORMAT, chunk_path, make_spec,
+                           missing_ranges, prepare, spec_from_dict, stored_chunks,
+                           theta_grid, write_chunk)
 
 __all__ = [
     "FIELDS",
@@ -133,7 +136,7 @@ def chunk_devices(method, N):
     a ``pure_callback`` on CPU device 0 and waits for that copy inside the callback;
     with several emulated CPU devices calling back at once, the XLA worker threads that
     would complete the copy are the ones waiting, and the call can deadlock. On CPU,
-    run several processes instead (:mod:`jaxmf.analysis.distributed`).
+    run several processes instead (``jax.distributed``, see :func:`sweep`).
     """
     if jax.default_backend() == "cpu" and lattice.resolve_method(method, N) == "fast":
         return 1
@@ -179,10 +182,10 @@ def _compute_chunk(spec, R, W, start, stop, chunk_size):
 
 
 # --------------------------------------------------------------------------- runner
-def _plan(spec, path, chunk_size):
+def _plan(spec, files, chunk_size):
     """What is still to compute, as JSON-able lists: ``sizes`` [[R, chunk size], ...]
-    and ``missing`` [[R, iW, [[a, b], ...]], ...] (draw ranges not on disk)."""
-    files = chunk_files(path)
+    and ``missing`` [[R, iW, [[a, b], ...]], ...] (draw ranges not in ``files``, the
+    usable chunk files {(R, iW): [(a, b, path), ...]})."""
     sizes, missing = [], []
     for R_ in spec.R:
         n_devices = chunk_devices(spec.method, lattice.num_sites(R_))
@@ -222,7 +225,8 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
     Args:
         path: directory for the manifest and chunk files (created if absent). If it
             already holds a sweep with the same parameters, only the missing draws are
-            computed; other parameters raise ValueError.
+            computed; other parameters, or chunk files of another sweep, raise
+            ValueError; damaged chunk files are set aside and computed again.
         kind: ``"qp"`` or ``"random"``.
         R: lattice radius or list of radii (non-negative ints).
         W: potential strength or list of them (>= 0).
@@ -255,29 +259,26 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(
             chunk_size, (int, np.integer)) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-    where = distributed.layout()
+    def make_plan():  # process 0: the folder checked (or started), then what is missing
+        return _plan(spec, prepare(path, spec), chunk_size)
 
-    def make_plan():  # process 0: manifest (created or checked), then what is missing
-        open_or_create(path, spec)
-        return _plan(spec, path, chunk_size)
-
-    plan = distributed.broadcast(make_plan, "sweep plan")
-    with distributed.abort_on_error():
-        if where.index:
-            open_or_create(path, spec)  # written by process 0: check it here too
+    def work(plan, where):
         everything, done_count = _tasks(spec, plan)
         if where.count == 1:
             tasks, desc = everything, f"sweep {spec.kind}"
             total = len(spec.R) * len(spec.W) * spec.n_draws
         else:
-            tasks, done_count = distributed.share(everything, where), 0
+            tasks, done_count = _runs.share(everything, where), 0
             total = sum(t[4] - t[3] for t in tasks)
             desc = f"sweep {spec.kind} [{where.index}/{where.count}]"
         _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks,
                    on_chunk)
-    distributed.barrier("sweep done")
-    if where.count > 1 and max_chunks is None:  # the other processes' chunk files
-        distributed.await_files(chunk_path(path, t[0], t[1], t[3], t[4]) for t in everything)
+
+    def expect(plan):  # the chunk files of every process
+        return [chunk_path(path, t[0], t[1], t[3], t[4]) for t in _tasks(spec, plan)[0]]
+
+    _runs.run_shared("sweep", _runs.run_id(spec.identity()), make_plan, work,
+                     expect=expect if max_chunks is None else None)
     return load(path)
 
 
@@ -297,8 +298,8 @@ def _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks,
                          spec.method, lattice.num_sites(R_)))}
             if spec.kind == "qp":
                 extra["theta0"] = np.asarray(spec.theta0)[start:stop]
+            write_chunk(path, spec, R_, iW, start, stop, {**fields, **extra})
             target = chunk_path(path, R_, iW, start, stop)
-            atomic_write(target, lambda f: np.savez(f, **fields, **extra))
             bar.update(stop - start)
             if on_chunk is not None:
                 on_chunk(R=R_, W=W_, start=start, stop=stop, path=target)
@@ -336,26 +337,18 @@ class SweepResult(NamedTuple):
 def load(path) -> SweepResult:
     """Load a (possibly partial) sweep written by :func:`sweep`."""
     root = pathlib.Path(path)
-    manifest = json.loads((root / "manifest.json").read_text())
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{root} is not a {FORMAT} directory")
+    manifest = _runs.read_manifest(root, FORMAT)
+    if manifest is None:
+        raise ValueError(f"{root} holds no sweep ({_runs.MANIFEST} not found)")
     spec = spec_from_dict(manifest["parameters"])
     shape = (len(spec.W), len(spec.R), spec.n_draws)
     data = {f: np.full(shape, FILL[f], FIELD_DTYPES[f]) for f in FIELDS}
     complete = np.zeros(shape, bool)
     iR_of = {r: i for i, r in enumerate(spec.R)}
-    for (R_, iW), chunks in chunk_files(root).items():
-        if R_ not in iR_of or iW >= len(spec.W):
-            raise ValueError(f"chunk R={R_}, W index {iW} is not in the manifest of {root}")
-        iR = iR_of[R_]
-        for a, b, p in chunks:
-            with np.load(p) as z:
-                if int(z["R"]) != R_ or float(z["W"]) != spec.W[iW] or not np.array_equal(
-                        z["draws"], np.arange(a, b)):
-                    raise ValueError(f"{p} does not match its name or the manifest")
-                for f in FIELDS:
-                    data[f][iW, iR, a:b] = z[f]
-            complete[iW, iR, a:b] = True
+    for R_, iW, a, b, z in stored_chunks(root, spec, manifest):
+        for f in FIELDS:
+            data[f][iW, iR_of[R_], a:b] = z[f]
+        complete[iW, iR_of[R_], a:b] = True
     return SweepResult(
         W=np.asarray(spec.W), R=np.asarray(spec.R),
         N=np.asarray([lattice.num_sites(r) for r in spec.R]),

@@ -13,8 +13,8 @@ from an independent sampler (``lattice.bare_couplings(kind="random")``) for chec
 
 from __future__ import annotations
 
-import json
 import pathlib
+import re
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -25,11 +25,11 @@ import numpy as np
 import scipy.special
 
 from ... import _config  # noqa: F401  (float64)
+from ... import _runs
 from ..._checks import check_dist, check_int, check_nonnegative, check_radius
-from ..._io import atomic_write, write_json
+from ..._io import write_json
 from ...meanfield import avalanches, solve
 from ...models import lattice
-from .. import distributed
 from . import subset
 from .critical import gaussian_scorer
 from .diagnostics import calm_profile
@@ -313,7 +313,10 @@ def f_aval_tail(R, Ws, *, key, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1,
     With ``folder`` each (W, replica) is stored as ``folder/W{W}_r{r}.npz`` once done
     (the run resumes from them: only missing ones are computed, also for a longer W
     list or more replicas), and the pooled rows are written to ``folder/rows.json``.
-    Under ``jax.distributed`` (:mod:`jaxmf.analysis.distributed`) every process makes
+    Every replica file records the run id of its run (a hash of every argument except
+    Ws and replicas): a folder of another run, or replica files of one, are refused;
+    a damaged replica file is named, set aside as ``NAME.damaged`` and computed again.
+    Under ``jax.distributed`` (the run layer, :mod:`jaxmf._runs`) every process makes
     this same call with the same shared ``folder``; the missing (W, replica) runs are
     shared out over the processes, and after a barrier every process returns the same
     rows (process 0 writes ``rows.json`` and calls ``callback``).
@@ -335,7 +338,7 @@ def f_aval_tail(R, Ws, *, key, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1,
     if folder is not None:
         return _shared_tail(folder, R, Ws, key, _check_couplings(g0), p0, dist, method,
                             settings, progress, callback)
-    if distributed.layout().count > 1:
+    if _runs.layout().count > 1:
         raise ValueError("several processes share a rare-event run through files: "
                          "give f_aval_tail a folder on a shared filesystem")
     rows = []
@@ -386,20 +389,42 @@ def _say(R, W, e):
 
 
 _PARTS_FORMAT = "jaxmf-rare-replicas"
+_PART_NAME = re.compile(r"W(.+)_r(\d+)\.npz")
 
 
 def _part(root, W, r):
     return root / f"W{float(W)!r}_r{r}.npz"
 
 
-def _read(path):
-    with np.load(path) as z:
-        return {k: z[k] for k in z.files}
+def _parts(root):
+    """((W, replica), path) of the replica files in ``root``."""
+    found = []
+    for p in sorted(root.iterdir()):
+        m = _PART_NAME.fullmatch(p.name)
+        if m:
+            try:
+                found.append(((float(m[1]), int(m[2])), p))
+            except ValueError:
+                continue
+    return found
+
+
+def _read_part(key, path, rid, legacy=False):
+    W, r = key
+
+    def check(z):
+        if "W" in z and (float(z["W"]) != W or int(z["replica"]) != r):
+            return "its W or replica does not match its name"
+        return None
+
+    return _runs.read_unit(path, rid, legacy=legacy, check=check, fields=(
+        "estimate", "levels", "acceptance", "distinct", "conditional", "last", "n_evals",
+        "unconverged", "floor", "seconds"))
 
 
 def _shared_tail(folder, R, Ws, key, g0, p0, dist, method, settings, progress, callback):
     """:func:`f_aval_tail` through per-(W, replica) files in ``folder``, shared out over
-    the processes; see there."""
+    the processes (the run layer, :mod:`jaxmf._runs`); see there."""
     check_radius(R)
     for W in Ws:
         check_nonnegative("W", W, strictly_positive=True, finite=True)
@@ -411,37 +436,35 @@ def _shared_tail(folder, R, Ws, key, g0, p0, dist, method, settings, progress, c
     params = {"R": int(R), "g0": g0.tolist(), "p0": p0, "dist": dist, "method": method,
               "key": np.asarray(jax.random.key_data(key) if typed else key).tolist(),
               **{k: v for k, v in settings.items() if k != "replicas"}}
+    rid = _runs.run_id(params)
+    wanted = [(float(W), r) for W in Ws for r in range(settings["replicas"])]
 
-    def plan():  # process 0: manifest (created or checked), then the missing runs
-        manifest = root / "manifest.json"
-        if manifest.exists():
-            old = json.loads(manifest.read_text())
-            if old.get("format") != _PARTS_FORMAT or old.get("parameters") != params:
-                raise ValueError(f"{root} holds a rare-event run with other parameters "
-                                 f"({old.get('parameters')}); use a new folder")
-        else:
-            root.mkdir(parents=True, exist_ok=True)
-            write_json(manifest, {"format": _PARTS_FORMAT, "parameters": params,
-                                  "layout": "W{W}_r{replica}.npz: one subset-simulation "
-                                            "replica, key fold_in(fold_in(key, "
-                                            "round(1000 W)), replica)"})
-        return [[float(W), r] for W in Ws for r in range(settings["replicas"])
-                if not _part(root, W, r).exists()]
+    def plan():  # process 0: the folder checked (or started), then the missing runs
+        have = set(_runs.prepare(
+            root, fmt=_PARTS_FORMAT, spec=params, read=_read_part, units=lambda: _parts(root),
+            manifest={"format": _PARTS_FORMAT, "parameters": params,
+                      "layout": "W{W}_r{replica}.npz: one subset-simulation replica, key "
+                                "fold_in(fold_in(key, round(1000 W)), replica)",
+                      **_runs.versions()}))
+        return [[W, r] for W, r in wanted if (W, r) not in have]
 
-    todo = distributed.broadcast(plan, "rare plan")
-    with distributed.abort_on_error():
-        for W, r in distributed.share(todo):
+    def work(todo, where):
+        for W, r in _runs.share(todo, where):
             part = _replica(R, W, jax.random.fold_in(_key_of(key, W), r), g0, n=settings["n"],
                             p0=p0, max_levels=settings["max_levels"], propose=propose,
                             thin=settings["thin"], chunk=None, dist=dist, method=method,
                             bracket=(-20.0, 20.0), n_bisect=20,
                             progress=r if progress else None)
-            atomic_write(_part(root, W, r), lambda f: np.savez(f, **part))
-    distributed.barrier("rare done")
-    distributed.await_files(_part(root, W, r) for W, r in todo)
-    rows, main = [], distributed.is_main()
+            _runs.write_unit(_part(root, W, r), {**part, "W": np.float64(W),
+                                                 "replica": np.int64(r)}, rid)
+
+    _runs.run_shared("rare", rid, plan, work,
+                     expect=lambda todo: [_part(root, W, r) for W, r in todo])
+    legacy = _runs.RUN_ID not in _runs.read_manifest(root, _PARTS_FORMAT)
+    rows, main = [], _runs.is_main()
     for W in Ws:
-        parts = [_read(_part(root, W, r)) for r in range(settings["replicas"])]
+        parts = [_read_part((float(W), r), _part(root, W, r), rid, legacy)
+                 for r in range(settings["replicas"])]
         e = _combine(g0, float(W), parts, float(sum(p["seconds"] for p in parts)))
         rows += _emit(_rows(R, float(W), e, settings), callback if main else None)
         if progress and main:
