@@ -91,10 +91,10 @@ def read_manifest(root, fmt):
         manifest = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(
-            f"{path} is damaged and cannot be read ({err}). Every stored unit in "
+            f"{path} is damaged and cannot be read ({err}). Every result file in "
             f"{path.parent} records the run that made it, so the folder can be checked "
-            f"without it: delete {path.name} and rerun the same command (units of that "
-            f"run are kept, any other is refused), or use a new folder") from None
+            f"without it: delete {path.name} and rerun the same command (the files of "
+            f"that run are kept, any other is refused), or use a new folder") from None
     if not isinstance(manifest, dict) or manifest.get("format") != fmt:
         raise ValueError(f"{path} is not a {fmt} manifest (a folder of another kind): "
                          f"use a new folder")
@@ -151,14 +151,21 @@ def prepare(root, *, fmt, spec, manifest, units, read) -> list:
             foreign.append(err)
     if foreign:
         raise ValueError(
-            f"{root} holds {len(foreign)} stored unit(s) made by another run, e.g. "
-            f"{foreign[0].path.name} ({foreign[0].reason}; this run is {rid}): the "
-            f"folder's manifest was deleted or replaced, or files were copied in. They "
-            f"are not mixed into this run: use a new folder, or move them away")
+            f"{root} holds {len(foreign)} result file(s) made by another run, e.g. "
+            f"{_relative(foreign[0].path, root)} ({foreign[0].reason}; this run is "
+            f"{rid}): the folder's manifest was deleted or replaced, or files were copied "
+            f"in. They are not mixed into this run: use a new folder, or move them away")
     if old is None:
         root.mkdir(parents=True, exist_ok=True)
         write_json(root / MANIFEST, {**manifest, RUN_ID: rid})
     return good
+
+
+def _relative(path, root):
+    try:
+        return str(pathlib.Path(path).relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 # --------------------------------------------------------------------------- units

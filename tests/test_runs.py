@@ -79,7 +79,8 @@ def test_deleted_manifest_then_another_seed_is_refused(stored, tmp_path):
     path, ref = _copy(stored, tmp_path)
     names = sorted(p.name for p in (path / "chunks").iterdir())
     (path / "manifest.json").unlink()
-    with pytest.raises(ValueError, match=r"2 stored unit\(s\) made by another run"):
+    with pytest.raises(ValueError, match=r"2 result file\(s\) made by another run, "
+                                         r"e\.g\. chunks/R1_W0_"):
         _sweep(path, seed=6, on_chunk=_never)
     # nothing mixed, nothing moved, no manifest of the refused run left behind
     assert sorted(p.name for p in (path / "chunks").iterdir()) == names
@@ -173,3 +174,15 @@ def test_rare_run_refuses_another_key_and_redoes_a_damaged_replica(tmp_path):
     (folder / "manifest.json").unlink()
     with pytest.raises(ValueError, match="made by another run"):
         rare.f_aval_tail(**RARE, key=jax.random.key(4), folder=folder)
+
+
+def test_a_process_started_with_other_arguments_stops(monkeypatch):
+    # the plan comes with process 0's run id; here process 0 is made to run another spec
+    other = _runs.run_id({"seed": 6})
+    monkeypatch.setattr(_runs, "broadcast",
+                        lambda compute, name: {"run_id": other, "plan": compute()})
+    work = []
+    with pytest.raises(ValueError, match="other parameters than process 0"):
+        _runs.run_shared("test", _runs.run_id({"seed": 5}), lambda: [1, 2],
+                         lambda plan, where: work.append(plan))
+    assert work == []
