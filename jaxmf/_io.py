@@ -6,8 +6,14 @@ import json
 import os
 import pathlib
 import tempfile
+import threading
 
 import numpy as np
+
+
+WRITING = threading.RLock()
+"""Held while `atomic_write` writes: a command stopped by a signal waits for it, so no
+temporary file is left behind."""
 
 
 def _umask() -> int:
@@ -21,6 +27,11 @@ def atomic_write(path, write):
     the file is either absent or complete. The file gets the mode a plain ``open``
     would give it (0666 minus the umask, e.g. 0644), not mkstemp's private 0600."""
     path = pathlib.Path(path)
+    with WRITING:
+        _atomic_write(path, write)
+
+
+def _atomic_write(path, write):
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         os.fchmod(fd, 0o666 & ~_umask())

@@ -242,8 +242,9 @@ def solve(g0, dist: str = "goe", *, mask=None, rtol: float = 1e-13, max_steps: i
         dist: ptilde family, "goe" (default) or "poisson".
         mask: optional (..., N) bool, False marks padding for realizations with fewer
             l-bits (ragged N); masked l-bits are absent (g = 0, eta = 0).
-        rtol: convergence tolerance on F = G(H) - H, relative to 1 + H.
-        max_steps: solver step limit per realization.
+        rtol: convergence tolerance on F = G(H) - H, relative to 1 + H; a number in
+            (0, 1) (static).
+        max_steps: solver step limit per realization, an integer >= 1 (static).
         log_input: g0 is given as log g0 (use for couplings that underflow).
 
     Returns:
@@ -252,15 +253,16 @@ def solve(g0, dist: str = "goe", *, mask=None, rtol: float = 1e-13, max_steps: i
         (implicit differentiation).
 
     Raises:
-        ValueError: (concrete input) negative/NaN couplings, empty N, non-float dtype,
-            mismatched mask shape, unknown dist. Under jit (traced input) the values
-            cannot be checked: a realization with a NaN, negative or infinite coupling
-            then comes back with NaN in g, log_g, eta, eta_tot, stability and
-            ``converged=False``.
+        ValueError: empty N (also under jit: shapes are static), rtol outside (0, 1)
+            or NaN, max_steps not an integer >= 1, unknown dist; (concrete input)
+            negative/NaN couplings, non-float dtype, mismatched mask shape. Under jit
+            (traced input) the values cannot be checked: a realization with a NaN,
+            negative or infinite coupling then comes back with NaN in g, log_g, eta,
+            eta_tot, stability and ``converged=False``.
     """
     require_x64()
     check_dist(dist)
-    _check_solve_input(g0, mask, log_input)
+    _check_solve_input(g0, mask, log_input, rtol, max_steps)
     g0 = jnp.asarray(g0, jnp.float64)
     if log_input:
         l0 = g0
@@ -290,12 +292,17 @@ def solve(g0, dist: str = "goe", *, mask=None, rtol: float = 1e-13, max_steps: i
         n_lbits=jnp.where(bad, 0, jnp.sum(jnp.isfinite(l), axis=-1)))
 
 
-def _check_solve_input(g0, mask, log_input):
+def _check_solve_input(g0, mask, log_input, rtol, max_steps):
+    shape = np.shape(g0)  # static, also under jit
+    if len(shape) < 1 or shape[-1] < 1:
+        raise ValueError(f"g0 must have shape (..., N) with N >= 1, got shape {shape}")
+    if not (isinstance(rtol, (float, int, np.floating, np.integer))
+            and not isinstance(rtol, (bool, np.bool_)) and 0.0 < rtol < 1.0):
+        raise ValueError(f"rtol must be a number in (0, 1) (a relative tolerance), got {rtol!r}")
+    check_int("max_steps", max_steps, 1)
     if not is_concrete(g0):
         return
     a = np.asarray(g0)
-    if a.ndim < 1 or a.shape[-1] < 1:
-        raise ValueError(f"g0 must have shape (..., N) with N >= 1, got shape {a.shape}")
     if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
         raise ValueError(f"g0 must be a real float array, got dtype {a.dtype}")
     if np.isnan(a).any():

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from jaxmf import Status, cli
-from jaxmf._cli_verbs import VERBS
+from jaxmf.cli import VERBS
 
 # CPU unless the caller chose a platform: the one stderr line must not meet backend notices
 ENV = {"JAX_PLATFORMS": "cpu", **os.environ, "OPENBLAS_NUM_THREADS": "1"}
@@ -82,6 +82,31 @@ def test_critical_coupling(tmp_path, capsys):
     status, out, _ = run_main(capsys, "critical-coupling", "--N", 100, 1000, "--out", path)
     assert status == 0 and out.count("g_c N log N") == 2
     assert len(read_doc(path, "critical-coupling")["result"]["g_c"]) == 2
+
+
+def test_critical_coupling_of_huge_n(capsys):
+    """--N 1e16 used to print g_c N log N = 0.0023 (0.084 is right: the fold solved in
+    log space, checked against a root finder in test_symmetric) and
+    --N 100000000000000000000 a TypeError traceback."""
+    status, out, err = run_main(capsys, "critical-coupling", "--N", "1e16",
+                                "100000000000000000000", "1e20")
+    assert status == 0, err
+    scaled = [float(line.rsplit("= ", 1)[1]) for line in out.splitlines()]
+    assert scaled[0] == pytest.approx(0.0843, abs=2e-4)
+    assert scaled[1] == scaled[2] == pytest.approx(0.0854, abs=2e-4)
+
+
+def test_lattice_couplings_underflowing_to_zero_are_still_sites(capsys):
+    """At W = 1e300, 24 of the 25 couplings of R = 3 underflow to exactly 0; the flag
+    used to count only the one left ("avalanche: yes"). It counts all 25 sites and says
+    that the couplings underflowed."""
+    status, out, _ = run_main(capsys, "lattice", "--R", 3, "--W", 1e300, "--theta0", 0.3,
+                              "--json")
+    res = json.loads(out)["result"]
+    assert status == 0 and res["N"] == 25 and res["avalanche"] is False
+    assert res["couplings_underflowed"] == 24
+    status, out, _ = run_main(capsys, "lattice", "--R", 3, "--W", 1e300, "--theta0", 0.3)
+    assert "avalanche: no" in out and "24 of 25 bare couplings underflowed" in out
 
 
 def test_lattice_qp_and_random(tmp_path, capsys):
@@ -208,7 +233,7 @@ def test_reproduce_subset_writes_figures_report_and_summary(tmp_path, capsys):
 # --------------------------------------------------------------------------- the grammar
 def test_every_verb_and_flag_has_help():
     sub = next(a for a in cli.build_parser()._actions if a.dest == "verb")
-    assert sorted(sub.choices) == sorted(v[0] for v in VERBS)
+    assert sorted(sub.choices) == sorted(v.name for v in VERBS)
     for name, parser in sub.choices.items():
         assert parser.description and len(parser.description) > 40, name
         flags = [a for a in parser._actions if a.dest != "help"]
@@ -253,6 +278,9 @@ BAD = [
     (["reproduce", "--out", "/proc/x", "--quick"], 2, "/proc"),
     (["reproduce", "--out", "{file}"], 2, "not a folder"),
     (["reproduce", "--only", "fig99", "--out", "{tmp}/r"], 2, "fig99"),
+    (["sweep", "--out", "{tmp}/s", "--R", "1", "--W", "1", "--kind", "random", "--theta0",
+      "1"], 2, "jaxmf sweep: error: unrecognized arguments: --theta0 1"),
+    (["critical-coupling", "--N", "1.5"], 2, "--N must be an integer >= 2"),
     (["eta", "--g", "-0.1"], 2, "--g must be a finite number >= 0"),
     (["eta", "--g", "1", "--dist", "wigner"], 2, "--dist"),
     (["eta", "--g", "1", "--out", "{tmp}"], 2, "is a folder"),
@@ -318,6 +346,38 @@ def test_bad_out_is_refused_before_computing(argv, tmp_path):
     proc = jaxmf(*[a.format(tmp=tmp_path) for a in argv], timeout=60)
     assert proc.returncode == 2 and "--out" in proc.stderr
     assert time.time() - t0 < 30 and list(tmp_path.iterdir()) == []
+
+
+def test_changed_sweep_refusal_is_short(tmp_path, capsys):
+    """Rerunning a QP sweep folder as a random one is refused in one short line: the
+    theta0 grid is named by its length, not printed."""
+    folder = tmp_path / "sw"
+    assert run_main(capsys, "sweep", "--out", folder, "--R", 0, "--W", 5, "--samples", 64,
+                    "--quiet")[0] == 0
+    status, _, err = run_main(capsys, "sweep", "--out", folder, "--R", 0, "--W", 5,
+                              "--samples", 64, "--kind", "random", "--quiet")
+    assert status == 2 and err.count("\n") == 1 and len(err) < 400
+    assert err.startswith("jaxmf sweep: error:") and "<64 values>" in err
+
+
+def test_interruption_before_any_file_says_nothing_was_kept(tmp_path, capsys, monkeypatch):
+    """rare and eta-table used to name FILE / NAME.partial.npz as holding the finished
+    part although nothing had been written."""
+    from jaxmf.analysis import rare
+    from jaxmf.tables import eta as eta_table
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rare, "f_aval_tail", stop)
+    status, _, err = run_main(capsys, "rare", "--R", 1, "--W", 20, "--out",
+                              tmp_path / "rare.json")
+    assert status == 130 and err == "jaxmf rare: interrupted; no W point had finished\n"
+    monkeypatch.setattr(eta_table, "atomic_write", stop)
+    status, _, err = run_main(capsys, "eta-table", "--out", tmp_path / "eta.npz", "--quiet")
+    assert status == 130
+    assert err == "jaxmf eta-table: interrupted; no chunk of nodes had finished\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_killed_rare_keeps_finished_rows(tmp_path):
@@ -414,3 +474,95 @@ def test_sweep_verb_with_two_processes_equals_one(tmp_path, layout):
     a = json.loads((tmp_path / "one" / "summary.json").read_text())["result"]
     b = json.loads((tmp_path / "two" / "summary.json").read_text())["result"]
     assert a["eta_mean"] == b["eta_mean"] and a["f_aval"] == b["f_aval"]
+
+
+# --------------------------------------------------------------------------- interruptions
+def start_jaxmf(*argv):
+    return subprocess.Popen([sys.executable, "-m", "jaxmf.cli", *map(str, argv)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+def wait_for(proc, ready, timeout=180):
+    deadline = time.time() + timeout
+    while not ready() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    assert ready(), "did not get going in time"
+
+
+def interrupt(proc, sig, after=0.5):
+    time.sleep(after)
+    t0 = time.time()
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    return out, err, time.time() - t0
+
+
+ED = ["ed", "--N", 7, "--alpha", 0.6, "--samples", 6, "--max-memory", 0.1]  # 2 per batch
+
+
+@pytest.mark.parametrize("sig, status", [
+    (signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143, marks=pytest.mark.slow)])
+def test_ed_stops_inside_a_batch_and_keeps_the_finished_ones(tmp_path, sig, status):
+    """`jaxmf ed` used to ignore Ctrl-C and SIGTERM (one long XLA call): now it stops in
+    the middle of a batch, says so in one line (below the progress bar) with the resume
+    hint, and the file holds the finished batch."""
+    path = tmp_path / "ed.json"
+    proc = start_jaxmf(*ED, "--out", path)
+    wait_for(proc, path.exists)
+    _, err, waited = interrupt(proc, sig)
+    assert proc.returncode == status, err
+    last = err.splitlines()[-1]
+    assert last.startswith("jaxmf ed: interrupted; 2 of 6 realizations are in")
+    assert "rerun the same command to resume" in last and "Traceback" not in err
+    assert "ed N=7" in err.splitlines()[-2]  # the progress bar ends its line first
+    res = read_doc(path, "ed")["result"]
+    assert res["complete"] is False and res["samples_done"] == 2  # the running batch: dropped
+    assert [p.name for p in tmp_path.iterdir()] == ["ed.json"]
+
+
+@pytest.mark.slow
+def test_interrupted_ed_resumes_to_the_uninterrupted_realizations(tmp_path):
+    """The rerun completes the stored run; every realization equals the library's
+    drh_ensemble on the same keys (split(key(0), 6))."""
+    import jax
+
+    from jaxmf.models import ed
+
+    path = tmp_path / "ed.json"
+    proc = start_jaxmf(*ED, "--out", path, "--quiet")
+    wait_for(proc, path.exists)
+    interrupt(proc, signal.SIGINT)
+    assert proc.returncode == 130
+    again = jaxmf(*ED, "--out", path, "--quiet", timeout=600)
+    assert again.returncode == 0, again.stderr
+    res = read_doc(path, "ed")["result"]
+    ref = ed.drh_ensemble(7, 0.6, key=jax.random.split(jax.random.key(0), 6))
+    st = ed.entropy_statistics(ref.entropy)
+    assert res["complete"] is True and res["samples_done"] == 6
+    np.testing.assert_allclose(res["per_sample_all"], st.per_sample_all, rtol=1e-12)
+    np.testing.assert_allclose(res["memory"], ref.memory, rtol=1e-10)
+
+
+@pytest.mark.parametrize("delay", [0.0, pytest.param(0.7, marks=pytest.mark.slow),
+                                   pytest.param(1.9, marks=pytest.mark.slow)])
+def test_interrupted_host_spectral_sweep_exits_130_with_intact_chunks(tmp_path, delay):
+    """Ctrl-C in a sweep at R = 10 (the host banded spectral route, a callback) used to
+    give, about one time in two, a traceback, a CpuCallback error and exit 2: now 130,
+    one line with the resume hint, whatever the moment; the chunks on disk load and the
+    rerun completes the sweep."""
+    folder = tmp_path / "sw"
+    argv = ["sweep", "--out", folder, "--R", 10, "--W", 60, 140, "--samples", 600,
+            "--kind", "random", "--seed", 5]
+    proc = start_jaxmf(*argv)
+    chunks = folder / "chunks"
+    wait_for(proc, lambda: chunks.is_dir() and any(chunks.glob("R*.npz")))
+    _, err, _ = interrupt(proc, signal.SIGINT, after=delay)
+    assert proc.returncode == 130, err
+    last = err.splitlines()[-1]
+    assert last.startswith("jaxmf sweep: interrupted;") and "rerun" in last
+    assert "Traceback" not in err and "CpuCallback" not in err
+    for chunk in chunks.iterdir():
+        assert not chunk.name.startswith(".")
+        with np.load(chunk) as z:
+            assert np.isfinite(z["eta_tot"]).all()

@@ -50,3 +50,23 @@ def test_localized_branch_ends_at_the_critical_coupling(symmetric_100):
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("N", [1e8, 1e10, 1e16, 1e20, 1e100])
+def test_critical_coupling_for_huge_n_matches_a_root_of_the_fold(N):
+    """g_c for N far beyond the eta table (the fold at g ~ 1e-12 .. 1e-103): reference from
+    scipy's brentq on f'(l) = 1 - (N - 1)/2 d eta/dl = 0, the slope by central differences
+    of the public jaxmf.eta, then log g_c = l* - (N - 1) eta(l*) / 2. Before the log-space
+    form g_c N log N was 0.0023 at N = 1e16 and 0 at 1e20."""
+    from scipy.optimize import brentq
+
+    n1, h = N - 1.0, 1e-5
+
+    def slope(l):
+        return (float(jaxmf.eta(np.exp(l + h))) - float(jaxmf.eta(np.exp(l - h)))) / (2 * h)
+
+    l_star = brentq(lambda l: 1.0 - 0.5 * n1 * slope(l), -740.0, -10.0, xtol=1e-13)
+    log_gc = l_star - 0.5 * n1 * float(jaxmf.eta(np.exp(l_star)))
+    gc = float(symmetric.critical_coupling(N))
+    assert np.log(gc) == pytest.approx(log_gc, rel=1e-9, abs=1e-9)
+    assert 0.078 < gc * N * np.log(N) < 1 / (4 * np.e)  # rising to the asymptote 1/(4e)

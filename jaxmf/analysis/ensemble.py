@@ -74,7 +74,7 @@ from jax.sharding import Mesh, PartitionSpec
 from .. import _config  # noqa: F401  (float64)
 from .. import _runs
 from .._checks import LOG2
-from ..meanfield import avalanches, n_thermal, solve
+from ..meanfield import avalanche_flag, n_thermal, solve
 from ..models import lattice
 from ._sweep_files import (FIELD_DTYPES, FIELDS, FILL, FORMAT, chunk_path, make_spec,
                            missing_ranges, prepare, spec_from_dict, stored_chunks,
@@ -156,7 +156,8 @@ def _chunk_function(R, kind, dist, method, rtol, max_steps, n_devices):
             g = jax.vmap(lambda i: lattice.bare_couplings(
                 R, W, g0=g0, key=draw_key(seed, R, i), kind="random", method=method))(x)
         res = solve(g, dist, rtol=rtol, max_steps=max_steps)
-        return {"eta_tot": res.eta_tot, "avalanche": avalanches(res),
+        # every site is an l-bit, also one whose coupling underflowed to 0 (huge W)
+        return {"eta_tot": res.eta_tot, "avalanche": avalanche_flag(res.eta_tot, g.shape[-1]),
                 "converged": res.converged, "iterations": res.iterations.astype(jnp.int32),
                 "n_thermal": n_thermal(res, dist), "stability": res.stability}
 

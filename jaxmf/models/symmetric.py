@@ -6,6 +6,11 @@ f increases from -inf up to its first maximum at l*, where (N - 1) eta'(l*) = 2
 (eta' = d eta / d log g); the localized (smallest) root exists iff l0 <= f(l*).
 Hence the critical coupling, exactly:  log g_c(N) = f(l*).
 Asymptotically g_c ~ 1 / (4 e N log N) since eta ~ 8 g log(1/g) at small g.
+
+Below the eta table (g < 1e-12, reached by the fold for N >~ 1e10) eta is exactly
+g (a log(1/g) + b) (see `jaxmf.enhancement.eta_and_slope_of_log_g`), and the fold is
+solved in log space, L = -log g: L = log(N - 1) + log(a L + b - a) - log 2, so g_c is
+right for any N up to the float64 range (g_c N log N -> 1/(4e) as N -> inf).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import numpy as np
 
 from .. import _config  # noqa: F401
 from .._checks import check_dist, check_int, check_nonnegative, is_concrete, nan_where_invalid
-from ..enhancement import eta_of_log_g
+from ..enhancement import LOG10_G_MIN, eta_and_slope_of_log_g, eta_of_log_g
 from .contract import Model, kind_of
 
 __all__ = ["symmetric_couplings", "critical_coupling", "localized_log_coupling",
@@ -52,6 +57,30 @@ def _first_fold(n_minus_1, dist):
     return 0.5 * (lo + hi)
 
 
+U_TABLE_MIN = LOG10_G_MIN * float(np.log(10.0))
+"""log g of the first node of the eta table; below it eta = g (a log(1/g) + b)."""
+
+
+def _small_g_law(dist):
+    """(a, b) of eta = g (a log(1/g) + b), the continuation of eta below the table."""
+    u = U_TABLE_MIN - 2.0
+    e, s = eta_and_slope_of_log_g(jnp.float64(u), dist)
+    g = np.exp(u)
+    a = (e - s) / g  # d eta / du = eta - a g
+    return a, e / g + a * u
+
+
+def _log_gc_below_table(n1, dist):
+    """log g_c when the fold lies below the table: with g = e^-L the fold condition
+    (N - 1) d eta/du = 2 reads (N - 1) e^-L (a L + b - a) = 2; a fixed point in L
+    (contraction ~ 1/L < 0.04), then log g_c = -L - (N - 1) eta / 2 in log space."""
+    a, b = _small_g_law(dist)
+    log_n1 = jnp.log(n1)
+    L = jax.lax.fori_loop(0, 40, lambda _, L: log_n1 + jnp.log(a * L + b - a) - np.log(2.0),
+                          log_n1)
+    return -L - (a * L + b) / (a * L + b - a)
+
+
 def critical_coupling(N, dist: str = "goe"):
     """g_c(N): the largest symmetric bare coupling with a localized solution.
 
@@ -68,8 +97,11 @@ def critical_coupling(N, dist: str = "goe"):
     n1 = jnp.asarray(N, jnp.float64) - 1.0
     valid = (n1 >= 1.0) & jnp.isfinite(n1)  # under jit N < 2 gives NaN
     n1 = jnp.where(valid, n1, 1.0)
-    l_star = _first_fold(n1, dist)
-    return nan_where_invalid(jnp.exp(l_star - 0.5 * n1 * eta_of_log_g(l_star, dist)), valid)
+    below = n1 * eta_and_slope_of_log_g(jnp.float64(U_TABLE_MIN), dist)[1] > 2.0
+    l_star = _first_fold(jnp.where(below, 1.0, n1), dist)
+    log_gc = jnp.where(below, _log_gc_below_table(jnp.where(below, n1, 1e12), dist),
+                       l_star - 0.5 * n1 * eta_of_log_g(l_star, dist))
+    return nan_where_invalid(jnp.exp(log_gc), valid)
 
 
 def localized_log_coupling(N, g0, dist: str = "goe"):

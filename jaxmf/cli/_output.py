@@ -22,9 +22,9 @@ import pathlib
 import sys
 import tempfile
 
-from ._cli_args import Failure, UsageError
-from ._io import to_builtin, write_json
-from ._version import __version__
+from .._io import to_builtin, write_json
+from .._version import __version__
+from ._args import Failure, UsageError
 
 SYSTEM_FOLDERS = ("/proc", "/sys", "/dev")
 SUMMARY = "summary.json"

@@ -48,6 +48,28 @@ def integer(minimum: int, maximum: int | None = None, multiple: int | None = Non
     return parse
 
 
+def large_count(minimum: int):
+    """argparse type: an integer >= minimum, also written as a float (``1e20``)."""
+    what = f"an integer >= {minimum} (e.g. 1000 or 1e20)"
+
+    def parse(text):
+        try:
+            value = int(text, 10)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                _fail(f"must be {what}, got {text!r}")
+            if not (math.isfinite(value) and value == math.floor(value)):
+                _fail(f"must be {what}, got {text!r}")
+        if value < minimum:
+            _fail(f"must be {what}, got {text!r}")
+        return value
+
+    parse.accepted = what
+    return parse
+
+
 def number(minimum: float | None = None, *, strict: bool = False):
     """argparse type: a finite float, >= minimum (> minimum if ``strict``)."""
     if minimum is None:
