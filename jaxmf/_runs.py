@@ -104,8 +104,15 @@ def read_manifest(root, fmt):
 def _differences(old_parameters, spec):
     """{key: (stored, requested)} of the spec values that differ from the stored ones."""
     old_parameters = old_parameters if isinstance(old_parameters, dict) else {}
-    return {k: (old_parameters.get(k), to_builtin(v)) for k, v in spec.items()
+    return {k: (_short(old_parameters.get(k)), _short(to_builtin(v))) for k, v in spec.items()
             if canonical_json({"v": old_parameters.get(k)}) != canonical_json({"v": v})}
+
+
+def _short(value):
+    """A parameter for a message: a long sequence (a theta0 grid) as its length."""
+    if isinstance(value, (list, tuple)) and len(value) > 6:
+        return f"<{len(value)} values>"
+    return value
 
 
 def prepare(root, *, fmt, spec, manifest, units, read) -> list:

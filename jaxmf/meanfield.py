@@ -292,7 +292,7 @@ def solve(g0, dist: str = "goe", *, mask=None, rtol: float = 1e-13, max_steps: i
         n_lbits=jnp.where(bad, 0, jnp.sum(jnp.isfinite(l), axis=-1)))
 
 
-def _check_solve_input(g0, mask, log_input, rtol, max_steps):
+def _check_solve_input(g0, mask, log_input, rtol=0.5, max_steps=1):
     shape = np.shape(g0)  # static, also under jit
     if len(shape) < 1 or shape[-1] < 1:
         raise ValueError(f"g0 must have shape (..., N) with N >= 1, got shape {shape}")

@@ -41,17 +41,17 @@ def test_solve_refuses_empty_n_under_jit():
         jax.vmap(jaxmf.solve)(jnp.zeros((3, 0)))
 
 
-@pytest.mark.parametrize("key", [0, 5.0, np.uint32(3), np.zeros(3, np.uint32),
-                                 jax.random.split(jax.random.key(0), 2)])
-def test_random_lattice_needs_one_prng_key(key):
+@pytest.mark.parametrize("key", [0, 5.0, np.uint32(3), np.zeros(3, np.uint32)])
+def test_random_lattice_needs_a_prng_key(key):
     """key=0 used to fail inside JAX's PRNG with an unrelated message."""
-    with pytest.raises(ValueError, match="key must be one JAX PRNG key"):
+    with pytest.raises((TypeError, ValueError), match="PRNG key"):
         lattice.bare_couplings(2, 5.0, kind="random", key=key)
 
 
-def test_random_lattice_takes_typed_raw_and_vmapped_keys():
+def test_random_lattice_takes_typed_and_vmapped_keys():
     typed = lattice.bare_couplings(1, 5.0, kind="random", key=jax.random.key(3))
-    raw = lattice.bare_couplings(1, 5.0, kind="random", key=jax.random.PRNGKey(3))
     keys = jax.random.split(jax.random.key(3), 2)
     batch = jax.vmap(lambda k: lattice.bare_couplings(1, 5.0, kind="random", key=k))(keys)
-    assert typed.shape == raw.shape == (5,) and batch.shape == (2, 5)
+    assert typed.shape == (5,) and batch.shape == (2, 5)
+    np.testing.assert_array_equal(batch[1], lattice.bare_couplings(1, 5.0, kind="random",
+                                                                   key=keys[1]))
