@@ -28,7 +28,8 @@ matrix-vector products: (4/3) N^3 bytes of memory traffic), syevd with eigenvect
 Projections of the paper's Fig. 5 dataset (M realizations at each R, n_W values of W,
 QP and random): (a) one machine of ``--cores`` cores (one process per core at
 ``--efficiency``, bench_distributed's measured throughput per process relative to one
-process alone on one core), (b) k such processes, (c) one GPU by a roofline for a dense path: per realization
+process alone on one core), (b) k such processes, (c) one GPU by a roofline for a dense
+path: per realization
 (4/3) N^3 bytes / bandwidth + (flops - 2/3 N^3) / (efficiency x FP64 rate), plus, for a
 solver that handles one matrix per call, N x ``--gpu-step-latency`` (the N sequential
 Householder steps of the tridiagonalization, a few kernel launches each), and the batch
@@ -59,7 +60,6 @@ import tracemalloc  # noqa: E402
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-
 from jax.scipy.linalg import eigh_tridiagonal  # noqa: E402
 
 import jaxmf  # noqa: E402, F401  (float64)

@@ -36,6 +36,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 
+
 def _worker(pid, count, port, cfg):
     """One process of a timed run: warm-up, barrier, timed sweep; process 0 prints."""
     if cfg["pin"]:

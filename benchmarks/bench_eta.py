@@ -13,10 +13,10 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
+from _common import best_time, emit
 from scipy import integrate
 
 import jaxmf
-from _common import best_time, emit
 
 
 def eta_scipy(g: float) -> float:

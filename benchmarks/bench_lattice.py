@@ -63,7 +63,7 @@ def main(argv=None):
         row = {"R": R, "N": n, "batch": batch, "auto": lattice.resolve_method("auto", n)}
         outs = {}
         for method in ("eigh", "fast"):
-            fn = jax.jit(jax.vmap(lambda t, m=method: lattice.bare_couplings(
+            fn = jax.jit(jax.vmap(lambda t, m=method, R=R: lattice.bare_couplings(
                 R, args.W, theta0=t, method=m)))
             row[f"{method}_per_s"], outs[method] = _rate(fn, thetas, args.min_time)
         row["speedup"] = row["fast_per_s"] / row["eigh_per_s"]

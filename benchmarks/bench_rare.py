@@ -110,7 +110,8 @@ def tables():
 
     from jaxmf.plot.rare import plot_rare
 
-    print("| R | W | g0 | f_aval | std. error | replicas (each) | levels | min distinct | reliable |")
+    print("| R | W | g0 | f_aval | std. error | replicas (each) | levels | min distinct "
+          "| reliable |")
     print("|---|---|---|---|---|---|---|---|---|")
     allrows = []
     for R in (10, 15, 22):

@@ -14,11 +14,11 @@ import argparse
 import time
 
 import numpy as np
+from _common import emit
 
 import jaxmf
 from jaxmf.enhancement import _eta_table
 from jaxmf.models import chain
-from _common import emit
 
 
 def numpy_plain_iteration(log_g0, dist="goe", tol=1e-12, max_steps=200_000):
@@ -29,7 +29,7 @@ def numpy_plain_iteration(log_g0, dist="goe", tol=1e-12, max_steps=200_000):
     H_out, steps = np.empty(len(log_g0)), np.empty(len(log_g0), int)
     for r, l0 in enumerate(log_g0):
         l = l0.copy()
-        for k in range(max_steps):
+        for k in range(max_steps):  # noqa: B007  (k counts the steps, read below)
             e = np.exp(np.interp(l, nodes, log_eta, left=-np.inf, right=log_eta[-1]))
             new = l0 + 0.5 * (e.sum() - e)
             if np.max(np.abs(new - l)) < tol:

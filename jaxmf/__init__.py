@@ -22,8 +22,16 @@ from . import _config  # noqa: F401  (enables float64 before anything is traced)
 from ._status import Status
 from ._version import __version__
 from .enhancement import czz, entropy_pdf, eta, mean_entropy, resonance_pdf
-from .meanfield import (CriticalScale, MeanFieldResult, avalanches, critical_log_scale,
-                        mean_entropies, memories, n_thermal, solve)
+from .meanfield import (
+    CriticalScale,
+    MeanFieldResult,
+    avalanches,
+    critical_log_scale,
+    mean_entropies,
+    memories,
+    n_thermal,
+    solve,
+)
 from .resonance import DISTRIBUTIONS, entropy, overlap_k, resonance_probability
 
 __all__ = [

@@ -39,8 +39,16 @@ import jax
 import numpy as np
 
 from ._io import atomic_write, to_builtin, write_json
-from ._processes import (Layout, abort_on_error, await_files, barrier, broadcast, is_main,
-                         layout, share)
+from ._processes import (
+    Layout,
+    abort_on_error,
+    await_files,
+    barrier,
+    broadcast,
+    is_main,
+    layout,
+    share,
+)
 
 __all__ = ["MANIFEST", "RUN_ID", "DamagedUnit", "ForeignUnit", "canonical_json", "run_id",
            "read_manifest", "prepare", "write_unit", "read_unit", "set_aside", "run_shared",

@@ -27,9 +27,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._checks import LOG2, check_dist, check_nonnegative, nan_where_invalid
 from ._config import require_x64
 from ._hermite import hermite
-from ._checks import LOG2, check_dist, check_nonnegative, nan_where_invalid
 from .resonance import entropy, family, k_minus_one
 
 __all__ = [
@@ -65,7 +65,7 @@ def _gauss_panels(a, b, width, order):
     return (mid[:, None] + half[:, None] * t).ravel(), (half[:, None] * w).ravel()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def quadrature_nodes(dist: str = "goe", refine: int = 1):
     """Fixed quadrature rule for E[f(x)], x ~ ptilde_dist.
 
@@ -152,7 +152,7 @@ class _EtaTable:
     dlog_eta: np.ndarray  # (M,) d log(eta) / d log(g)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _eta_table(dist: str) -> _EtaTable:
     with resources.files("jaxmf.data").joinpath(f"eta_{dist}.npz").open("rb") as fh:
         z = np.load(fh)

@@ -2,7 +2,8 @@
 
     g_n = g_{n,0} exp( (1/2) sum_{m != n} eta(g_m) ),   eta_tot = sum_n eta(g_n).
 
-Scalar form (docs/theory.md, "The mean-field fixed point"). For a trial H = eta_tot each l-bit solves
+Scalar form (docs/theory.md, "The mean-field fixed point"). For a trial H = eta_tot each l-bit
+solves
 
     l_n = l_{n,0} + (H - eta(l_n)) / 2,       l = log g,                         (*)
 
@@ -47,13 +48,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._config import require_x64
 from ._checks import LOG2, check_dist, check_int, is_concrete
+from ._config import require_x64
 from ._hermite import hermite
 from .enhancement import czz, eta_and_slope_of_log_g, mean_entropy
 
-__all__ = ["MeanFieldResult", "solve", "avalanche_flag", "avalanches", "n_thermal", "mean_entropies",
-           "mean_entropy_of_log_g", "memories", "GRAD_MARGIN", "CriticalScale",
+__all__ = ["MeanFieldResult", "solve", "avalanche_flag", "avalanches", "n_thermal",
+           "mean_entropies", "mean_entropy_of_log_g", "memories", "GRAD_MARGIN", "CriticalScale",
            "critical_log_scale"]
 
 GRAD_MARGIN = 1e-9
@@ -337,7 +338,7 @@ def avalanches(result: MeanFieldResult):
 _S_LOG_MIN, _S_LOG_MAX, _S_STEP = float(np.log(1e-12)), 25.0, 0.005
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _entropy_table(dist):
     n = int(round((_S_LOG_MAX - _S_LOG_MIN) / _S_STEP)) + 1
     l = _S_LOG_MIN + _S_STEP * np.arange(n)

@@ -197,7 +197,7 @@ class _UTable:
     dens: np.ndarray  # (M,) density of u, i.e. x * ptilde(x)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _goe_table() -> _UTable:
     with resources.files("jaxmf.data").joinpath("ptilde_goe.npz").open("rb") as fh:
         z = np.load(fh)

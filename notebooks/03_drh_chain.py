@@ -29,7 +29,8 @@ S = np.asarray(mean_entropies(res))
 print("eta_tot =", float(res.eta_tot), " n* =", float(n_thermal(res)),
       " iterations:", int(res.iterations))
 plt.semilogy(np.arange(1, 51), S, "o-")
-plt.xlabel("n"); plt.ylabel("[S_n] (nats)")
+plt.xlabel("n")
+plt.ylabel("[S_n] (nats)")
 
 # %% [markdown]
 # ## Fig. 3(b): eta_tot vs delta alpha for several N, all solved in one batched call each
@@ -41,13 +42,20 @@ for N in (25, 50, 100, 200, 400):
     assert bool(np.all(r.converged))
     plt.loglog(-da, np.asarray(r.eta_tot), label=f"N={N}")
 plt.loglog(-da, 1.4 / -da, "k--", label="|da|^-1")
-plt.legend(); plt.xlabel("|delta alpha|"); plt.ylabel("eta_tot")
+plt.legend()
+plt.xlabel("|delta alpha|")
+plt.ylabel("eta_tot")
 
 # %% [markdown]
 # ## Implicit gradient d eta_tot / d alpha (no unrolling through the iterations)
 
 # %%
-f = lambda a: jaxmf.solve(chain.drh_couplings(200, a)).eta_tot
+
+
+def f(a):
+    return jaxmf.solve(chain.drh_couplings(200, a)).eta_tot
+
+
 alphas = np.array([0.55, 0.6, 0.65])
 print("d eta_tot/d alpha:", np.asarray(jax.vmap(jax.grad(f))(alphas)))
 print("finite difference:", [(float(f(a + 1e-6)) - float(f(a - 1e-6))) / 2e-6 for a in alphas])

@@ -56,7 +56,12 @@ plot_fig5(qp, rnd)
 # ## Gradient d eta_tot / dW (implicit through the fixed point) and one threshold
 
 # %%
-f = lambda W: thresholds.eta_tot(6, W, theta0=0.3)
+
+
+def f(W):
+    return thresholds.eta_tot(6, W, theta0=0.3)
+
+
 print("d eta_tot/dW at W = 150:", float(jax.grad(f)(150.0)),
       " FD:", (float(f(150.0 + 1e-4)) - float(f(150.0 - 1e-4))) / 2e-4)
 r = thresholds.threshold_W(6, np.array([0.3]))

@@ -213,7 +213,8 @@ def test_eta_table_interrupted_resumes_to_the_same_table(tmp_path, capsys, monke
         assert len(z["log_eta"]) == 34  # two chunks of 17 nodes
     writes.clear()
     assert run_main(capsys, *argv)[0] == 0
-    assert [str(w) for w in writes] == [str(partial), str(path)] and not partial.exists()  # one chunk left to do
+    # one chunk left to do
+    assert [str(w) for w in writes] == [str(partial), str(path)] and not partial.exists()
     with np.load(path) as z, np.load(reference) as ref:
         assert np.array_equal(z["log_eta"], ref["log_eta"])
         assert np.array_equal(z["dlog_eta"], ref["dlog_eta"])
@@ -292,7 +293,8 @@ BAD = [
     (["critical-coupling", "--N", "1"], 2, "--N must be an integer >= 2"),
     (["critical-coupling", "--N", "100", "--out", "/nonexistent/gc.json"], 2,
      "/nonexistent does not exist"),
-    (["lattice", "--R", "4", "--W", "60", "--theta0", "nan"], 2, "--theta0 must be a finite number"),
+    (["lattice", "--R", "4", "--W", "60", "--theta0", "nan"], 2,
+     "--theta0 must be a finite number"),
     (["lattice", "--R", "4", "--W", "60"], 2, "--kind qp needs --theta0"),
     (["lattice", "--R", "-1", "--W", "60", "--theta0", "1"], 2, "--R must be an integer >= 0"),
     (["lattice", "--R", "4", "--W", "60", "--theta0", "1", "--g0", "-1"], 2, "--g0 must"),

@@ -234,7 +234,7 @@ def test_one_process_helpers():
     assert _processes.broadcast(lambda: {"a": 1}) == {"a": 1}
     _processes.barrier()  # no-op
     with pytest.raises(ZeroDivisionError), _processes.abort_on_error():
-        1 / 0
+        _ = 1 / 0
 
 
 def test_rare_folder_resumes_and_refuses_other_parameters(tmp_path, single):

@@ -13,8 +13,7 @@ import pytest
 import scipy.linalg
 import scipy.stats
 
-from jaxmf.models import lattice, square
-from jaxmf.models import _banded
+from jaxmf.models import _banded, lattice, square
 
 TWO_PI = 2 * np.pi
 

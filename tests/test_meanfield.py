@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import drh_chain, fd_derivative
 
 import jaxmf
-from helpers import drh_chain, fd_derivative
 from jaxmf import meanfield as mf
 from jaxmf.enhancement import eta_of_log_g
 from jaxmf.models import chain, symmetric

@@ -12,9 +12,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmf.models import (QPPhase, RandomKey, TightBinding, banded_ordering, chain1d,
-                          couplings_from_hamiltonian, cubic, nearest_neighbour_bonds, square)
-from jaxmf.models import spectral
+from jaxmf.models import (
+    QPPhase,
+    RandomKey,
+    TightBinding,
+    banded_ordering,
+    chain1d,
+    couplings_from_hamiltonian,
+    cubic,
+    spectral,
+    square,
+)
 
 
 def _random_symmetric(rng, shape, n, band=None):
@@ -42,7 +50,7 @@ def test_couplings_from_hamiltonian_jit_vmap_grad():
     rng = np.random.default_rng(1)
     H = jnp.asarray(_random_symmetric(rng, (4,), 12, band=2))
     for method in ("eigh", "fast"):
-        f = jax.jit(jax.vmap(lambda h: couplings_from_hamiltonian(h, site=3, method=method)))
+        f = jax.jit(jax.vmap(lambda h, m=method: couplings_from_hamiltonian(h, site=3, method=m)))
         np.testing.assert_allclose(f(H), couplings_from_hamiltonian(H, site=3), atol=1e-12)
     dH = jnp.asarray(_random_symmetric(rng, (), 12, band=2))
 

@@ -33,3 +33,10 @@ def test_notebooks_leave_the_backend_to_jupyter():
         text = path.read_text()
         assert "matplotlib.use(" not in text, path.name
         assert "# %%" in text and "jupytext" in text, path.name
+
+
+def test_typed_marker_ships():
+    """PEP 561: the py.typed marker is in the package and in its package data."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "py.typed" in pyproject["tool"]["setuptools"]["package-data"]["jaxmf"]
+    assert (Path(jaxmf.__file__).parent / "py.typed").is_file()

@@ -7,13 +7,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import fd_derivative
 from scipy.special import erfcinv
 
 import jaxmf
-from helpers import fd_derivative
 from jaxmf import resonance
-from jaxmf.tables import goe as goe_table
 from jaxmf.resonance import entropy, family, k_minus_one, overlap_k, resonance_probability
+from jaxmf.tables import goe as goe_table
 
 DISTS = ["goe", "poisson"]
 
@@ -83,9 +83,11 @@ def test_tail_is_two_over_x_squared(dist):
 
 def test_poisson_closed_form():
     x = np.array([0.5, 1.0, 3.0, 10.0])
-    np.testing.assert_allclose(resonance.POISSON.pdf(x), 2 / x**2 * np.exp(-np.pi / x**2), rtol=1e-14)
+    np.testing.assert_allclose(resonance.POISSON.pdf(x), 2 / x**2 * np.exp(-np.pi / x**2),
+                               rtol=1e-14)
     # the median is sqrt(pi) / erfcinv(1/2) = 3.72 (docs/theory.md, section 2)
-    assert float(resonance.POISSON.quantile(0.5)) == pytest.approx(np.sqrt(np.pi) / erfcinv(0.5), rel=1e-12)
+    median = np.sqrt(np.pi) / erfcinv(0.5)
+    assert float(resonance.POISSON.quantile(0.5)) == pytest.approx(median, rel=1e-12)
     # pdf is the derivative of cdf
     fd = fd_derivative(resonance.POISSON.cdf, x, 1e-6)
     np.testing.assert_allclose(resonance.POISSON.pdf(x), fd, rtol=1e-7)

@@ -56,7 +56,8 @@ def test_conditional_populations_have_the_conditional_law(thin):
                           n=500, stop=-3.0, thin=thin)
         z, b = run.samples, run.thresholds[-1]
         assert np.all(-z[:, 0] <= b) and len(run.thresholds) >= 2
-        m1.append(z[:, 1:].mean()); m2.append((z[:, 1:] ** 2).mean())
+        m1.append(z[:, 1:].mean())
+        m2.append((z[:, 1:] ** 2).mean())
         u.append(scipy.stats.truncnorm(-b, np.inf).cdf(z[:, 0]).mean())
         acc.append(np.mean(run.acceptance))
     for x, ref in ((m1, 0.0), (m2, 1.0), (u, 0.5)):

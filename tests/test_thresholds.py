@@ -5,9 +5,9 @@ Gradients of eta_tot(W, g0) (jit / vmap / grad) are in test_transformations.py.
 
 import numpy as np
 import pytest
+from helpers import QP_R
 
 import jaxmf
-from helpers import QP_R
 from jaxmf import Status
 from jaxmf.analysis import thresholds
 from jaxmf.meanfield import avalanches

@@ -10,9 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import QP_R, fd_derivative, fd_grad, fd_jvp
 
 import jaxmf
-from helpers import QP_R, fd_derivative, fd_grad, fd_jvp
 from jaxmf import meanfield as mf
 from jaxmf import resonance
 from jaxmf.analysis import thresholds

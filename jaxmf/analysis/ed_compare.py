@@ -219,7 +219,7 @@ def mf_end_coupling(N: int, alpha, g10, dist: str = "goe") -> np.ndarray:
     return np.asarray(res.g[..., -1])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _alpha_c_residuals(Ns: tuple, dist: str):
     """r(log g10) = (MF_N(alpha_c) - y_N) / e_N for N in Ns; log g10 is one value per N
     or one shared value (shape (1,))."""

@@ -64,21 +64,35 @@ from __future__ import annotations
 import dataclasses
 import functools
 import pathlib
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
-from .. import _config  # noqa: F401  (float64)
-from .. import _runs
+from .. import (
+    _config,  # noqa: F401  (float64)
+    _runs,
+)
 from .._checks import LOG2
 from ..meanfield import avalanche_flag, n_thermal, solve
 from ..models import lattice
-from ._sweep_files import (FIELD_DTYPES, FIELDS, FILL, FORMAT, chunk_path, make_spec,
-                           missing_ranges, prepare, spec_from_dict, stored_chunks,
-                           theta_grid, write_chunk)
+from ._sweep_files import (
+    FIELD_DTYPES,
+    FIELDS,
+    FILL,
+    FORMAT,
+    chunk_path,
+    make_spec,
+    missing_ranges,
+    prepare,
+    spec_from_dict,
+    stored_chunks,
+    theta_grid,
+    write_chunk,
+)
 
 __all__ = [
     "FIELDS",
@@ -143,7 +157,7 @@ def chunk_devices(method, N):
     return len(jax.local_devices())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _chunk_function(R, kind, dist, method, rtol, max_steps, n_devices):
     """Jitted (W, g0, seed, x[chunk]) -> dict of per-realization fields, sharded."""
     mesh = Mesh(np.array(jax.local_devices()[:n_devices]), ("draws",))
@@ -216,7 +230,7 @@ def _tasks(spec, plan):
 
 def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, seed=None,
           method="auto", chunk_size=None, progress=True, max_chunks=None,
-          rtol=1e-13, max_steps=400, on_chunk: Callable | None = None) -> "SweepResult":
+          rtol=1e-13, max_steps=400, on_chunk: Callable | None = None) -> SweepResult:
     """Run (or resume) a sweep over W x R x realizations; results go to ``path``.
 
     Under ``jax.distributed`` every process makes this same call (same arguments, same

@@ -78,7 +78,7 @@ def eta_tot(R, W, *, g0=1.0, theta0=None, key=None, kind="qp", dist="goe", metho
 
 
 # --------------------------------------------------------------------------- shared search
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _functions(R, dist, method):
     """Jitted, batched (W[M], g0, theta0[M]) -> (eta_tot, avalanche, converged) and the
     slope d eta_tot / dW, for QP realizations at radius R."""

@@ -22,7 +22,7 @@ Q = np.pi * np.array([1.0 + np.sqrt(5.0)])
 """Quasiperiodic wave number q = pi (1 + sqrt5)."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _chain1d(R, potential):
     sites = np.arange(-R, R + 1)[:, None]
     return TightBinding(sites, nearest_neighbour_bonds(sites), grain=R, potential=potential,

@@ -23,7 +23,7 @@ Q = np.pi * np.array([1.0 + np.sqrt(5.0), 1.0 + np.sqrt(3.0), 1.0 + np.sqrt(7.0)
 """Quasiperiodic wave vector q = pi (1 + sqrt5, 1 + sqrt3, 1 + sqrt7)."""
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cubic(R, potential):
     r = range(-R, R + 1)
     sites = np.array([n for n in itertools.product(r, r, r) if sum(map(abs, n)) <= R])

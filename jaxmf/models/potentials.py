@@ -17,7 +17,8 @@ quantile (u_n = Phi(z_n) for Gaussian z_n).
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+from collections.abc import Callable
+from typing import NamedTuple
 
 import jax.numpy as jnp
 import numpy as np

@@ -39,7 +39,7 @@ def num_sites(R):
     return 2 * R * R + 2 * R + 1
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sites(R):
     # Diagonal rows: u = n1 + n2 and v = n1 - n2 range over [-R, R] with u = v (mod 2).
     # Hops change u and v by +-1 each, so in (u, v)-lexicographic order neighbours are at
@@ -72,7 +72,7 @@ def sites(R):
     return _sites(check_radius(R))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bonds(R):
     s = _sites(R)
     index = np.full((2 * R + 3, 2 * R + 3), -1)
@@ -95,7 +95,7 @@ def bonds(R):
     return _bonds(check_radius(R))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _square(R, potential):
     return TightBinding(_sites(R), _bonds(R), grain=0, potential=potential, q=Q,
                         name="square", R=R, ordering="given",

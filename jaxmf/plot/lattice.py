@@ -1,8 +1,8 @@
 """Figures of the 2D lattice (Sec. VII): Fig. 4 (entropy maps) and Fig. 5 (sweeps).
 
 Data come from :func:`jaxmf.analysis.lattice_maps.entropy_map` (Fig. 4) and
-:func:`jaxmf.analysis.ensemble.sweep` / :func:`~jaxmf.analysis.ensemble.load` (Fig. 5); these functions
-only draw. Entropies are in nats.
+:func:`jaxmf.analysis.ensemble.sweep` / :func:`~jaxmf.analysis.ensemble.load` (Fig. 5); these
+functions only draw. Entropies are in nats.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ def plot_rare(data, ax=None):
         if not rr:
             continue
         c = colors.setdefault(g0, f"C{len(colors)}")
-        W = np.array([r["W"] for r in rr]); f = np.array([r["f"] for r in rr])
+        W = np.array([r["W"] for r in rr])
+        f = np.array([r["f"] for r in rr])
         e = np.array([r["stderr"] for r in rr])
         ax.errorbar(W, f, yerr=[np.minimum(e, 0.999 * f), e], color=c,
                     marker=markers.get(R, "d"), ms=3.5, lw=1, capsize=2,
@@ -52,13 +53,15 @@ def plot_rare(data, ax=None):
         ls = {10: ":", 15: "--", 22: "-"}.get(q["R"], "-.")
         ax.axvline(q["sup"], color=c, ls=ls, lw=0.9,
                    label=rf"QP sup $W_{{th}}$, $g_0$={q['g0']:g}, R={q['R']}")
-    ax.set_xscale("log"); ax.set_yscale("log")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
     ticks = sorted({r["W"] for r in rows})
     ax.set_xticks(ticks)
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.tick_params(axis="x", labelsize=6)
-    ax.set_xlabel("W"); ax.set_ylabel(r"$f_{\rm aval}$")
+    ax.set_xlabel("W")
+    ax.set_ylabel(r"$f_{\rm aval}$")
     ax.legend(fontsize=5.5, loc="lower left")
     return ax
 
@@ -68,6 +71,7 @@ def plot_threshold_map(data, ax=None):
     :func:`jaxmf.analysis.thresholds.sup_threshold`."""
     ax = axes(ax)
     ax.plot(data["theta0"], data["W_th"], ".-", ms=3, lw=0.8)
-    ax.set_xlabel(r"$\theta_0$"); ax.set_ylabel(r"$W_{th}(\theta_0)$")
+    ax.set_xlabel(r"$\theta_0$")
+    ax.set_ylabel(r"$W_{th}(\theta_0)$")
     ax.set_title(f"QP threshold map, R={data['R']}, $g_0$=1", fontsize=8)
     return ax

@@ -26,8 +26,13 @@ import numpy as np
 
 from .._checks import check_dist, check_int
 from .._io import atomic_write
-from ..enhancement import (LOG10_G_MAX, LOG10_G_MIN, NODES_PER_DECADE, eta_quadrature,
-                           quadrature_nodes)
+from ..enhancement import (
+    LOG10_G_MAX,
+    LOG10_G_MIN,
+    NODES_PER_DECADE,
+    eta_quadrature,
+    quadrature_nodes,
+)
 
 __all__ = ["build_eta_table", "partial_path"]
 

@@ -1,4 +1,6 @@
-"""Monte Carlo construction of the GOE resonance law ptilde_goe (docs/theory.md, "Resonance strengths").
+"""Monte Carlo construction of the GOE resonance law ptilde_goe.
+
+(docs/theory.md, "Resonance strengths".)
 
 Definition: unfolded GOE levels x_b (unit mean density), a point u uniform among
 them, matrix elements V_b ~ N(0, pi/2) (so mean|V| = 1 and rho mean|V| = g):

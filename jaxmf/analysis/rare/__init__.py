@@ -19,8 +19,17 @@ Every function that draws random numbers takes a keyword-only JAX PRNG ``key``
 
 from .critical import critical_log_g0
 from .diagnostics import CalmProfile, TailFit, calm_profile, fit_tail
-from .estimate import (MAX_LEVELS, THIN, PlainEstimate, SubsetEstimate, TailRow, f_aval_tail,
-                       plain_estimate, reliable, subset_estimate)
+from .estimate import (
+    MAX_LEVELS,
+    THIN,
+    PlainEstimate,
+    SubsetEstimate,
+    TailRow,
+    f_aval_tail,
+    plain_estimate,
+    reliable,
+    subset_estimate,
+)
 from .moves import MOVES, lattice_moves
 
 __all__ = ["SubsetEstimate", "subset_estimate", "TailRow", "f_aval_tail", "reliable",

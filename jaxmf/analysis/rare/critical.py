@@ -58,7 +58,7 @@ def potential_from_gaussian(z, W):
     return W * (2.0 * ndtr(z) - 1.0)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _scorer(R, dist, method, bracket, n_bisect):
     @jax.jit
     def score(z, W):

@@ -115,7 +115,8 @@ def fit_tail(rows, W_min=0.0) -> TailFit:
     pts = [p for p in pts if p[1] > 0 and p[0] >= W_min]
     if len(pts) < 3:
         return TailFit((np.nan,) * 3, (np.nan,) * 3, len(pts))
-    W = np.array([p[0] for p in pts]); y = np.log([p[1] for p in pts])
+    W = np.array([p[0] for p in pts])
+    y = np.log([p[1] for p in pts])
     sig = np.maximum([p[2] / p[1] for p in pts], 0.05)
     out = {}
     for name, x in (("exp", W), ("power", np.log(W))):

@@ -24,8 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.special
 
-from ... import _config  # noqa: F401  (float64)
-from ... import _runs
+from ... import (
+    _config,  # noqa: F401  (float64)
+    _runs,
+)
 from ..._checks import check_dist, check_int, check_nonnegative, check_radius
 from ..._io import write_json
 from ...meanfield import avalanches, solve

@@ -136,9 +136,9 @@ def run(score: Callable, dim: int, *, key, n: int, p0: float = 0.1, stop: float 
         max_levels: at most this many conditional levels (P >= p0^max_levels / n).
         sigma0: initial step scale, adapted towards acceptance 0.44.
         propose: (z (m, dim), sigma, *, key) -> :class:`Proposal` (or a tuple
-            (z', valid[, scaled])): a proposal for which "accept every valid z'" satisfies detailed balance for
-            N(0, I) (pCN; or a symmetric move of a variable mapped to a uniform one,
-            invalid outside its support). The chain then accepts z' iff valid and
+            (z', valid[, scaled])): a proposal for which "accept every valid z'" satisfies
+            detailed balance for N(0, I) (pCN; or a symmetric move of a variable mapped to a
+            uniform one, invalid outside its support). The chain then accepts z' iff valid and
             s(z') <= b_k. sigma is adapted on the acceptance of the proposals marked
             ``scaled`` (default: all), so fixed-step moves mixed in do not distort it.
         thin: Markov steps between recorded states (1: every step; larger values
