@@ -1,25 +1,25 @@
 """Shared fixtures: the reference systems of tests/helpers.py, built once per session.
 
 Importing jaxmf (here, before any test module) switches on float64 for the whole run.
+Implicit rank promotion (adding a (3,) array to a (2, 3) one without saying so) raises
+in the test session, so a broadcasting slip fails loudly instead of giving wrong shapes.
 """
-
-import pathlib
-import sys
 
 import jax
 import pytest
 
 import jaxmf
 
-sys.path.insert(0, str(pathlib.Path(__file__).parent))  # tests/helpers.py
+from . import helpers
 
-import helpers  # noqa: E402
+jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 def pytest_report_header(config):
     return (f"jaxmf {jaxmf.__version__}, jax {jax.__version__} "
             f"({jax.default_backend()}, {jax.device_count()} device(s)), "
-            f"x64={jax.config.jax_enable_x64}")
+            f"x64={jax.config.jax_enable_x64}, "
+            f"rank promotion={jax.config.jax_numpy_rank_promotion}")
 
 
 @pytest.fixture(scope="session", autouse=True)

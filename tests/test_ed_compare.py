@@ -11,7 +11,6 @@ import jax
 import matplotlib
 import numpy as np
 import pytest
-from helpers import fd_derivative
 from scipy import stats
 
 import jaxmf
@@ -22,6 +21,8 @@ from jaxmf.analysis import single_spin as ss
 from jaxmf.models import ed
 from jaxmf.paper import fig2
 from jaxmf.plot import ed as ped
+
+from .helpers import fd_derivative
 
 matplotlib.use("Agg")
 LOG2 = np.log(2.0)

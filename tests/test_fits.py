@@ -11,12 +11,13 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import fd_derivative
 from scipy import optimize
 
 import jaxmf  # noqa: F401  (float64)
 from jaxmf.analysis import ed_compare as ec
 from jaxmf.analysis.fits import LeastSquaresResult, least_squares
+
+from .helpers import fd_derivative
 
 DOCS_DATA = Path(__file__).parent.parent / "docs" / "data"
 

@@ -10,12 +10,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import drh_chain, fd_derivative
 
 import jaxmf
 from jaxmf import meanfield as mf
 from jaxmf.enhancement import eta_of_log_g
 from jaxmf.models import chain, symmetric
+
+from .helpers import drh_chain, fd_derivative
 
 LOG2 = np.log(2.0)
 N_CHAIN = 50  # one chain length throughout (the Fig. 3(a) chain): one compilation

@@ -7,13 +7,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import fd_derivative
 from scipy.special import erfcinv
 
 import jaxmf
 from jaxmf import resonance
 from jaxmf.resonance import entropy, family, k_minus_one, overlap_k, resonance_probability
 from jaxmf.tables import goe as goe_table
+
+from .helpers import fd_derivative
 
 DISTS = ["goe", "poisson"]
 

@@ -5,13 +5,14 @@ Gradients of eta_tot(W, g0) (jit / vmap / grad) are in test_transformations.py.
 
 import numpy as np
 import pytest
-from helpers import QP_R
 
 import jaxmf
 from jaxmf import Status
 from jaxmf.analysis import thresholds
 from jaxmf.meanfield import avalanches
 from jaxmf.models import lattice
+
+from .helpers import QP_R
 
 THETAS = np.array([2.954, 0.7])
 SCAN = dict(W_min=20.0, W_max=200.0, n_scan=10)

@@ -10,13 +10,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import QP_R, fd_derivative, fd_grad, fd_jvp
 
 import jaxmf
 from jaxmf import meanfield as mf
 from jaxmf import resonance
 from jaxmf.analysis import thresholds
 from jaxmf.models import chain, lattice, symmetric
+
+from .helpers import QP_R, fd_derivative, fd_grad, fd_jvp
 
 DISTS = ["goe", "poisson"]
 ULP = 1e-12  # relative: round-off of different fusion / vectorization
