@@ -15,19 +15,10 @@ import numpy as np
 LOG2 = float(np.log(2.0))
 """log 2: the entropy of one fully thermal l-bit, in nats (the unit of eq. 19)."""
 
-DISTRIBUTIONS = ("goe", "poisson")
-"""The ptilde families of the resonance strengths (A3): "goe" and "poisson"."""
-
 
 def is_concrete(x) -> bool:
     """True when ``x`` holds values (not a JAX tracer inside jit/vmap/grad)."""
     return not isinstance(x, jax.core.Tracer)
-
-
-def check_dist(dist) -> None:
-    """ValueError unless ``dist`` is one of :data:`DISTRIBUTIONS`."""
-    if dist not in DISTRIBUTIONS:
-        raise ValueError(f"dist must be one of {list(DISTRIBUTIONS)}, got {dist!r}")
 
 
 def check_choice(name: str, value, choices) -> None:

@@ -10,7 +10,6 @@ import threading
 
 import numpy as np
 
-
 WRITING = threading.RLock()
 """Held while `atomic_write` writes: a command stopped by a signal waits for it, so no
 temporary file is left behind."""

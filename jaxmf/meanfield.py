@@ -48,14 +48,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._checks import LOG2, check_dist, check_int, is_concrete
+from ._checks import LOG2, check_int, is_concrete
 from ._config import require_x64
-from ._hermite import hermite
-from .enhancement import czz, eta_and_slope_of_log_g, mean_entropy
+from .enhancement import czz, eta_and_slope_of_log_g, mean_entropy_of_log_g
+from .resonance import check_dist
 
 __all__ = ["MeanFieldResult", "solve", "avalanche_flag", "avalanches", "n_thermal",
-           "mean_entropies", "mean_entropy_of_log_g", "memories", "GRAD_MARGIN", "CriticalScale",
-           "critical_log_scale"]
+           "mean_entropies", "memories", "GRAD_MARGIN", "CriticalScale", "critical_log_scale"]
 
 GRAD_MARGIN = 1e-9
 _INNER_NEWTON = 4
@@ -329,63 +328,6 @@ def avalanche_flag(eta_tot, n_lbits):
 def avalanches(result: MeanFieldResult):
     """Avalanche flag per realization: eta_tot > (1/2) N log 2 (eq. 19)."""
     return avalanche_flag(result.eta_tot, result.n_lbits)
-
-
-# [S](g) is needed for every l-bit of every realization of a sweep; the quadrature
-# behind jaxmf.mean_entropy costs ~40 us per value, more than the couplings themselves
-# at R = 10-22. One table of [S] and d[S]/dl in l = log g, cubic Hermite between nodes
-# (the cell index computed directly), serves every caller.
-_S_LOG_MIN, _S_LOG_MAX, _S_STEP = float(np.log(1e-12)), 25.0, 0.005
-
-
-@functools.cache
-def _entropy_table(dist):
-    n = int(round((_S_LOG_MAX - _S_LOG_MIN) / _S_STEP)) + 1
-    l = _S_LOG_MIN + _S_STEP * np.arange(n)
-
-    def value_and_slope(lc):
-        f = lambda u: mean_entropy(jnp.exp(u), dist)  # noqa: E731
-        return jax.jvp(f, (lc,), (jnp.ones_like(lc),))
-
-    with jax.ensure_compile_time_eval():  # a constant, also when first needed in a trace
-        parts = [value_and_slope(jnp.asarray(l[k:k + 2048])) for k in range(0, n, 2048)]
-    return (np.concatenate([np.asarray(v) for v, _ in parts]),
-            np.concatenate([np.asarray(d) for _, d in parts]))
-
-
-def mean_entropy_of_log_g(log_g, dist: str = "goe"):
-    """[S](g) (A13) and d[S]/d log g at l = log g, from the shipped-grid table.
-
-    Cubic Hermite interpolation on 200 nodes per unit of log g over [1e-12, e^25]
-    (relative error ~1e-10 against the quadrature of :func:`jaxmf.mean_entropy`),
-    [S] = [S](1e-12) g / 1e-12 below the grid (exact linear limit), log 2 above it,
-    0 at l = -inf.
-
-    Args:
-        log_g: any shape.
-        dist: ptilde family.
-
-    Returns:
-        ([S], d[S]/d log g), each of the shape of ``log_g``.
-    """
-    check_dist(dist)
-    val, slope = _entropy_table(dist)
-    y, dy = jnp.asarray(val), jnp.asarray(slope)
-    l = jnp.asarray(log_g, jnp.float64)
-    finite = jnp.isfinite(l)
-    lf = jnp.where(finite, l, _S_LOG_MIN)
-    S, dS = hermite(y, dy, _S_LOG_MIN, _S_STEP, lf)
-    below = lf < _S_LOG_MIN
-    lin = val[0] * jnp.exp(jnp.minimum(lf - _S_LOG_MIN, 0.0))
-    S = jnp.where(below, lin, S)
-    dS = jnp.where(below, lin, dS)
-    above = lf > _S_LOG_MAX
-    S = jnp.where(above, LOG2, S)
-    dS = jnp.where(above, 0.0, dS)
-    S = jnp.minimum(S, LOG2)  # the interpolant may overshoot log 2 by ~1 ulp
-    S = jnp.where(finite, S, jnp.where(l > 0, LOG2, 0.0))
-    nan = jnp.isnan(l)  # an invalid coupling (see solve) stays invalid
-    return jnp.where(nan, jnp.nan, S), jnp.where(nan, jnp.nan, jnp.where(finite, dS, 0.0))
 
 
 def mean_entropies(result: MeanFieldResult, dist: str = "goe"):

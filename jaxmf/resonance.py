@@ -28,8 +28,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erfc, erfinv
 
-from . import _config  # noqa: F401
-from ._checks import DISTRIBUTIONS, LOG2, check_nonnegative, nan_where_invalid
+from ._checks import LOG2, check_nonnegative, nan_where_invalid
 from ._hermite import hermite
 
 __all__ = [
@@ -39,6 +38,7 @@ __all__ = [
     "overlap_k",
     "ResonanceFamily",
     "family",
+    "check_dist",
     "DISTRIBUTIONS",
 ]
 
@@ -266,7 +266,11 @@ def _goe_logpdf_u(u):
 
 GOE = ResonanceFamily("goe", _goe_pdf, _goe_cdf, _goe_quantile, _goe_logpdf_u)
 
+# The registry of ptilde families: the one place that lists them.
 _FAMILIES = {"goe": GOE, "poisson": POISSON}
+
+DISTRIBUTIONS = tuple(_FAMILIES)
+"""The ptilde families of the resonance strengths (A3): "goe" and "poisson"."""
 
 
 def family(dist: str) -> ResonanceFamily:
@@ -277,6 +281,12 @@ def family(dist: str) -> ResonanceFamily:
         raise ValueError(
             f"dist must be one of {list(DISTRIBUTIONS)}, got {dist!r}"
         ) from None
+
+
+def check_dist(dist) -> None:
+    """ValueError unless ``dist`` is one of :data:`DISTRIBUTIONS` (eager, also under jit:
+    ``dist`` is a static string)."""
+    family(dist)
 
 
 def goe_table_info() -> dict:

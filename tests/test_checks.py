@@ -10,7 +10,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxmf import _checks
+from jaxmf import _checks, resonance
 
 
 @pytest.mark.parametrize("value", [True, np.bool_(False), 2.0, "3", None, -1])
@@ -47,20 +47,29 @@ def test_accepted_values_pass():
     _checks.check_nonnegative("x", 1e-300, strictly_positive=True, finite=True)
     _checks.check_nonnegative("x", None)
     _checks.check_finite("x", [0.0, -1.0])
-    _checks.check_dist("poisson")
+    resonance.check_dist("poisson")
     _checks.check_choice("kind", "qp", ("qp", "random"))
     _checks.check_values("x", np.array([1, 2]), lambda a: a > 0, "positive")
 
 
 def test_choice_and_value_messages():
     with pytest.raises(ValueError, match=r"dist must be one of \['goe', 'poisson'\]"):
-        _checks.check_dist("GOE")
+        resonance.check_dist("GOE")
     with pytest.raises(ValueError, match=r"kind must be one of \['qp', 'random'\], got 'x'"):
         _checks.check_choice("kind", "x", ("qp", "random"))
     with pytest.raises(ValueError, match="theta0 must be finite"):
         _checks.check_finite("theta0", [0.0, np.nan])
     with pytest.raises(ValueError, match="x must be positive"):
         _checks.check_values("x", np.array([1, -2]), lambda a: a > 0, "positive")
+
+
+def test_one_registry_of_ptilde_families():
+    """The names accepted as ``dist`` are exactly the registered families."""
+    assert resonance.DISTRIBUTIONS == ("goe", "poisson")
+    for name in resonance.DISTRIBUTIONS:
+        assert resonance.family(name).name == name
+    with pytest.raises(ValueError, match=r"dist must be one of \['goe', 'poisson'\], got None"):
+        resonance.family(None)
 
 
 def test_value_checks_are_skipped_under_tracing():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import jaxmf
+from jaxmf import enhancement
 from jaxmf import meanfield as mf
 from jaxmf.enhancement import eta_of_log_g
 from jaxmf.models import chain, symmetric
@@ -155,7 +156,7 @@ def test_mean_entropies_are_the_quadrature_at_the_solution(fig3a_solution):
     res = fig3a_solution
     S = np.asarray(mf.mean_entropies(res))
     np.testing.assert_allclose(S, np.asarray(jaxmf.mean_entropy(res.g)), rtol=1e-9)
-    np.testing.assert_array_equal(S, np.asarray(mf.mean_entropy_of_log_g(res.log_g)[0]))
+    np.testing.assert_array_equal(S, np.asarray(enhancement.mean_entropy_of_log_g(res.log_g)[0]))
 
 
 def test_avalanche_flag_is_eq19():
@@ -179,7 +180,7 @@ def test_entropy_table_matches_quadrature(dist):
     quadrature of A13), at random off-grid points over 1e-12..1e10: ~1e-10 relative; the
     slope against the forward derivative of the quadrature."""
     l = np.random.default_rng(11).uniform(np.log(1e-12), np.log(1e10), 300)
-    S, dS = (np.asarray(x) for x in mf.mean_entropy_of_log_g(l, dist))
+    S, dS = (np.asarray(x) for x in enhancement.mean_entropy_of_log_g(l, dist))
     S_quad = np.asarray(jaxmf.mean_entropy(np.exp(l), dist))
     np.testing.assert_allclose(S, S_quad, rtol=1e-9, atol=0)
     dS_quad = np.asarray(jax.jvp(lambda u: jaxmf.mean_entropy(jnp.exp(u), dist),
@@ -194,7 +195,7 @@ def test_entropy_table_limits():
     above = np.array([30.0, 1e3, 1e6, np.inf])
     grid = np.linspace(-60.0, 40.0, 20_001)
     l = np.concatenate([below, edge, above, [-np.inf], grid])
-    S, dS = (np.asarray(x) for x in mf.mean_entropy_of_log_g(l))
+    S, dS = (np.asarray(x) for x in enhancement.mean_entropy_of_log_g(l))
     parts = np.cumsum([len(below), len(edge), len(above), 1])
     (S_below, S_edge, S_above, S_minf, S_grid) = np.split(S, parts)
     (dS_below, _, dS_above, dS_minf, _) = np.split(dS, parts)
@@ -217,9 +218,9 @@ def test_entropy_table_slope_is_its_derivative():
     # the returned slope is the derivative of the interpolant (finite differences of
     # the table itself, between and on the nodes)
     l = jnp.array([-25.0, -3.2109, 0.0, 1.2345, 4.0])
-    S = lambda x: mf.mean_entropy_of_log_g(x)[0]  # noqa: E731
+    S = lambda x: enhancement.mean_entropy_of_log_g(x)[0]  # noqa: E731
     # atol: FD rounding, eps [S] / h ~ 1e-10
-    np.testing.assert_allclose(mf.mean_entropy_of_log_g(l)[1], fd_derivative(S, l, 1e-6),
+    np.testing.assert_allclose(enhancement.mean_entropy_of_log_g(l)[1], fd_derivative(S, l, 1e-6),
                                rtol=1e-6, atol=1e-9)
 
 
@@ -306,7 +307,7 @@ def test_bad_mask_and_dist():
     with pytest.raises(ValueError, match="dist must be one of"):
         jaxmf.solve(np.ones(3) * 0.1, dist="gaussian")
     with pytest.raises(ValueError, match="dist must be one of"):
-        mf.mean_entropy_of_log_g(0.0, dist="gue")
+        enhancement.mean_entropy_of_log_g(0.0, dist="gue")
     with pytest.raises(ValueError, match="dist must be one of"):
         mf.n_thermal(jaxmf.solve(np.ones(3) * 0.1), dist="gue")
 

@@ -19,8 +19,9 @@ import warnings
 import numpy as np
 
 from .. import _runs
-from .._checks import check_choice, check_dist, check_int, check_radius
+from .._checks import check_choice, check_int, check_radius
 from ..models import lattice
+from ..resonance import check_dist
 
 FORMAT = "jaxmf-lattice-sweep"
 FORMAT_VERSION = 2  # 2: the run id in the manifest and in every chunk

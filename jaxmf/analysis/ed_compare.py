@@ -32,12 +32,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _config  # noqa: F401  (float64)
-from .._checks import LOG2, check_choice, check_dist, check_int
+from .._checks import LOG2, check_choice, check_int
 from ..enhancement import entropy_pdf, mean_entropy
 from ..meanfield import mean_entropies, solve
 from ..models import ed
 from ..models.chain import ALPHA_C, drh_log_couplings
+from ..resonance import check_dist
 from ._keys import sample_keys
 from .entropy_distance import distribution_distance, entropy_cdf
 from .fits import least_squares

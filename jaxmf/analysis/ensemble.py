@@ -72,10 +72,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, PartitionSpec
 
-from .. import (
-    _config,  # noqa: F401  (float64)
-    _runs,
-)
+from .. import _runs
 from .._checks import LOG2
 from ..meanfield import avalanche_flag, n_thermal, solve
 from ..models import lattice

@@ -21,11 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _config  # noqa: F401  (float64)
-from .._checks import LOG2, check_dist, check_int
-from ..enhancement import inverse_entropy
-from ..meanfield import mean_entropy_of_log_g
-from ..resonance import entropy, family
+from .._checks import LOG2, check_int
+from ..enhancement import inverse_entropy, mean_entropy_of_log_g
+from ..resonance import check_dist, entropy, family
 from ._keys import as_key, numpy_rng
 
 __all__ = ["EntropyDistance", "fit_coupling", "entropy_cdf", "sample_entropies", "ks_tv",
@@ -92,7 +90,7 @@ def fit_coupling(mean_S, dist: str = "goe"):
     """Invert the mean entropy: g with [S](g) = mean_S (A13); vectorized.
 
     [S](g) increases from 0 to log 2, so the root is unique. It is found on the table
-    :func:`jaxmf.meanfield.mean_entropy_of_log_g` (bisection in log g, then three
+    :func:`jaxmf.enhancement.mean_entropy_of_log_g` (bisection in log g, then three
     Newton steps): [S](g) matches mean_S to the table's ~1e-10 relative accuracy. The
     error in g is that divided by d log[S] / d log g, so it grows where [S] saturates
     (about 1e-5 relative at g = 100, where log 2 - [S] ~ 1e-6).

@@ -29,7 +29,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from .. import _config  # noqa: F401  (float64)
 from .._checks import check_int, check_nonnegative
 
 __all__ = ["LeastSquaresResult", "least_squares"]

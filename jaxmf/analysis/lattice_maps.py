@@ -16,7 +16,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _config  # noqa: F401  (float64)
 from .._checks import check_finite, check_nonnegative
 from ..meanfield import avalanches, mean_entropies, n_thermal, solve
 from ..models.lattice import _check_kind, assign_orbitals, orbital_radii, orbitals, sites

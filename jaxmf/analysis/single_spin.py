@@ -19,9 +19,9 @@ from typing import NamedTuple
 import jax
 import numpy as np
 
-from .. import _config  # noqa: F401  (float64)
-from .._checks import DISTRIBUTIONS, LOG2, check_dist, check_int
+from .._checks import LOG2, check_int
 from ..models import ed
+from ..resonance import DISTRIBUTIONS, check_dist
 from ._keys import as_key, sample_keys
 from .entropy_distance import distribution_distance, entropy_cdf, sample_entropies
 

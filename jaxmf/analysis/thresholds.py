@@ -45,11 +45,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _config  # noqa: F401  (float64)
-from .._checks import check_dist, check_finite, check_int, check_nonnegative, check_radius
+from .._checks import check_finite, check_int, check_nonnegative, check_radius
 from .._status import Status
 from ..meanfield import avalanches, solve
 from ..models import lattice
+from ..resonance import check_dist
 
 __all__ = ["eta_tot", "ThresholdResult", "threshold_W", "ThresholdMap", "qp_threshold_map",
            "SupThreshold", "sup_threshold"]

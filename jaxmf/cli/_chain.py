@@ -5,8 +5,18 @@ from __future__ import annotations
 from ..meanfield import avalanches, mean_entropies, n_thermal, solve
 from ..models import chain
 from ._args import count, positive
-from ._verb import (Verb, add_common, add_dist, add_file, default, finish, not_converged,
-                    out_file, start, yes)
+from ._verb import (
+    Verb,
+    add_common,
+    add_dist,
+    add_file,
+    default,
+    finish,
+    not_converged,
+    out_file,
+    start,
+    yes,
+)
 
 
 def arguments(p):

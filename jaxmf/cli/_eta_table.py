@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._checks import DISTRIBUTIONS
+from ..resonance import DISTRIBUTIONS
 from ..tables.eta import build_eta_table, partial_path
 from ._args import count
 from ._output import check_file

@@ -7,8 +7,20 @@ import jax
 from ..meanfield import avalanche_flag, n_thermal, solve
 from ..models import lattice
 from ._args import finite, nonnegative, radius
-from ._verb import (Verb, add_common, add_dist, add_file, add_kind, default, finish,
-                    kind_args, not_converged, out_file, start, yes)
+from ._verb import (
+    Verb,
+    add_common,
+    add_dist,
+    add_file,
+    add_kind,
+    default,
+    finish,
+    kind_args,
+    not_converged,
+    out_file,
+    start,
+    yes,
+)
 
 
 def arguments(p):

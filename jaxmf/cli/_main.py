@@ -10,8 +10,19 @@ import threading
 
 from .._io import WRITING
 from .._version import __version__
-from . import (_chain, _critical_coupling, _ed, _eta, _eta_table, _goe_table, _lattice,
-               _rare, _reproduce, _sweep, _threshold)
+from . import (
+    _chain,
+    _critical_coupling,
+    _ed,
+    _eta,
+    _eta_table,
+    _goe_table,
+    _lattice,
+    _rare,
+    _reproduce,
+    _sweep,
+    _threshold,
+)
 from ._args import Failure, Parser, UsageError
 
 VERBS = tuple(m.VERB for m in (_reproduce, _eta, _chain, _critical_coupling, _lattice,

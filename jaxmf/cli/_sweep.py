@@ -6,8 +6,7 @@ from ..analysis import distributed, ensemble
 from ..models import lattice
 from ._args import count, nonnegative, radius
 from ._output import SUMMARY, check_folder
-from ._verb import (Verb, add_common, add_dist, add_kind, default, kind_args, start,
-                    unique)
+from ._verb import Verb, add_common, add_dist, add_kind, default, kind_args, start, unique
 
 
 def arguments(p):

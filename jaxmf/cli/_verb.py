@@ -14,8 +14,8 @@ import inspect
 from collections.abc import Callable
 from typing import NamedTuple
 
-from .._checks import DISTRIBUTIONS
 from .._status import Status
+from ..resonance import DISTRIBUTIONS
 from ._args import Failure, UsageError, seed
 from ._output import Output, check_file
 

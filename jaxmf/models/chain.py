@@ -11,7 +11,6 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _config  # noqa: F401
 from .._checks import check_int, check_nonnegative, nan_where_invalid
 from .contract import Model, kind_of
 

@@ -36,7 +36,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import xlog1py, xlogy
 
-from .. import _config  # noqa: F401  (float64)
 from .._checks import LOG2, check_choice, check_int, check_values
 
 __all__ = [

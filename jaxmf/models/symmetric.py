@@ -19,9 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _config  # noqa: F401
-from .._checks import check_dist, check_int, check_nonnegative, is_concrete, nan_where_invalid
+from .._checks import check_int, check_nonnegative, is_concrete, nan_where_invalid
 from ..enhancement import LOG10_G_MIN, eta_and_slope_of_log_g, eta_of_log_g
+from ..resonance import check_dist
 from .contract import Model, kind_of
 
 __all__ = ["symmetric_couplings", "critical_coupling", "localized_log_coupling",
@@ -36,7 +36,8 @@ def symmetric_couplings(N: int, g0: float):
 
 
 def _eta_slope(l, dist):
-    return jax.jvp(lambda x: eta_of_log_g(x, dist), (l,), (jnp.ones_like(l),))[1]
+    """eta' = d eta / d log g (the table's exact interpolant slope)."""
+    return eta_and_slope_of_log_g(l, dist)[1]
 
 
 def _first_fold(n_minus_1, dist):

@@ -32,7 +32,6 @@ import scipy.optimize
 import scipy.sparse
 import scipy.sparse.csgraph
 
-from .. import _config  # noqa: F401  (float64)
 from .._checks import check_nonnegative, nan_where_invalid
 from .._config import require_x64
 from . import spectral

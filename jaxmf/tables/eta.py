@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_dist, check_int
+from .._checks import check_int
 from .._io import atomic_write
 from ..enhancement import (
     LOG10_G_MAX,
@@ -33,6 +33,7 @@ from ..enhancement import (
     eta_quadrature,
     quadrature_nodes,
 )
+from ..resonance import check_dist
 
 __all__ = ["build_eta_table", "partial_path"]
 

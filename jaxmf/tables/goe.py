@@ -29,7 +29,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .. import _config  # noqa: F401
 from .._io import atomic_write
 
 MATRIX_SIZE = 256

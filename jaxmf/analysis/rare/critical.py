@@ -23,10 +23,10 @@ import jax
 import jax.numpy as jnp
 from jax.scipy.special import ndtr
 
-from ... import _config  # noqa: F401  (float64)
-from ..._checks import check_dist, check_radius
+from ..._checks import check_radius
 from ...meanfield import CriticalScale, critical_log_scale
 from ...models import lattice
+from ...resonance import check_dist
 
 __all__ = ["critical_log_g0", "gaussian_scorer", "potential_from_gaussian"]
 

@@ -24,14 +24,12 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.special
 
-from ... import (
-    _config,  # noqa: F401  (float64)
-    _runs,
-)
-from ..._checks import check_dist, check_int, check_nonnegative, check_radius
+from ... import _runs
+from ..._checks import check_int, check_nonnegative, check_radius
 from ..._io import write_json
 from ...meanfield import avalanches, solve
 from ...models import lattice
+from ...resonance import check_dist
 from . import subset
 from .critical import gaussian_scorer
 from .diagnostics import calm_profile
