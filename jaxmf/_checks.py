@@ -8,9 +8,9 @@ type checks on static arguments still run).
 
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.core import Tracer
 
 LOG2 = float(np.log(2.0))
 """log 2: the entropy of one fully thermal l-bit, in nats (the unit of eq. 19)."""
@@ -18,7 +18,7 @@ LOG2 = float(np.log(2.0))
 
 def is_concrete(x) -> bool:
     """True when ``x`` holds values (not a JAX tracer inside jit/vmap/grad)."""
-    return not isinstance(x, jax.core.Tracer)
+    return not isinstance(x, Tracer)
 
 
 def check_choice(name: str, value, choices) -> None:

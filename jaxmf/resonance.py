@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from importlib import resources
 
 import jax
@@ -130,10 +131,10 @@ class ResonanceFamily:
     """
 
     name: str
-    pdf: callable
-    cdf: callable
-    quantile: callable
-    logpdf_u: callable
+    pdf: Callable
+    cdf: Callable
+    quantile: Callable
+    logpdf_u: Callable
 
 
 # ---- poisson: one-sided Levy law of g_a^2 -----------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import jaxmf  # noqa: F401  (float64)
+from jaxmf.analysis import ed_statistics as es
 from jaxmf.models import ed
 
 LOG2 = np.log(2.0)
@@ -168,8 +169,8 @@ def test_intermediate_coupling_thermalizes_more_than_weak():
     """[S_end] grows with the coupling: O(g) resonant states at weak coupling (eq. 7b),
     most states hybridized at the paper's J_1 = 0.41 (N = 1 'thermalizes well', Sec. VI)."""
     keys = jax.random.split(jax.random.key(8), 8)
-    weak = ed.entropy_statistics(ed.drh_ensemble(1, 0.5, key=keys, J1=0.02).entropy)
-    paper = ed.entropy_statistics(ed.drh_ensemble(1, 0.5, key=keys).entropy)
+    weak = es.entropy_statistics(ed.drh_ensemble(1, 0.5, key=keys, J1=0.02).entropy)
+    paper = es.entropy_statistics(ed.drh_ensemble(1, 0.5, key=keys).entropy)
     assert weak.mean_all < 0.1
     assert paper.mean_all > 0.3 and paper.mean_middle > paper.mean_all - 0.05
 
@@ -251,32 +252,32 @@ def test_unknown_parameter_is_a_type_error():
 
 
 def test_entropy_statistics_and_middle_slice():
-    assert ed.middle_slice(24) == slice(8, 16)
-    assert ed.middle_slice(16) == slice(5, 11)
+    assert es.middle_slice(24) == slice(8, 16)
+    assert es.middle_slice(16) == slice(5, 11)
     S = np.array([np.r_[np.zeros(8), np.ones(8), np.zeros(8)], np.full(24, 0.5)]) * 0.6
-    st = ed.entropy_statistics(S)
+    st = es.entropy_statistics(S)
     np.testing.assert_allclose(st.per_sample_all, [0.2, 0.3])
     np.testing.assert_allclose(st.per_sample_middle, [0.6, 0.3])
     np.testing.assert_allclose([st.mean_all, st.mean_middle], [0.25, 0.45])
     np.testing.assert_allclose([st.stderr_all, st.stderr_middle], [0.05, 0.15])
-    assert np.isnan(ed.entropy_statistics(S[:1]).stderr_all)
+    assert np.isnan(es.entropy_statistics(S[:1]).stderr_all)
     for bad in (0.0, 1.5):
         with pytest.raises(ValueError, match="fraction"):
-            ed.middle_slice(24, bad)
+            es.middle_slice(24, bad)
 
 
 def test_entropy_histogram_is_a_density_on_0_log2():
     S = np.asarray(ed.drh_ensemble(1, 0.5, key=jax.random.key(12), n_samples=4).entropy)
-    hist = ed.entropy_histogram(S, bins=20)
-    assert isinstance(hist, ed.EntropyHistogram)
+    hist = es.entropy_histogram(S, bins=20)
+    assert isinstance(hist, es.EntropyHistogram)
     edges, density, err = hist
     assert edges[0] == 0.0 and edges[-1] == LOG2 and density.shape == err.shape == (20,)
     np.testing.assert_allclose(np.sum(density * np.diff(edges)), 1.0, rtol=1e-12)
     pooled = np.histogram(S.ravel(), bins=edges, density=True)[0]  # equal D per sample
     np.testing.assert_allclose(density, pooled, rtol=1e-12)
-    mid = ed.entropy_histogram(S, bins=20, middle_fraction=1 / 3).density
+    mid = es.entropy_histogram(S, bins=20, middle_fraction=1 / 3).density
     np.testing.assert_allclose(np.sum(mid * np.diff(edges)), 1.0, rtol=1e-12)
-    assert np.isnan(ed.entropy_histogram(S[:1], bins=20).stderr).all()
+    assert np.isnan(es.entropy_histogram(S[:1], bins=20).stderr).all()
 
 
 @pytest.mark.slow
@@ -292,6 +293,6 @@ def test_largest_chain_N10():
 def test_end_spin_entropy_falls_with_alpha_N8():
     """Localized side (alpha < alpha_c) the end spin is far less entangled than thermal side."""
     key = jax.random.key(14)
-    low = ed.entropy_statistics(ed.drh_ensemble(8, 0.5, key=key, n_samples=6).entropy)
-    high = ed.entropy_statistics(ed.drh_ensemble(8, 0.9, key=key, n_samples=6).entropy)
+    low = es.entropy_statistics(ed.drh_ensemble(8, 0.5, key=key, n_samples=6).entropy)
+    high = es.entropy_statistics(ed.drh_ensemble(8, 0.9, key=key, n_samples=6).entropy)
     assert low.mean_all + 5 * low.stderr_all < high.mean_all - 5 * high.stderr_all

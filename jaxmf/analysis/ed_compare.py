@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -39,6 +39,7 @@ from ..models import ed
 from ..models.chain import ALPHA_C, drh_log_couplings
 from ..resonance import check_dist
 from ._keys import sample_keys
+from .ed_statistics import entropy_histogram, entropy_statistics
 from .entropy_distance import distribution_distance, entropy_cdf
 from .fits import least_squares
 
@@ -166,8 +167,8 @@ def chain_ed(Ns=(6, 7, 8), alphas=(0.5, 0.6, ALPHA_C, 0.8, 0.9), n_samples=4, *,
                                 "hist_stderr", "entropies")}
         for alpha in a_N:
             S = np.asarray(ed.drh_ensemble(N, float(alpha), key=keys, **params).entropy)
-            st = ed.entropy_statistics(S, middle_fraction)
-            hist = ed.entropy_histogram(S, bins=bins)
+            st = entropy_statistics(S, middle_fraction)
+            hist = entropy_histogram(S, bins=bins)
             for name in ("mean_all", "stderr_all", "mean_middle", "stderr_middle",
                          "per_sample_all", "per_sample_middle"):
                 cols[name].append(np.asarray(getattr(st, name)))
@@ -180,10 +181,11 @@ def chain_ed(Ns=(6, 7, 8), alphas=(0.5, 0.6, ALPHA_C, 0.8, 0.9), n_samples=4, *,
                       f"+- {float(st.stderr_all):.4f} ({time.perf_counter() - t0:.0f} s)",
                       flush=True)
         seconds = time.perf_counter() - t0
+        stacked: dict[str, Any] = {k: np.stack(v) if v else None for k, v in cols.items()}
         chains.append(ChainRecord(
             N=int(N), alphas=a_N, n_samples=n_N, hist_edges=hist.edges, seconds=seconds,
             seconds_per_sample=seconds / (n_N * len(a_N)),
-            **{k: np.stack(v) if v else None for k, v in cols.items()}))
+            **stacked))
     return ChainED(params=dict(middle_fraction=middle_fraction, bins=bins,
                                **{**ed.DEFAULTS, **params}), chains=tuple(chains))
 
@@ -397,8 +399,8 @@ def fig2b_data(N: int = 8, alphas=(0.45, 0.55, 0.65), n_samples: int = 40, *, g1
             out[f"{tag}_bin_density"].append(np.diff(entropy_cdf(edges, g, dist))
                                              / np.diff(edges))
             out[f"{tag}_density"].append(np.asarray(_entropy_pdf_jit(S_grid, float(g), dist)))
-    out = {k: np.asarray(v) for k, v in out.items()}
-    out.update(
+    arrays: dict[str, Any] = {k: np.asarray(v) for k, v in out.items()}
+    arrays.update(
         params={**ed_data.params, **dict(N=N, n_samples=int(rec.n_samples), dist=dist,
                                          g10=float(g10), n_boot=n_boot, n_bins=n_bins)},
         alphas=np.asarray(alphas, float), g_N=g_N,
@@ -406,4 +408,4 @@ def fig2b_data(N: int = 8, alphas=(0.45, 0.55, 0.65), n_samples: int = 40, *, g1
         hist_edges=edges, ed_density=np.asarray(rec.hist_density)[idx],
         ed_stderr=np.asarray(rec.hist_stderr)[idx], S_grid=S_grid,
         seconds=dict(ed=t_ed, total=time.perf_counter() - t0))
-    return out
+    return arrays

@@ -124,7 +124,7 @@ def _run(residuals, params0, args, gtol, *, max_iter, memory_size):
     z0 = jnp.zeros_like(params0)
     z, _, _, it = jax.lax.while_loop(
         keep_going, step, (z0, opt.init(z0), jnp.array(True), jnp.array(0)))
-    p = params0 + z / scale
+    p = params0 + jnp.asarray(z) / scale
     r, J = _value_and_jacobian(flat, p)
     gnorm = jnp.linalg.norm((J / scale).T @ r) / jnp.maximum(jnp.linalg.norm(r0), tiny)
     return p, r, J, it, gnorm, jnp.all(jnp.isfinite(J0))

@@ -23,6 +23,7 @@ from .._checks import LOG2, check_int
 from ..models import ed
 from ..resonance import DISTRIBUTIONS, check_dist
 from ._keys import as_key, sample_keys
+from .ed_statistics import middle_slice
 from .entropy_distance import distribution_distance, entropy_cdf, sample_entropies
 
 __all__ = ["SINGLE_SPIN_CASES", "FamilyDistance", "SingleSpinHistogram", "SingleSpinCheck",
@@ -159,7 +160,7 @@ def single_spin_check(n_samples: int = 2000, *, key, J1=0.41, d_g: int = 8,
                           **params)
     S = np.asarray(res.entropy)
     if middle_fraction is not None:
-        S = S[:, ed.middle_slice(S.shape[1], middle_fraction)]
+        S = S[:, middle_slice(S.shape[1], middle_fraction)]
     t_ed = time.perf_counter() - t0
     per = S.mean(axis=1)
     edges = np.geomspace(hist_S_min, LOG2, hist_bins + 1)

@@ -17,6 +17,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from ..analysis.ed_statistics import entropy_statistics
 from ..models import ed
 from ._args import UsageError, count, finite, nonnegative, positive, seed
 from ._verb import Verb, add_common, add_file, finish, out_file, start
@@ -128,7 +129,7 @@ def main(a, argv, state):
         for lo in range(len(done["all"]), a.samples, batch):
             res = ed.drh_ensemble(a.N, a.alpha, key=keys[lo:lo + batch],
                                   memory_bytes=limit, J1=a.J1)
-            st = ed.entropy_statistics(res.entropy)
+            st = entropy_statistics(res.entropy)
             done["all"] += np.asarray(st.per_sample_all).tolist()
             done["middle"] += np.asarray(st.per_sample_middle).tolist()
             done["memory"] += np.asarray(res.memory).tolist()

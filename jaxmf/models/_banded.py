@@ -127,6 +127,7 @@ def band_to_tridiagonal(ab, *, driver="auto"):
 
 
 def _band_to_tridiagonal_sb2st(ab):
+    assert _sb2st is not None, "LAPACK's dsb2st is not available in this SciPy build"
     function, int_t = _sb2st
     kd1, n = ab.shape
     ab = np.array(ab, dtype=np.float64, order="F")
@@ -187,7 +188,7 @@ def tridiagonal_host(ab):
     d, e = band_to_tridiagonal(ab)
     if n == 1:
         return d, e, d.copy(), np.zeros(1), np.bool_(False)
-    lam, info = _lapack.dsterf(d, e)
+    lam, info = _lapack.dsterf(d, e)  # pyright: ignore[reportAttributeAccessIssue] (no stub)
     gaps = np.diff(lam)
     scale = max(np.max(np.abs(lam)), np.finfo(np.float64).tiny)
     if info == 0 and gaps.min() > _DEGENERATE_GAP * scale:

@@ -104,7 +104,7 @@ def plot_fig2a(data, ax=None, inset: bool = True):
     ax.set_ylim(0, 0.75)
     ax.legend(fontsize=7, loc="upper left")
     if inset:
-        ins = ax.inset_axes([0.62, 0.08, 0.35, 0.38])
+        ins = ax.inset_axes((0.62, 0.08, 0.35, 0.38))
         draw(ins, True)
         ins.set_yscale("log")
         ins.set_xlim(*ax.get_xlim())

@@ -19,6 +19,7 @@ import json
 import os
 import pathlib
 from importlib import resources
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -123,7 +124,7 @@ def build_eta_table(dist: str, path=None, refine: int = 1, progress: bool = True
     log_eta, dlog = np.concatenate(vals), np.concatenate(slopes)
     command = (" ".join(metadata["command"]) if metadata and "command" in metadata
                else f"jaxmf eta-table --dist {dist}")
-    extra = {"metadata": json.dumps(metadata)} if metadata is not None else {}
+    extra: dict[str, Any] = {} if metadata is None else {"metadata": json.dumps(metadata)}
     atomic_write(path, lambda f: np.savez_compressed(
         f,
         u0=u[0],

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -149,7 +150,7 @@ def build(n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED, path=None, progress=True
         path = str(resources.files("jaxmf.data").joinpath("ptilde_goe.npz"))
     command = (" ".join(metadata["command"]) if metadata and "command" in metadata
                else f"jaxmf goe-table --samples {n_samples} --seed {seed}")
-    extra = {"metadata": json.dumps(metadata)} if metadata is not None else {}
+    extra: dict[str, Any] = {} if metadata is None else {"metadata": json.dumps(metadata)}
     atomic_write(path, lambda f: np.savez_compressed(
         f,
         u0=u[0],
