@@ -26,7 +26,9 @@ def _check(N, alpha, g10):
 
 
 def drh_log_couplings(N: int, alpha, g10=0.5):
-    """log g_{n,0} = log g10 + (n - 1) log alpha (Sec. VI), shape alpha.shape + (N,).
+    """log g_{n,0} = log g10 + (n - 1) log alpha (Sec. VI), shape (..., N).
+
+    ``alpha`` and ``g10`` broadcast against each other; their broadcast shape is ``...``.
 
     ``g10`` is g_{1,0}, the bare reduced coupling of the first l-bit (the same name is
     used by the CLI, the ED comparison and the result files).
@@ -34,9 +36,10 @@ def drh_log_couplings(N: int, alpha, g10=0.5):
     The log form never underflows (use ``solve(..., log_input=True)``).
     """
     _check(N, alpha, g10)
-    n = jnp.arange(N, dtype=jnp.float64)
-    alpha = jnp.asarray(alpha, jnp.float64)[..., None]
-    g10 = jnp.asarray(g10, jnp.float64)[..., None]
+    alpha, g10 = jnp.broadcast_arrays(jnp.asarray(alpha, jnp.float64),
+                                      jnp.asarray(g10, jnp.float64))
+    n = jnp.arange(N, dtype=jnp.float64).reshape((1,) * alpha.ndim + (N,))
+    alpha, g10 = alpha[..., None], g10[..., None]
     valid = (alpha > 0) & (g10 > 0) & jnp.isfinite(alpha) & jnp.isfinite(g10)
     return nan_where_invalid(jnp.log(g10) + n * jnp.log(alpha), valid)
 
