@@ -19,7 +19,8 @@ import numpy as np
 import pytest
 
 from jaxmf import _processes
-from jaxmf.analysis import distributed, ensemble, rare
+from jaxmf.analysis import ensemble, rare
+from jaxmf.cli._processes import add_process_arguments, initialize_from_args
 
 # random draws (keys from (seed, R, i)); 2 W x 4 chunks, the last one padded
 SWEEP = dict(kind="random", R=[3], W=[20.0, 90.0], n_draws=7, seed=4, chunk_size=2)
@@ -209,9 +210,9 @@ def test_error_in_one_process_stops_the_others(tmp_path):
 # --------------------------------------------------------------------------- layout
 def test_process_flags():
     parser = argparse.ArgumentParser()
-    distributed.add_process_arguments(parser)
+    add_process_arguments(parser)
     a = parser.parse_args([])
-    assert distributed.initialize_from_args(a) == (0, 1)  # one process: nothing started
+    assert initialize_from_args(a) == (0, 1)  # one process: nothing started
     assert not jax.distributed.is_initialized()
     a = parser.parse_args(["--coordinator", "node1:1234", "--num-processes", "4",
                            "--process-id", "3"])
@@ -220,10 +221,10 @@ def test_process_flags():
     with pytest.raises(SystemExit):
         parser.parse_args(["--num-processes", "0"])
     with pytest.raises(ValueError, match="process-id"):
-        distributed.initialize_from_args(parser.parse_args(
+        initialize_from_args(parser.parse_args(
             ["--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"]))
     with pytest.raises(ValueError, match="HOST:PORT"):
-        distributed.initialize_from_args(parser.parse_args(["--coordinator", "h"]))
+        initialize_from_args(parser.parse_args(["--coordinator", "h"]))
     assert parser.parse_args(["--distributed"]).distributed
 
 

@@ -8,8 +8,9 @@ import sys
 
 import jax
 
-from ..analysis import distributed, rare
+from ..analysis import rare
 from ._args import UsageError, count, integer, positive, radius, seed
+from ._processes import add_process_arguments, initialize_from_args
 from ._verb import Verb, add_common, add_dist, default, finish, out_file, start, yes
 
 LEVEL_MULTIPLE = round(1.0 / default(rare.f_aval_tail, "p0"))
@@ -44,11 +45,11 @@ def arguments(p):
                         "finished points ('complete': false); required with several "
                         "processes, which share FILE.parts/")
     add_common(p)
-    distributed.add_process_arguments(p)
+    add_process_arguments(p)
 
 
 def main(a, argv, state):
-    where = distributed.initialize_from_args(a)
+    where = initialize_from_args(a)
     if where.count > 1 and a.out is None:
         raise UsageError("--out FILE is needed with several processes (they share "
                          "FILE.parts/; process 0 writes FILE)")

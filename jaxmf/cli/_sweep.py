@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from ..analysis import distributed, ensemble
+from ..analysis import ensemble
 from ..models import lattice
 from ._args import count, nonnegative, radius
 from ._output import SUMMARY, check_folder
+from ._processes import add_process_arguments, initialize_from_args
 from ._verb import Verb, add_common, add_dist, add_kind, default, kind_args, start, unique
 
 
@@ -25,7 +26,7 @@ def arguments(p):
                    help="grain coupling scale g0 (finite, >= 0; default: %(default)s)")
     add_dist(p, ensemble.sweep)
     add_common(p)
-    distributed.add_process_arguments(p)
+    add_process_arguments(p)
 
 
 def _finished(folder):
@@ -41,7 +42,7 @@ def main(a, argv, state):
     unique("--R", a.R)
     unique("--W", a.W)
     folder = check_folder(a.out)
-    where = distributed.initialize_from_args(a)  # before anything asks JAX for devices
+    where = initialize_from_args(a)  # before anything asks JAX for devices
     out = start(a, argv)
     extra = {"seed": a.seed} if a.kind == "random" else {}
     state["note"] = lambda: _finished(folder)

@@ -1,13 +1,15 @@
-"""Command-line flags of the process layout (``jax.distributed``) for the ``jaxmf`` verbs.
+"""The process-layout flags of the verbs that run as several processes (sweep, rare).
 
 :func:`add_process_arguments` adds ``--coordinator``, ``--num-processes``,
-``--process-id`` and ``--distributed`` to a parser; :func:`initialize_from_args` starts
-``jax.distributed`` as they say. Coordination itself lives in :mod:`jaxmf._processes`.
+``--process-id`` and ``--distributed`` to a verb's parser; :func:`initialize_from_args`
+starts ``jax.distributed`` as they say. The coordination itself (shares, barriers) is
+the run layer's, :mod:`jaxmf._processes`.
 """
 
 from __future__ import annotations
 
 from .._processes import Layout, initialize
+from ._args import UsageError, count, integer
 
 __all__ = ["add_process_arguments", "initialize_from_args"]
 
@@ -29,9 +31,9 @@ def add_process_arguments(parser):
                         "(SLURM srun, Open MPI, JAX_COORDINATOR_ADDRESS)")
     g.add_argument("--coordinator", metavar="HOST:PORT", default=None,
                    help="address of process 0, reachable from every process")
-    g.add_argument("--num-processes", metavar="P", type=_positive_int, default=None,
+    g.add_argument("--num-processes", metavar="P", type=count, default=None,
                    help="number of processes")
-    g.add_argument("--process-id", metavar="I", type=_nonnegative_int, default=None,
+    g.add_argument("--process-id", metavar="I", type=integer(0), default=None,
                    help="this process's index, 0..P-1")
     return g
 
@@ -40,41 +42,23 @@ def initialize_from_args(args) -> Layout:
     """Start ``jax.distributed`` as the flags of :func:`add_process_arguments` say.
 
     Returns (0, 1) without touching JAX when no process flag is given. Raises
-    ValueError for an inconsistent layout (process id >= process count, a coordinator
+    UsageError for an inconsistent layout (process id >= process count, a coordinator
     address without a port, or ``--distributed`` outside a scheduler step).
     """
     explicit = (args.coordinator, args.num_processes, args.process_id)
     if not args.distributed and all(v is None for v in explicit):
         return Layout(0, 1)
     if args.coordinator is not None and ":" not in args.coordinator:
-        raise ValueError(f"--coordinator must be HOST:PORT, got {args.coordinator!r}")
+        raise UsageError(f"--coordinator must be HOST:PORT, got {args.coordinator!r}")
     if (args.num_processes is not None and args.process_id is not None
             and args.process_id >= args.num_processes):
-        raise ValueError(f"--process-id {args.process_id} must be < --num-processes "
+        raise UsageError(f"--process-id {args.process_id} must be < --num-processes "
                          f"{args.num_processes}")
     try:
         return initialize(*explicit)
     except ValueError as err:
         if "should be defined" not in str(err) and "must be defined" not in str(err):
             raise
-        raise ValueError("no process layout: outside a scheduler step (SLURM srun, Open "
+        raise UsageError("no process layout: outside a scheduler step (SLURM srun, Open "
                          "MPI) give --coordinator, --num-processes and --process-id "
                          f"({err})") from None
-
-
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise ValueError(text)
-    return value
-
-
-def _nonnegative_int(text):
-    value = int(text)
-    if value < 0:
-        raise ValueError(text)
-    return value
-
-
-_positive_int.__name__ = "positive int"
-_nonnegative_int.__name__ = "non-negative int"
