@@ -1,0 +1,402 @@
+"""Spectral measure of site 0 of a symmetric band matrix, entirely in XLA.
+
+The device counterpart of :mod:`jaxmf.models._banded` (same mathematics, no host
+callback): eigenvalues lambda_k and amplitudes |phi_k(0)| of a symmetric band matrix H
+(half-bandwidth kd), as needed for the bare couplings g0 |phi_k(0)| (eq. 16, 18).
+
+1. Band -> tridiagonal, T = Q^T H Q, by Householder bulge chasing (the kernels of LAPACK
+   ``dsytrd_sb2st``): sweep i annihilates column i below its subdiagonal with a
+   reflector on rows i+1 .. i+kd, and chases the bulge this creates down the band in
+   blocks of kd. A task of a sweep at position p applies the sweep's current reflector
+   two-sidedly to the diagonal block D = H[p:p+kd, p:p+kd] and from the right to the
+   block below, B = H[p+kd:p+2kd, p:p+kd], then annihilates B's first column with a
+   new reflector (applied to B from the left; to the rest of its rows by the next task
+   of the sweep). Every reflector acts on indices >= 1, so Q e_0 = e_0 and the first
+   components of T's eigenvectors are the phi_k(0).
+
+   Pipelining: task b of sweep i runs at step t = 2 i + b. Tasks of one step touch
+   disjoint column windows [p, p + kd) spaced 2 kd - 1 apart, so each step is one
+   vectorized update of all of them (and of the whole batch): 2 (N - 2) sequential
+   steps in all, each O(N kd) work. Storage is the band only: column-band form
+   C[c, k] = H[c + k, c] with 2 kd diagonals (the bulges reach 2 kd - 1 below the
+   diagonal), N + O(N / phases + kd) rows; the batch is the last (fastest) axis, so
+   every operation is SIMD over realizations. The number of active tasks falls
+   linearly with t (the finished, tridiagonal part grows), so the loop is split into
+   phases with fewer task slots.
+
+2. Eigenvalues of T by bisection on Sturm counts, all eigenvalues and the whole batch
+   in parallel, to 2 eps ||T|| (:func:`tridiagonal_eigenvalues`).
+
+3. Amplitudes by twisted factorizations with a Rayleigh-quotient correction
+   (:func:`jaxmf.models._banded.first_components`).
+
+Degenerate or nearly degenerate eigenvalues (gap < 1e-12 max |lambda|: the clean
+lattice, rare disordered realizations) make twisted factorizations ill-defined; those
+realizations, and only those, are recomputed by a dense ``eigh`` inside the same XLA
+program (a ``while_loop`` over the flagged members of the batch). Derivatives go
+through the dense eigh route (they need all eigenvectors), as on the host path.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from . import _banded
+
+__all__ = ["band_to_tridiagonal", "band_spectrum", "tridiagonal_eigenvalues", "schedule"]
+
+# Eigenvalues of T closer than this (relative to max |lambda|) count as degenerate
+# (the host path's threshold).
+_DEGENERATE_GAP = 1e-12
+# Upper bound on the number of phases (separately compiled loops with fewer task slots).
+_MAX_PHASES = 4
+
+
+# --------------------------------------------------------------------------- schedule
+def schedule(n, kd, phases=None):
+    """Static plan of the pipelined reduction of an n x n band matrix.
+
+    Args:
+        n: matrix size.
+        kd: half-bandwidth (>= 2; smaller bands are already tridiagonal).
+        phases: number of loop phases (default: up to 4, fewer for few task slots).
+
+    Returns:
+        (phases, rows): ``phases`` a list of (first, stop, slots): loop iterations
+        s in [first, stop) (two steps each, t = 2 s and 2 s + 1) with ``slots`` task
+        slots; ``rows`` the rows of the working band storage.
+    """
+    stride = 2 * kd - 1
+    steps = max(n - 2, 0)
+
+    def slots(first):
+        return (n - 2 - first) // stride + 2
+
+    if phases is None:  # one loop while few slots would idle, else up to _MAX_PHASES
+        phases = 1 if slots(0) <= 8 else min(_MAX_PHASES, slots(0) // 4)
+    bounds = np.unique(np.linspace(0, steps, phases + 1).round().astype(int))
+    plan = [(int(a), int(b), slots(int(a))) for a, b in zip(bounds[:-1], bounds[1:])]
+    longest = max((b - a for a, b, _ in plan), default=0)
+    return plan, n + longest + 5 * kd + 2
+
+
+def sequential_steps(n, kd):
+    """Sequential steps of the reduction, 2 (n - 2), and band entries updated per step
+    at the first step of each phase (slots x kd x 2 kd), as (steps, [entries, ...])."""
+    plan, _ = schedule(n, kd)
+    return 2 * max(n - 2, 0), [m * kd * 2 * kd for _, _, m in plan]
+
+
+# --------------------------------------------------------------------------- kernels
+def _house(x):
+    """Householder reflector (LAPACK dlarfg) of x (L, ...): (I - tau v v^T) x = beta e_0.
+
+    Returns v (L, ...) with v[0] = 1, tau (...), beta (...); tau = 0 when x[1:] = 0.
+    """
+    alpha = x[0]
+    xnorm = jnp.sqrt(jnp.sum(x[1:] ** 2, axis=0))
+    r = jnp.hypot(alpha, xnorm)
+    beta = jnp.where(alpha >= 0, -r, r)
+    zero = xnorm == 0
+    tau = jnp.where(zero, 0.0, (beta - alpha) / jnp.where(zero, 1.0, beta))
+    scale = jnp.where(zero, 0.0, 1.0 / jnp.where(zero, 1.0, alpha - beta))
+    v = jnp.concatenate([jnp.ones_like(alpha)[None], x[1:] * scale], axis=0)
+    return v, tau, jnp.where(zero, alpha, beta)
+
+
+def _skew(a, width):
+    """y[m, j, x] = a[m, j, x - j] (0 where x < j), x < width; a (M, n, L, B).
+
+    Row j shifted right by j, with a pad and two reshapes (no gather).
+    """
+    m_, n, length, b = a.shape
+    a = jnp.pad(a, ((0, 0), (0, 0), (0, n), (0, 0)))
+    flat = a.reshape(m_, n * (length + n), b)[:, : n * (length + n - 1)]
+    return flat.reshape(m_, n, length + n - 1, b)[:, :, :width]
+
+
+def _unskew(y, width):
+    """a[m, j, k] = y[m, j, j + k] (valid where j + k < L), k < width; y (M, n, L, B)."""
+    m_, n, length, b = y.shape
+    flat = jnp.pad(y.reshape(m_, n * length, b), ((0, 0), (0, n), (0, 0)))
+    return flat.reshape(m_, n, length + 1, b)[:, :, :width]
+
+
+def _tasks(win, v, tau, kd):
+    """One step of all task slots.
+
+    Args:
+        win: (M, kd, 2 kd, B) band windows, win[m, j, k] = H[p_m + j + k, p_m + j].
+        v, tau: (M, kd, B), (M, B) the sweeps' reflectors for rows [p_m, p_m + kd).
+
+    Returns:
+        (win, v2, tau2): updated windows and the reflectors for the next tasks.
+    """
+    xt = _skew(win, 2 * kd)  # xt[j, r] = H[p + r, p + j] for r >= j (dense coordinates)
+    dl, bt = xt[:, :, :kd], xt[:, :, kd:]  # lower part of D; B^T
+    diag = jnp.sum(jnp.where(np.eye(kd, dtype=bool)[None, :, :, None], dl, 0.0), axis=2)
+    # D v from D's lower triangle, and z = v^T B^T: one pass over the window
+    dv = jnp.sum(dl * v[:, None], axis=2) + jnp.sum(dl * v[:, :, None], axis=1) - diag * v
+    z = jnp.sum(bt * v[:, :, None], axis=1)
+    t = tau[:, None]
+    w = t * dv
+    u = w - 0.5 * t * jnp.sum(w * v, axis=1, keepdims=True) * v  # P D P = D - v u^T - u v^T
+    # first column of B P (v[0] = 1) -> the next reflector
+    v2, tau2, beta2 = jax.vmap(_house)(bt[:, 0] - t * z)
+    # (B P)^T v2 without forming B P
+    y = jnp.sum(bt * v2[:, None], axis=2) - t * v * jnp.sum(z * v2, axis=1, keepdims=True)
+    d_new = dl - v[:, :, None] * u[:, None] - u[:, :, None] * v[:, None]
+    b_new = (bt - t[:, None] * v[:, :, None] * z[:, None]
+             - tau2[:, None, None] * y[:, :, None] * v2[:, None])
+    first = np.arange(kd) == 0
+    b_new = jnp.where(first[None, :, None, None],
+                      jnp.where(first[None, None, :, None], beta2[:, None, None], 0.0), b_new)
+    new = _unskew(jnp.concatenate([d_new, b_new], axis=2), 2 * kd)
+    # entries more than 2 kd - 1 below the window's columns are not the task's: keep them
+    inside = (np.arange(kd)[:, None] + np.arange(2 * kd)[None, :]) < 2 * kd
+    return jnp.where(inside[None, :, :, None], new, win), v2, tau2
+
+
+def _tridiagonalize(C, n, kd):
+    """(N', 2 kd, B) column-band storage -> (d, e) of shapes (n, B), (n - 1, B)."""
+    stride, width = 2 * kd - 1, 2 * kd
+    plan, _ = schedule(n, kd)
+    batch = C.shape[-1]
+    v = jnp.zeros((plan[0][2], kd, batch))
+    tau = jnp.zeros((plan[0][2], batch))
+    first_row = (np.arange(kd) == 0)[:, None]
+
+    for first, stop, slots in plan:
+        v, tau = v[:slots], tau[:slots]
+
+        def body(t, carry, slots=slots):
+            C, v, tau = carry
+            s, odd = t // 2, t % 2
+            # even t = 2 s starts sweep s: the reflector of column s (rows s+1 .. s+kd)
+            # goes to slot 0 and the other sweeps move one slot on; odd t keeps the slots
+            col = lax.dynamic_slice_in_dim(C, s, 1, axis=0)[0]
+            v0, tau0, beta0 = _house(col[1: kd + 1])
+            new_col = jnp.where(first_row, beta0[None], 0.0)
+            col = col.at[1: kd + 1].set(jnp.where(odd == 0, new_col, col[1: kd + 1]))
+            C = lax.dynamic_update_slice_in_dim(C, col[None], s, axis=0)
+            v = jnp.where(odd == 0, jnp.concatenate([v0[None], v[:-1]]), v)
+            tau = jnp.where(odd == 0, jnp.concatenate([tau0[None], tau[:-1]]), tau)
+            # task b = t - 2 i of sweep i = s - m sits at p = 1 + s + odd kd + m (2 kd - 1)
+            p0 = 1 + s + odd * kd
+            slab = lax.dynamic_slice_in_dim(C, p0, slots * stride, axis=0)
+            slab = slab.reshape(slots, stride, width, batch)
+            new, v, tau = _tasks(slab[:, :kd], v, tau, kd)
+            slab = jnp.concatenate([new, slab[:, kd:]], axis=1).reshape(-1, width, batch)
+            return lax.dynamic_update_slice_in_dim(C, slab, p0, axis=0), v, tau
+
+        C, v, tau = lax.fori_loop(2 * first, 2 * stop, body, (C, v, tau))
+    return C[:n, 0], C[: n - 1, 1]
+
+
+def _to_tridiagonal(ab):
+    """ab (kd + 1, N, B) lower band storage -> d (N, B), e (N - 1, B)."""
+    kd1, n, batch = ab.shape
+    kd = min(kd1 - 1, n - 1)
+    # entries of the storage outside the matrix (H[c + k, c] with c + k >= n) are unused
+    inside = (np.arange(n)[None, :] + np.arange(kd1)[:, None] < n)[:, :, None]
+    ab = jnp.where(inside, ab, 0.0)
+    if kd <= 1:
+        e = ab[1, : n - 1] if kd == 1 else jnp.zeros((max(n - 1, 0), batch), ab.dtype)
+        return ab[0], e
+    _, rows = schedule(n, kd)
+    C = jnp.zeros((rows, 2 * kd, batch), ab.dtype)
+    C = C.at[:n, : kd + 1].set(jnp.moveaxis(ab[: kd + 1], 0, 1))
+    return _tridiagonalize(C, n, kd)
+
+
+@jax.custom_batching.custom_vmap
+def _tridiagonal_one(ab):
+    d, e = _to_tridiagonal(ab[..., None])
+    return d[..., 0], e[..., 0]
+
+
+@_tridiagonal_one.def_vmap
+def _tridiagonal_one_vmap(axis_size, in_batched, ab):
+    del axis_size, in_batched
+    return band_to_tridiagonal(ab), (True, True)
+
+
+def band_to_tridiagonal(ab):
+    """Tridiagonal form T = Q^T H Q of symmetric band matrices, with Q e_0 = e_0, in XLA.
+
+    Args:
+        ab: (..., kd + 1, N) lower band storage, ab[..., i - j, j] = H[i, j] for
+            0 <= i - j <= kd (LAPACK's layout; entries with i >= N are ignored).
+
+    Returns:
+        (d, e): (..., N) diagonal and (..., N - 1) off-diagonal of T. Under ``vmap``
+        the batch is processed as one vectorized reduction (batch as the fastest axis).
+    """
+    ab = jnp.asarray(ab, jnp.float64)
+    if ab.ndim == 2:
+        return _tridiagonal_one(ab)
+    lead = ab.shape[:-2]
+    flat = ab.reshape((-1,) + ab.shape[-2:])
+    d, e = _to_tridiagonal(jnp.moveaxis(flat, 0, -1))
+    return (jnp.moveaxis(d, -1, 0).reshape(lead + d.shape[:1]),
+            jnp.moveaxis(e, -1, 0).reshape(lead + e.shape[:1]))
+
+
+# --------------------------------------------------------------------------- spectrum
+def _sturm_count(d, e2, x, pivmin):
+    """Eigenvalues of tridiag below x: negative pivots of the LDL^T of T - x (LAPACK
+    dlaebz's guarded recurrence). d (N, B), e2 (N - 1, B), x (K, B) -> (K, B) counts."""
+
+    def pivot(q):
+        return jnp.where(jnp.abs(q) < pivmin, -pivmin, q)
+
+    q = pivot(d[0] - x)
+
+    def row(i, carry):
+        q, count = carry
+        q = pivot(d[i] - x - e2[i - 1] / q)
+        return q, count + (q <= 0)
+
+    _, count = lax.fori_loop(1, d.shape[0], row, (q, (q <= 0).astype(jnp.int32)), unroll=4)
+    return count
+
+
+def _eigenvalues_batch(d, e):
+    """d (N, B), e (N - 1, B) -> (N, B) ascending eigenvalues by bisection."""
+    n = d.shape[0]
+    eps, tiny = jnp.finfo(jnp.float64).eps, jnp.finfo(jnp.float64).tiny
+    ae = jnp.abs(e)
+    zero = jnp.zeros_like(d[:1])
+    radius = jnp.concatenate([ae, zero]) + jnp.concatenate([zero, ae])
+    lo, hi = jnp.min(d - radius, axis=0), jnp.max(d + radius, axis=0)  # Gershgorin
+    tnorm = jnp.maximum(jnp.abs(lo), jnp.abs(hi))
+    e2 = e * e
+    pivmin = tiny * jnp.maximum(1.0, jnp.max(e2, axis=0, initial=0.0))
+    slack = 2.1 * n * eps * tnorm + 4.2 * pivmin
+    lower = jnp.broadcast_to(lo - slack, d.shape)
+    upper = jnp.broadcast_to(hi + slack, d.shape)
+    target = jnp.arange(n)[:, None]
+    tol = 2.0 * eps * tnorm
+
+    def bisect(state):
+        i, lower, upper = state
+        mid = 0.5 * (lower + upper)
+        below = _sturm_count(d, e2, mid, pivmin) <= target
+        return i + 1, jnp.where(below, mid, lower), jnp.where(below, upper, mid)
+
+    def more(state):
+        i, lower, upper = state
+        return (i < 64) & jnp.any(upper - lower > tol)
+
+    _, lower, upper = lax.while_loop(more, bisect, (0, lower, upper))
+    return 0.5 * (lower + upper)
+
+
+def tridiagonal_eigenvalues(d, e):
+    """Eigenvalues (ascending) of tridiag(e, d, e) by parallel bisection on Sturm counts.
+
+    All N eigenvalues (and the batch) advance together: ~53 halvings of the Gershgorin
+    interval, each an O(N) recurrence over vectors of N x batch, to 2 eps ||T||.
+
+    Args:
+        d: (..., N) diagonal; e: (..., N - 1) off-diagonal.
+
+    Returns:
+        (..., N) eigenvalues.
+    """
+    d, e = jnp.asarray(d, jnp.float64), jnp.asarray(e, jnp.float64)
+    lead, n = d.shape[:-1], d.shape[-1]
+    if n == 1:
+        return d
+    flat_d = jnp.moveaxis(d.reshape(-1, n), 0, -1)
+    flat_e = jnp.moveaxis(e.reshape(-1, n - 1), 0, -1)
+    lam = _eigenvalues_batch(flat_d, flat_e)
+    return jnp.moveaxis(lam, -1, 0).reshape(lead + (n,))
+
+
+def _dense_from_band(ab):
+    kd1, n = ab.shape[-2:]
+    h = jnp.zeros(ab.shape[:-2] + (n, n), ab.dtype)
+    for k in range(min(kd1, n)):
+        i = np.arange(k, n)
+        h = h.at[..., i, i - k].set(ab[..., k, : n - k])
+    return h + jnp.swapaxes(jnp.tril(h, -1), -1, -2)
+
+
+def _dense_spectrum(ab):
+    lam, vectors = jnp.linalg.eigh(_dense_from_band(ab))
+    return lam, jnp.abs(vectors[..., 0, :])
+
+
+def _spectrum_batch(ab):
+    """(B, kd + 1, N) -> (lam, amp), each (B, N), with the degenerate fallback."""
+    n = ab.shape[-1]
+    d, e = band_to_tridiagonal(ab)
+    if n == 1:
+        return d, jnp.ones_like(d)
+    lam = tridiagonal_eigenvalues(d, e)
+    amp = jax.vmap(_banded.first_components)(d, e, lam)
+    scale = jnp.maximum(jnp.max(jnp.abs(lam), axis=-1), jnp.finfo(jnp.float64).tiny)
+    flagged = jnp.min(jnp.diff(lam, axis=-1), axis=-1) <= _DEGENERATE_GAP * scale
+    finite = jnp.all(jnp.isfinite(ab), axis=(-2, -1))
+    flagged = flagged & finite
+
+    def dense_one(state):  # one flagged realization by dense eigh
+        lam, amp, todo = state
+        i = jnp.argmax(todo)
+        lam_i, amp_i = _dense_spectrum(ab[i])
+        return lam.at[i].set(lam_i), amp.at[i].set(amp_i), todo.at[i].set(False)
+
+    lam, amp, _ = lax.while_loop(lambda s: jnp.any(s[2]), dense_one, (lam, amp, flagged))
+    nan = jnp.full_like(lam, jnp.nan)
+    return (jnp.where(finite[:, None], lam, nan), jnp.where(finite[:, None], amp, nan))
+
+
+@jax.custom_batching.custom_vmap
+def _spectrum_one(ab):
+    lam, amp = _spectrum_batch(ab[None])
+    return lam[0], amp[0]
+
+
+@_spectrum_one.def_vmap
+def _spectrum_one_vmap(axis_size, in_batched, ab):
+    del axis_size, in_batched
+    return _spectrum_leading(ab), (True, True)
+
+
+def _spectrum_leading(ab):
+    lead = ab.shape[:-2]
+    lam, amp = _spectrum_batch(ab.reshape((-1,) + ab.shape[-2:]))
+    return lam.reshape(lead + lam.shape[-1:]), amp.reshape(lead + amp.shape[-1:])
+
+
+@jax.custom_jvp
+def band_spectrum(ab):
+    """Eigenvalues and |first eigenvector components| of symmetric band matrices, in XLA.
+
+    The spectral measure of site 0 (eq. 16, 18: g_k = g0 |phi_k(0)|), exact to ~1e-12
+    like a dense eigh, in O(N^2 kd) work with no host callback: band reduction with
+    reflectors that fix index 0, bisection, twisted factorizations (module docstring).
+    Realizations with (nearly) degenerate eigenvalues fall back to a dense eigh on the
+    device. Non-finite input gives NaN. jvp/grad: exact, through the dense eigh route.
+
+    Args:
+        ab: (..., kd + 1, N) lower band storage, ab[..., i - j, j] = H[i, j].
+
+    Returns:
+        (lam, amp): (..., N) ascending eigenvalues and |phi_k(0)| (sum of squares 1).
+    """
+    ab = jnp.asarray(ab, jnp.float64)
+    if ab.ndim == 2:
+        return _spectrum_one(ab)
+    return _spectrum_leading(ab)
+
+
+@band_spectrum.defjvp
+def _band_spectrum_jvp(primals, tangents):
+    (ab,), (dab,) = primals, tangents
+    _, tangent_out = jax.jvp(_dense_spectrum, (ab,), (dab,))
+    return band_spectrum(ab), tangent_out
