@@ -31,6 +31,7 @@ if [ $small = 1 ]; then
   [ -f bench_sweep.py ] && run bench_sweep $PY bench_sweep.py
   run bench_distributed $PY bench_distributed.py --R 10 --draws 1024
   run bench_cost $PY bench_cost.py --fast-radii 10,22 --dense-radii 10,15 --e2e-radii 10 --e2e-eigh-radii 10
+  run bench_spectral $PY bench_spectral.py --radii 5,10,22 --max-batch 4
 else
   run bench_eta $PY bench_eta.py
   run bench_solve $PY bench_solve.py
@@ -43,5 +44,7 @@ else
   # (interpolated in N between them) give the device-hours of the Fig. 5 dataset
   run bench_cost $PY bench_cost.py --fast-radii 10,22 --dense-radii 10,22,33,50 \
     --e2e-radii 10 --e2e-eigh-radii 10,22,33,50
+  # device band route vs host band route vs dense eigh, batched, up to the paper's R = 50
+  run bench_spectral $PY bench_spectral.py --radii 5,10,15,22,33,50 --dense-max-R 50
 fi
 ( cd .. && $PY -m pytest -q 2>&1 | tail -n 1 | sed "s/^/- $stamp tests: /" >> "benchmarks/$results" )

@@ -30,8 +30,12 @@ callback): eigenvalues lambda_k and amplitudes |phi_k(0)| of a symmetric band ma
 3. Amplitudes by twisted factorizations with a Rayleigh-quotient correction
    (:func:`jaxmf.models._banded.first_components`).
 
-Degenerate or nearly degenerate eigenvalues (gap < 1e-12 max |lambda|: the clean
-lattice, rare disordered realizations) make twisted factorizations ill-defined; those
+Degenerate or nearly degenerate eigenvalues make twisted factorizations inaccurate
+(each vector is computed alone, so a close pair is not orthogonalised): a realization
+is flagged when two eigenvalues are closer than 1e-12 max |lambda| (the clean lattice)
+or when the first-order error bound of some |phi_k(0)|, 8 eps ||T|| |phi_j(0)| /
+|lambda_k - lambda_j| over its neighbours j, exceeds 1e-13 (a close pair both present
+at site 0: a symmetric lattice split by a weak potential, W = 1e-3). Flagged
 realizations, and only those, are recomputed by a dense ``eigh`` inside the same XLA
 program (a ``while_loop`` over the flagged members of the batch). Derivatives go
 through the dense eigh route (they need all eigenvectors), as on the host path.
@@ -51,6 +55,10 @@ __all__ = ["band_to_tridiagonal", "band_spectrum", "tridiagonal_eigenvalues", "s
 # Eigenvalues of T closer than this (relative to max |lambda|) count as degenerate
 # (the host path's threshold).
 _DEGENERATE_GAP = 1e-12
+# Realizations whose amplitude error bound (eps ||T|| |phi_j(0)| / gap, times this
+# factor for the backward error of the reduction) exceeds _AMPLITUDE_TOL go dense.
+_ERROR_FACTOR = 8.0
+_AMPLITUDE_TOL = 1e-13
 # Upper bound on the number of phases (separately compiled loops with fewer task slots).
 _MAX_PHASES = 4
 
@@ -175,21 +183,22 @@ def _tridiagonalize(C, n, kd):
         def body(t, carry, slots=slots):
             C, v, tau = carry
             s, odd = t // 2, t % 2
-            # even t = 2 s starts sweep s: the reflector of column s (rows s+1 .. s+kd)
-            # goes to slot 0 and the other sweeps move one slot on; odd t keeps the slots
-            col = lax.dynamic_slice_in_dim(C, s, 1, axis=0)[0]
+            even = odd == 0
+            # task b = t - 2 i of sweep i = s - m sits at p = 1 + s + odd kd + m (2 kd - 1);
+            # one slice from the column before the first task (even t: column s, whose
+            # reflector starts sweep s) to the last task's window, updated in place
+            p0 = s + odd * kd
+            slab = lax.dynamic_slice_in_dim(C, p0, 1 + slots * stride, axis=0)
+            col, rows = slab[0], slab[1:].reshape(slots, stride, width, batch)
             v0, tau0, beta0 = _house(col[1: kd + 1])
-            new_col = jnp.where(first_row, beta0[None], 0.0)
-            col = col.at[1: kd + 1].set(jnp.where(odd == 0, new_col, col[1: kd + 1]))
-            C = lax.dynamic_update_slice_in_dim(C, col[None], s, axis=0)
-            v = jnp.where(odd == 0, jnp.concatenate([v0[None], v[:-1]]), v)
-            tau = jnp.where(odd == 0, jnp.concatenate([tau0[None], tau[:-1]]), tau)
-            # task b = t - 2 i of sweep i = s - m sits at p = 1 + s + odd kd + m (2 kd - 1)
-            p0 = 1 + s + odd * kd
-            slab = lax.dynamic_slice_in_dim(C, p0, slots * stride, axis=0)
-            slab = slab.reshape(slots, stride, width, batch)
-            new, v, tau = _tasks(slab[:, :kd], v, tau, kd)
-            slab = jnp.concatenate([new, slab[:, kd:]], axis=1).reshape(-1, width, batch)
+            col = col.at[1: kd + 1].set(jnp.where(even, jnp.where(first_row, beta0[None], 0.0),
+                                                  col[1: kd + 1]))
+            # even t: the new sweep takes slot 0, the others move one slot on
+            v = jnp.where(even, jnp.concatenate([v0[None], v[:-1]]), v)
+            tau = jnp.where(even, jnp.concatenate([tau0[None], tau[:-1]]), tau)
+            new, v, tau = _tasks(rows[:, :kd], v, tau, kd)
+            rows = jnp.concatenate([new, rows[:, kd:]], axis=1).reshape(-1, width, batch)
+            slab = jnp.concatenate([col[None], rows])
             return lax.dynamic_update_slice_in_dim(C, slab, p0, axis=0), v, tau
 
         C, v, tau = lax.fori_loop(2 * first, 2 * stop, body, (C, v, tau))
@@ -339,8 +348,17 @@ def _spectrum_batch(ab):
         return d, jnp.ones_like(d)
     lam = tridiagonal_eigenvalues(d, e)
     amp = jax.vmap(_banded.first_components)(d, e, lam)
-    scale = jnp.maximum(jnp.max(jnp.abs(lam), axis=-1), jnp.finfo(jnp.float64).tiny)
-    flagged = jnp.min(jnp.diff(lam, axis=-1), axis=-1) <= _DEGENERATE_GAP * scale
+    eps, tiny = jnp.finfo(jnp.float64).eps, jnp.finfo(jnp.float64).tiny
+    scale = jnp.maximum(jnp.max(jnp.abs(lam), axis=-1), tiny)
+    gap = jnp.diff(lam, axis=-1)
+    flagged = jnp.min(gap, axis=-1) <= _DEGENERATE_GAP * scale
+    # A twisted-factorization vector for lambda_k mixes in its neighbour j with weight
+    # ~ eps ||T|| / |lambda_k - lambda_j|, so |phi_k(0)| errs by that times |phi_j(0)|:
+    # realizations where this bound exceeds _AMPLITUDE_TOL (close pairs both present at
+    # site 0, e.g. a symmetric lattice split by a weak potential) also go dense.
+    inv_gap = 1.0 / jnp.maximum(gap, tiny)
+    bound = _ERROR_FACTOR * eps * scale[:, None] * (amp[:, :-1] * inv_gap + amp[:, 1:] * inv_gap)
+    flagged = flagged | (jnp.max(bound, axis=-1) > _AMPLITUDE_TOL)
     finite = jnp.all(jnp.isfinite(ab), axis=(-2, -1))
     flagged = flagged & finite
 

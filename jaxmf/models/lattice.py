@@ -107,8 +107,9 @@ def origin_spectrum(R, W, *, theta0=None, key=None, kind="qp", method="auto"):
     """Orbital energies and amplitudes at the origin |phi_k(0)|, for one realization.
 
     Routes (:mod:`jaxmf.models.spectral`): ``"eigh"`` (dense), ``"fast"`` (band
-    reduction on the host, bandwidth 2R + 2, O(N^2 R)) and ``"auto"`` (``"fast"`` on CPU
-    for N >= 200 sites, ``"eigh"`` otherwise).
+    reduction on the host, bandwidth 2R + 2, O(N^2 R)), ``"device"`` (the same band
+    route in XLA, no host callback) and ``"auto"`` (``"fast"`` on CPU for N >= 200
+    sites, ``"eigh"`` otherwise; see :func:`jaxmf.models.spectral.resolve_method`).
 
     Returns:
         (energies, amplitudes): (N,) ascending energies and (N,) |phi_k(0)|.
@@ -132,7 +133,8 @@ def bare_couplings(R, W, *, g0=1.0, theta0=None, key=None, kind="qp", method="au
         theta0: QP phase offset (required for ``kind="qp"``).
         key: JAX PRNG key (required for ``kind="random"``).
         kind: ``"qp"`` or ``"random"``.
-        method: ``"auto"``, ``"eigh"`` or ``"fast"`` (see :func:`origin_spectrum`).
+        method: ``"auto"``, ``"eigh"``, ``"fast"`` or ``"device"`` (see
+            :func:`origin_spectrum`).
 
     Returns:
         (N,) bare couplings, sum of squares g0^2.

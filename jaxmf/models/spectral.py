@@ -10,9 +10,16 @@ the exact routes in :data:`ROUTES` (a table: a new route is one more entry):
   see ``jaxmf/models/_banded.py``) and twisted factorizations in JAX, O(N^2 kd) for
   half-bandwidth kd; a ``pure_callback`` (vmapped: a host loop). Derivatives are exact
   and come from the dense route (they need all eigenvectors).
-* ``"auto"``: ``"fast"`` on the CPU backend from N >= 200 sites on, else ``"eigh"``.
+* ``"device"``: the same band route entirely in XLA (no callback; band reduction by
+  pipelined Householder bulge chasing, bisection, twisted factorizations, see
+  ``jaxmf/models/_band_device.py``), O(N^2 kd) work and O(N kd) memory per
+  realization; runs on any device, vectorized over the batch, shards over devices.
+  Derivatives as for ``"fast"``.
+* ``"auto"``: ``"fast"`` on the CPU backend from N >= 200 sites on, else ``"eigh"``;
+  on accelerators ``"device"`` from N >= 4000 on (projected), else ``"eigh"``
+  (:func:`resolve_method`).
 
-Both routes agree to ~1e-12. A band matrix needs the grain first and a small
+All routes agree to ~1e-12. A band matrix needs the grain first and a small
 bandwidth: :func:`banded_ordering` finds such a site order for any bond graph (breadth
 first from the grain, or a reverse Cuthill-McKee order folded about the grain,
 whichever has the smaller bandwidth). Tight-binding models compute it once
@@ -31,7 +38,7 @@ import scipy.sparse.csgraph
 
 from .._checks import check_choice, check_nonnegative, nan_where_invalid
 from .._config import require_x64
-from . import _banded
+from . import _band_device, _banded
 
 __all__ = [
     "METHODS",
@@ -48,6 +55,13 @@ __all__ = [
 # 2-core CPU: eigh is 1.5x faster at R = 5, N = 61; the fast path 1.3x faster at R = 10,
 # N = 221, 5x at R = 33 and ~7x at R = 50).
 _FAST_MIN_SITES = 200
+# "auto" uses the device band route on accelerators from this many sites on. Not
+# measured (no GPU yet): bench_spectral.py's H200 projection (XLA's ~12 passes over the
+# band per bulge-chasing step at 4.8 TB/s, against dense eigh at 0.1 of the FP64 rate
+# plus cuSOLVER's one-matrix-per-call latency N x 10 us) puts the two level at
+# R ~ 45-50 (N ~ 4000-5000), with dense eigh ahead below; the device route needs
+# O(N kd) instead of O(N^2) memory, so its batches are ~8x larger there.
+_DEVICE_MIN_SITES = 4000
 # A dense matrix whose best ordering has a half-bandwidth above this fraction of N is
 # not banded: the host route then diagonalizes it densely.
 _MAX_BAND_FRACTION = 0.5
@@ -195,7 +209,12 @@ def _route_fast_jvp(band, primals, tangents):
     return _route_fast(V, band), tangent_out
 
 
-ROUTES = {"eigh": _route_eigh, "fast": _route_fast}
+def _route_device(V, band):
+    ab = jnp.asarray(band.template).at[0].set(V)
+    return _band_device.band_spectrum(ab)
+
+
+ROUTES = {"eigh": _route_eigh, "fast": _route_fast, "device": _route_device}
 """Spectral routes for :class:`Band` Hamiltonians: name -> f(V (N,), band) ->
 (energies (N,), |phi_k(0)| (N,)). Every route is exact; "auto" picks one."""
 
@@ -203,13 +222,20 @@ METHODS = ("auto", *ROUTES)
 
 
 def resolve_method(method, n):
-    """The route used for ``n`` sites: ``method`` itself unless "auto" ("fast" on the
-    CPU backend for n >= 200, "eigh" otherwise)."""
+    """The route used for ``n`` sites: ``method`` itself unless "auto".
+
+    "auto": on the CPU backend "fast" for n >= 200, else "eigh" (measured: the host
+    LAPACK band route is the fastest exact route from N ~ 200 on, and the XLA band route
+    "device" is ~10-20x slower than it on a CPU, benchmarks/RESULTS.md). On accelerators
+    "device" for n >= 4000, else "eigh": a projection, not a measurement (see
+    ``_DEVICE_MIN_SITES`` and docs/scaling.md).
+    """
     check_choice("method", method, METHODS)
     if method != "auto":
         return method
-    on_cpu = jax.default_backend() == "cpu"
-    return "fast" if on_cpu and n >= _FAST_MIN_SITES else "eigh"
+    if jax.default_backend() == "cpu":
+        return "fast" if n >= _FAST_MIN_SITES else "eigh"
+    return "device" if n >= _DEVICE_MIN_SITES else "eigh"
 
 
 def grain_spectrum(V, band, method="auto"):
@@ -282,7 +308,17 @@ def _dense_fast_jvp(site, primals, tangents):
     return _dense_fast(H, site), tangent_out
 
 
-_DENSE_ROUTES = {"eigh": _dense_eigh, "fast": _dense_fast}
+def _dense_device(H, site):
+    # the grain's site first, then the full lower band (kd = N - 1): the device route
+    # cannot reorder per matrix (its sparsity is not static), so it is O(N^3) here
+    n = H.shape[-1]
+    order = np.concatenate([[site], np.delete(np.arange(n), site)])
+    hp = H[order][:, order]
+    ab = jnp.stack([jnp.pad(jnp.diagonal(hp, -k), (0, k)) for k in range(n)])
+    return _band_device.band_spectrum(ab)
+
+
+_DENSE_ROUTES = {"eigh": _dense_eigh, "fast": _dense_fast, "device": _dense_device}
 
 
 def couplings_from_hamiltonian(H, *, site=0, g0=1.0, method="auto"):
@@ -299,8 +335,10 @@ def couplings_from_hamiltonian(H, *, site=0, g0=1.0, method="auto"):
         method: ``"eigh"`` (dense), ``"fast"`` (host band route: each matrix is put in
             a banded order from ``site`` (:func:`banded_ordering`), reduced to
             tridiagonal form and its site amplitudes read off, O(N^2 kd); a matrix
-            whose bandwidth exceeds N/2 is diagonalized densely on the host) or
-            ``"auto"`` (``"fast"`` on CPU for N >= 200, else ``"eigh"``).
+            whose bandwidth exceeds N/2 is diagonalized densely on the host),
+            ``"device"`` (the XLA band route on the full lower band, O(N^3): H's
+            sparsity is not static, so it is not reordered) or ``"auto"`` (see
+            :func:`resolve_method`).
 
     Returns:
         (..., N) couplings, sum of squares g0^2; NaN where H or g0 is not finite.

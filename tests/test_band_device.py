@@ -1,0 +1,260 @@
+"""The band spectral route in XLA (jaxmf/models/_band_device.py, route "device").
+
+Independent references: ``numpy.linalg.eigh`` of the dense matrix (LAPACK syevd), the
+host band route "fast" (LAPACK band reduction + dsterf), ``scipy.linalg.eigh_tridiagonal``
+(LAPACK stemr) for the bisection, and central finite differences for derivatives.
+Degenerate spectra (W = 0) are compared through basis-independent cluster weights.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.linalg
+
+import jaxmf  # noqa: F401  (float64)
+from helpers import fd_grad
+from jaxmf.models import _band_device, lattice, spectral
+
+WS = (0.0, 1e-3, 1.0, 100.0, 1e4)
+
+
+def band_storage(H, kd):
+    """LAPACK lower band storage ab[k, j] = H[j + k, j] of dense (..., N, N) H."""
+    n = H.shape[-1]
+    ab = np.zeros(H.shape[:-2] + (kd + 1, n))
+    for k in range(kd + 1):
+        ab[..., k, : n - k] = np.diagonal(H, -k, axis1=-2, axis2=-1)
+    return ab
+
+
+def clusters(lam, tol):
+    """Start indices of the runs of eigenvalues closer than tol (sorted lam)."""
+    return np.concatenate([[0], np.nonzero(np.diff(np.asarray(lam)) > tol)[0] + 1])
+
+
+def lattice_potentials(R):
+    """(10, N): QP (theta0 = 0.3) and random (key 5) potentials at the W of WS."""
+    qp = [lattice.potential(R, W, theta0=0.3) for W in WS]
+    rnd = [lattice.potential(R, W, key=jax.random.key(5), kind="random") for W in WS]
+    return np.asarray(qp + rnd), np.array(WS + WS)
+
+
+def dense_reference(H):
+    lam, vectors = np.linalg.eigh(H)
+    return lam, np.abs(vectors[..., 0, :])
+
+
+def assert_matches(lam, amp, lam_ref, amp_ref):
+    """Eigenvalues to 1e-12 max |lambda|; |phi_k(0)| to 1e-12 absolute for isolated
+    eigenvalues. Within a cluster of gaps < 1e-3 max |lambda| (W = 0: degenerate; small
+    W: split by ~W) single amplitudes are determined only to ~eps ||H|| / gap (by either
+    method: 1e-8 seen between two dense solvers at W = 1e-3), so there the cluster's
+    total weight sum |phi_k(0)|^2 is compared."""
+    lam, amp = np.asarray(lam), np.asarray(amp)
+    scale = np.max(np.abs(lam_ref))
+    np.testing.assert_allclose(lam, lam_ref, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(np.sum(amp ** 2), 1.0, atol=1e-12)
+    starts = clusters(lam_ref, 1e-3 * scale)
+    np.testing.assert_allclose(np.add.reduceat(amp ** 2, starts),
+                               np.add.reduceat(amp_ref ** 2, starts), rtol=0, atol=1e-12)
+    sizes = np.diff(np.append(starts, len(lam)))
+    isolated = starts[sizes == 1]
+    np.testing.assert_allclose(amp[isolated], amp_ref[isolated], rtol=0, atol=1e-12)
+    return isolated
+
+
+@pytest.mark.parametrize("R", [2, 4])
+def test_lattices_match_dense_eigh_and_host_route(R):
+    V, Ws = lattice_potentials(R)
+    hop = np.asarray(lattice.hamiltonian(R, 0.0, theta0=0.0))
+    H = hop + V[:, :, None] * np.eye(V.shape[-1])
+    ab = band_storage(H, lattice.bandwidth(R))
+    lam, amp = jax.jit(_band_device.band_spectrum)(ab)
+    host = np.asarray(lattice.couplings_from_potential(V, R, method="fast"))
+    for i, W in enumerate(Ws):
+        lam_ref, amp_ref = dense_reference(H[i])
+        isolated = assert_matches(lam[i], amp[i], lam_ref, amp_ref)
+        # the host route, same tolerance
+        np.testing.assert_allclose(amp[i][isolated], host[i][isolated], rtol=0, atol=1e-12)
+    # the route through the lattice API is the same computation
+    g = lattice.couplings_from_potential(V, R, method="device")
+    np.testing.assert_allclose(g, amp, rtol=0, atol=1e-14)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("R", [3, 5, 6])
+def test_lattices_match_dense_eigh_more_radii(R):
+    test_lattices_match_dense_eigh_and_host_route(R)
+
+
+@pytest.mark.parametrize("n, kd", [(30, 3), (13, 6), (7, 9), (9, 1), (6, 0)])
+def test_random_band_matrices_match_dense_eigh(n, kd):
+    # not lattices: every entry in the band random (scales 1e-3 to 1e3 on the
+    # diagonal); kd >= n - 1 is a full matrix, kd <= 1 needs no reduction
+    rng = np.random.default_rng(n + kd)
+    ab = rng.normal(size=(3, kd + 1, n))
+    ab[:, 0] *= 10.0 ** rng.uniform(-3, 3, size=(3, n))
+    H = np.zeros((3, n, n))
+    for k in range(min(kd + 1, n)):
+        i = np.arange(k, n)
+        H[:, i, i - k] = ab[:, k, : n - k]
+    H = H + np.swapaxes(np.tril(H, -1), -1, -2)
+    lam, amp = jax.jit(_band_device.band_spectrum)(ab)
+    for i in range(3):
+        assert_matches(lam[i], amp[i], *dense_reference(H[i]))
+
+
+def test_tridiagonal_is_an_orthogonal_similarity_fixing_index_0():
+    # T's eigenvalues and first eigenvector components are H's (dense eigh of both)
+    rng = np.random.default_rng(3)
+    n, kd = 40, 5
+    ab = rng.normal(size=(kd + 1, n))
+    H = np.zeros((n, n))
+    for k in range(kd + 1):
+        H[np.arange(k, n), np.arange(n - k)] = ab[k, : n - k]
+    H = H + np.tril(H, -1).T
+    d, e = jax.jit(_band_device.band_to_tridiagonal)(ab)
+    T = np.diag(d) + np.diag(e, 1) + np.diag(e, -1)
+    (lam_h, amp_h), (lam_t, amp_t) = dense_reference(H), dense_reference(T)
+    np.testing.assert_allclose(lam_t, lam_h, atol=1e-13 * np.abs(lam_h).max())
+    np.testing.assert_allclose(amp_t, amp_h, atol=1e-13)
+
+
+def test_bisection_matches_lapack():
+    rng = np.random.default_rng(4)
+    d = rng.normal(size=(2, 50)) * np.array([[1.0], [1e4]])
+    e = rng.normal(size=(2, 49))
+    lam = np.asarray(jax.jit(_band_device.tridiagonal_eigenvalues)(d, e))
+    for i in range(2):
+        ref = scipy.linalg.eigh_tridiagonal(d[i], e[i], eigvals_only=True)
+        np.testing.assert_allclose(lam[i], ref, atol=4e-16 * 50 * np.abs(ref).max())
+
+
+def _subjaxprs(value):
+    if hasattr(value, "eqns"):
+        yield value
+    elif hasattr(value, "jaxpr") and hasattr(value.jaxpr, "eqns"):  # ClosedJaxpr
+        yield value.jaxpr
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _subjaxprs(v)
+
+
+def _primitives(jaxpr):
+    for eqn in jaxpr.eqns:
+        yield eqn.primitive.name
+        for value in eqn.params.values():
+            for sub in _subjaxprs(value):
+                yield from _primitives(sub)
+
+
+def _has_callback(f, *args):
+    return any("callback" in name for name in _primitives(jax.make_jaxpr(f)(*args).jaxpr))
+
+
+def test_route_holds_no_callback():
+    V = jnp.zeros((2, lattice.num_sites(2)))
+
+    def route(method):
+        return lambda v: lattice.couplings_from_potential(v, 2, method=method)
+
+    assert _has_callback(route("fast"), V)  # the check can fail: the host route has one
+    assert not _has_callback(route("device"), V)
+    assert not _has_callback(jax.grad(lambda v: route("device")(v)[..., 0].sum()), V)
+
+
+def test_jit_vmap_and_single_matrix_agree():
+    rng = np.random.default_rng(6)
+    ab = rng.normal(size=(2, 3, 4, 13))
+    nested = jax.jit(jax.vmap(jax.vmap(_band_device.band_spectrum)))(ab)
+    leading = _band_device.band_spectrum(ab)
+    single = _band_device.band_spectrum(ab[1, 2])
+    for a, b in zip(nested, leading):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-13)
+    for a, b in zip(single, leading):
+        np.testing.assert_allclose(a, b[1, 2], rtol=0, atol=1e-13)
+
+
+def test_degenerate_members_fall_back_to_dense_eigh():
+    # the clean lattice (W = 0, symmetric: degenerate levels) next to a disordered one
+    R = 3
+    hop = np.asarray(lattice.hamiltonian(R, 0.0, theta0=0.0))
+    V = np.stack([np.zeros(hop.shape[0]), np.asarray(lattice.potential(R, 5.0, theta0=0.1))])
+    H = hop + V[:, :, None] * np.eye(hop.shape[0])
+    lam, amp = _band_device.band_spectrum(band_storage(H, lattice.bandwidth(R)))
+    assert_matches(lam[0], amp[0], *dense_reference(H[0]))
+    assert_matches(lam[1], amp[1], *dense_reference(H[1]))
+    assert np.min(np.diff(np.asarray(lam[0]))) < 1e-12  # it was degenerate
+
+
+def test_non_finite_input_gives_nan():
+    ab = np.ones((2, 3, 8))
+    ab[1, 0, 3] = np.nan
+    lam, amp = _band_device.band_spectrum(ab)
+    assert np.all(np.isfinite(lam[0])) and np.all(np.isnan(lam[1])) and np.all(np.isnan(amp[1]))
+
+
+def test_grad_matches_finite_differences_and_eigh_route():
+    R = 2
+    V0 = np.asarray(lattice.potential(R, 3.0, theta0=0.7))
+
+    def ipr(V, method):  # sum_k |phi_k(0)|^4 weighted by energy: smooth at W = 3
+        g = lattice.couplings_from_potential(V, R, method=method)
+        return jnp.sum(g ** 4 * jnp.arange(g.shape[-1]))
+
+    grad = jax.jit(jax.grad(lambda v: ipr(v, "device")))(V0)
+    np.testing.assert_allclose(grad, jax.grad(lambda v: ipr(v, "eigh"))(V0), atol=1e-12)
+    fd = fd_grad(lambda v: float(ipr(v, "device")), V0, 1e-5, index=[0, 3, 7])
+    np.testing.assert_allclose(np.asarray(grad)[[0, 3, 7]], fd[[0, 3, 7]], atol=1e-7)
+
+
+def test_dense_hamiltonian_route():
+    rng = np.random.default_rng(8)
+    H = rng.normal(size=(2, 9, 9))
+    H = H + np.swapaxes(H, -1, -2)
+    g = spectral.couplings_from_hamiltonian(H, site=4, method="device")
+    for i in range(2):
+        lam, vectors = np.linalg.eigh(H[i])
+        np.testing.assert_allclose(g[i], np.abs(vectors[4]), atol=1e-12)
+
+
+def test_sweep_on_four_emulated_devices_matches_one(tmp_path):
+    # no callback, so no deadlock: the chunk is sharded over all 4 devices
+    kw = dict(kind="random", R=[2], W=[20.0, 90.0], n_draws=6, seed=3, chunk_size=8,
+              method="device", progress=False)
+    script = textwrap.dedent(f"""
+        import jax, json
+        from jaxmf.analysis import ensemble
+        assert len(jax.local_devices()) == 4, jax.local_devices()
+        assert ensemble.chunk_devices("device", 13) == 4
+        res = ensemble.sweep({str(tmp_path / 'four')!r}, **{kw!r})
+        assert res.complete.all()
+    """)
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+           "OPENBLAS_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    from jaxmf.analysis import ensemble
+
+    one = ensemble.sweep(tmp_path / "one", **kw)
+    four = ensemble.load(tmp_path / "four")
+    for field in ("eta_tot", "n_thermal", "iterations"):
+        np.testing.assert_allclose(getattr(four, field), getattr(one, field), rtol=1e-12)
+    np.testing.assert_array_equal(four.avalanche, one.avalanche)
+
+
+def test_method_names():
+    assert "device" in lattice.METHODS and "device" in spectral.ROUTES
+    assert spectral.resolve_method("device", 5) == "device"
+    if jax.default_backend() == "cpu":  # measured: the host band route is faster here
+        assert spectral.resolve_method("auto", 5101) == "fast"
+    else:  # projected crossover against dense eigh
+        assert spectral.resolve_method("auto", 5101) == "device"
+        assert spectral.resolve_method("auto", 1013) == "eigh"
