@@ -18,8 +18,9 @@ import pytest
 import scipy.linalg
 
 import jaxmf  # noqa: F401  (float64)
-from helpers import fd_grad
 from jaxmf.models import _band_device, lattice, spectral
+
+from .helpers import fd_grad
 
 WS = (0.0, 1e-3, 1.0, 100.0, 1e4)
 

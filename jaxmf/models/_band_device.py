@@ -111,7 +111,7 @@ def _house(x):
     zero = xnorm == 0
     tau = jnp.where(zero, 0.0, (beta - alpha) / jnp.where(zero, 1.0, beta))
     scale = jnp.where(zero, 0.0, 1.0 / jnp.where(zero, 1.0, alpha - beta))
-    v = jnp.concatenate([jnp.ones_like(alpha)[None], x[1:] * scale], axis=0)
+    v = jnp.concatenate([jnp.ones_like(alpha)[None], x[1:] * scale[None]], axis=0)
     return v, tau, jnp.where(zero, alpha, beta)
 
 
@@ -259,14 +259,16 @@ def _sturm_count(d, e2, x, pivmin):
     """Eigenvalues of tridiag below x: negative pivots of the LDL^T of T - x (LAPACK
     dlaebz's guarded recurrence). d (N, B), e2 (N - 1, B), x (K, B) -> (K, B) counts."""
 
+    pivmin = pivmin[None]
+
     def pivot(q):
         return jnp.where(jnp.abs(q) < pivmin, -pivmin, q)
 
-    q = pivot(d[0] - x)
+    q = pivot(d[0][None] - x)
 
     def row(i, carry):
         q, count = carry
-        q = pivot(d[i] - x - e2[i - 1] / q)
+        q = pivot(d[i][None] - x - e2[i - 1][None] / q)
         return q, count + (q <= 0)
 
     _, count = lax.fori_loop(1, d.shape[0], row, (q, (q <= 0).astype(jnp.int32)), unroll=4)
@@ -298,7 +300,7 @@ def _eigenvalues_batch(d, e):
 
     def more(state):
         i, lower, upper = state
-        return (i < 64) & jnp.any(upper - lower > tol)
+        return (i < 64) & jnp.any(upper - lower > tol[None])
 
     _, lower, upper = lax.while_loop(more, bisect, (0, lower, upper))
     return 0.5 * (lower + upper)
