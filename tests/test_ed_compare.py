@@ -204,7 +204,7 @@ def test_fig2_pipeline_end_to_end(tmp_path):
 
     ed_data = ec.chain_ed((2, 3), (0.45, 0.55, ec.ALPHA_C, 0.9), {2: 6, 3: 4},
                           key=jax.random.key(0), keep_entropies=True)
-    a = ec.fig2a_data(ed_data, alpha_fine=np.linspace(0.4, 1.0, 13))
+    a = ec.end_entropy_curves(ed_data, alpha_fine=np.linspace(0.4, 1.0, 13))
     assert a["fit"]["Ns"] == [2, 3] and a["fit_other"]["average"] == "middle"
     i = 2  # alpha_c
     np.testing.assert_allclose([m["S_end_per_N"][np.argmin(abs(m["alpha"] - ec.ALPHA_C))]
@@ -213,8 +213,8 @@ def test_fig2_pipeline_end_to_end(tmp_path):
     assert [m["S_end_at_ed"].shape for m in a["mf"]] == [(4,), (4,)]
     assert a["fit"]["mf_at_fit"] == pytest.approx(
         [m["S_end_at_ed"][i] for m in a["mf"]], rel=1e-10)
-    b = ec.fig2b_data(3, (0.45, 0.55), g10=a["fit"]["g10"], n_boot=5, ed_data=ed_data,
-                      key=jax.random.key(0))
+    b = ec.end_entropy_distributions(3, (0.45, 0.55), g10=a["fit"]["g10"], n_boot=5,
+                                     ed_data=ed_data, key=jax.random.key(0))
     assert b["ed_density"].shape == (2, 40) and b["mf_density"].shape == (2, 399)
     w = np.diff(b["hist_edges"])
     np.testing.assert_allclose(b["mf_bin_density"] @ w, 1.0, atol=1e-9)

@@ -1,10 +1,10 @@
-"""The DRH chain by exact diagonalization against mean field (Sec. VI, Fig. 2).
+"""The DRH chain by exact diagonalization against mean field (Sec. VI).
 
 ED of the central-grain chain (:mod:`jaxmf.models.ed`) gives [S_end] vs alpha for
 several N; mean field gives [S_N] = [S](g_N) with g_N from the self-consistent
 equations (11) for g_{n,0} = g10 alpha^(n-1) (eq. 12). The bare reduced coupling
 g10 = g_{1,0} is fitted so that the two agree at alpha = alpha_c (Sec. VI); then the
-whole curves (Fig. 2a) and the distributions p(S_end) at a few alpha (Fig. 2b) are
+whole curves [S_end](alpha) and the distributions p(S_end) at a few alpha are
 compared.
 
 Two couplings, two names: J1 is the first coupling of the ED Hamiltonian (an energy,
@@ -16,9 +16,9 @@ same for every alpha (common random numbers: curves vs alpha are smooth, pointwi
 errors are honest) and the same whatever n_samples is (a larger run extends a smaller).
 
 The g10 fit runs on optax (:func:`jaxmf.analysis.fits.least_squares`) with gradients
-through the implicitly differentiated solver. :func:`fig2a_data` and
-:func:`fig2b_data` assemble plain dicts (JSON-ready with :func:`jaxmf._io.write_json`)
-that :mod:`jaxmf.plot.ed` draws. Entropies are in nats.
+through the implicitly differentiated solver. :func:`end_entropy_curves` and
+:func:`end_entropy_distributions` assemble plain dicts (JSON-ready with
+:func:`jaxmf._io.write_json`) that :mod:`jaxmf.plot.ed` draws. Entropies are in nats.
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from .entropy_distance import distribution_distance, entropy_cdf
 from .fits import least_squares
 
 __all__ = ["ALPHA_C", "ChainRecord", "ChainED", "BareCouplingFit", "per_N", "chain_ed",
-           "mf_end_entropy", "mf_end_coupling", "fit_bare_coupling", "fig2a_data",
-           "fig2b_data"]
+           "mf_end_entropy", "mf_end_coupling", "fit_bare_coupling", "end_entropy_curves",
+           "end_entropy_distributions"]
 
 
 class ChainRecord(NamedTuple):
@@ -286,7 +286,7 @@ def fit_bare_coupling(ed_data, dist: str = "goe", average: str = "all", *,
         iterations=(per.iterations, shared.iterations))
 
 
-# ------------------------------------------------------------------- Fig. 2 data
+# ------------------------------------------------------------------- curves, distributions
 def _plain_chains(ed_data):
     """ed_data as plain dicts, without the raw entropies (for figures and JSON)."""
     return dict(params=dict(_get(ed_data, "params")),
@@ -294,8 +294,9 @@ def _plain_chains(ed_data):
                          if k != "entropies"} for c in _get(ed_data, "chains")])
 
 
-def fig2a_data(ed_data, dist: str = "goe", *, average: str = "all", alpha_fine=None) -> dict:
-    """Fig. 2(a): ED [S_end] vs alpha with the mean-field curves for fitted g10.
+def end_entropy_curves(ed_data, dist: str = "goe", *, average: str = "all",
+                       alpha_fine=None) -> dict:
+    """ED [S_end] vs alpha with the mean-field curves for the fitted g10.
 
     Args:
         ed_data: :func:`chain_ed` result (alpha_c must be in the grid).
@@ -336,15 +337,16 @@ def fig2a_data(ed_data, dist: str = "goe", *, average: str = "all", alpha_fine=N
 _entropy_pdf_jit = jax.jit(entropy_pdf, static_argnums=2)
 
 
-def fig2b_data(N: int = 8, alphas=(0.45, 0.55, 0.65), n_samples: int = 40, *, g10, key,
-               dist: str = "goe", bins: int = 40, n_boot: int = 200, n_bins: int = 20,
-               S_grid=None, ed_data=None, **params) -> dict:
-    """Fig. 2(b): p(S_end) from ED vs the mean-field p_S(S | g_N) at a few alpha.
+def end_entropy_distributions(N: int = 8, alphas=(0.45, 0.55, 0.65), n_samples: int = 40,
+                              *, g10, key, dist: str = "goe", bins: int = 40,
+                              n_boot: int = 200, n_bins: int = 20, S_grid=None, ed_data=None,
+                              **params) -> dict:
+    """p(S_end) from ED vs the mean-field p_S(S | g_N) at a few alpha.
 
     Mean field predicts for the end l-bit p_S(S | g_N) (A12) at its self-consistent g_N
     (eq. 11) with the fitted g10. Also given: p_S at the g whose [S](g) equals the ED
-    mean at that alpha (a test of the shape alone, as the paper's Fig. 2b compares
-    distributions at equal [S_end]).
+    mean at that alpha (a test of the shape alone: distributions compared at equal
+    [S_end], as the paper does).
 
     Args:
         N: chain length.

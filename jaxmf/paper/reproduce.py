@@ -1,19 +1,17 @@
 """`jaxmf reproduce`: every figure of the paper, and REPORT.md with the numbers.
 
-Each figure group is a module of :mod:`jaxmf.paper` with
-
-    compute(quick, workdir) -> (data, rows)     data: plain dicts/arrays (saved as JSON),
-                                                rows: report lines (claim, paper,
-                                                this run, agreement)
-    plot(data) -> {name: matplotlib Figure}
-
-and QUICK / FULL sizes. :data:`REGISTRY` lists them in report order. Figures are
+Each figure group is a module of :mod:`jaxmf.paper` with the members of
+:class:`jaxmf.paper.report.FigureGroup`: compute(quick, workdir) -> (data, rows),
+plot(data) -> {name: Figure}, TITLE and the QUICK / FULL sizes; the rows are
+:class:`jaxmf.paper.report.Row` with computed verdicts. :data:`REGISTRY` lists them
+in report order. Figures are
 written as PNG and PDF, data as JSON, all under ``out``; ``workdir`` (= ``out``) keeps
 resumable intermediate results such as sweeps.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import sys
 import time
@@ -22,9 +20,10 @@ from pathlib import Path
 from .._io import atomic_write, write_json
 from .._version import __version__
 from . import fig1d, fig2, fig3, fig4, fig5, rare
+from .report import FigureGroup, table
 
-REGISTRY = {"fig1d": fig1d, "fig2": fig2, "fig3": fig3, "fig4": fig4, "fig5": fig5,
-            "rare": rare}
+REGISTRY: dict[str, FigureGroup] = {
+    "fig1d": fig1d, "fig2": fig2, "fig3": fig3, "fig4": fig4, "fig5": fig5, "rare": rare}
 """Figure groups of the paper, in report order: name -> module (compute, plot)."""
 
 
@@ -57,7 +56,8 @@ def run(out: str | Path = "jaxmf-figures", quick: bool = False, only=None, progr
         t0 = time.time()
         if progress:
             print(f"[jaxmf] {name} ...", file=sys.stderr, flush=True)
-        data, r = task.compute(quick, out)
+        with contextlib.redirect_stdout(sys.stderr):  # library progress lines: stderr
+            data, r = task.compute(quick, out, progress=progress)
         for fig_name, fig in task.plot(data).items():
             save(fig, out, fig_name)
         pyplot().close("all")
@@ -94,10 +94,12 @@ def _report(rows, timings, total, quick):
         f"{'--quick' if quick else 'full'} run, {total:.0f} s in total. Entropies in nats. "
         "Default ptilde family: goe (see docs/theory.md for the open points).",
         "",
-        "| claim (paper) | paper | this run | agreement |",
-        "|---|---|---|---|",
+        "Verdicts are computed from this run's numbers: agrees / differs (the paper "
+        "gives a number; the tolerance is in the row), qualitative: holds / fails (the "
+        "paper gives none).",
+        "",
+        *table(rows),
     ]
-    lines += [f"| {c} | {p} | {t} | {a} |" for c, p, t, a in rows]
     lines += ["", "Time per figure group: "
               + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()), ""]
     return "\n".join(lines)

@@ -74,7 +74,7 @@ def plot_fig2a(data, ax=None, inset: bool = True):
     """Fig. 2(a): [S_end] vs alpha, ED (points, errors over realizations) and mean field.
 
     Args:
-        data: :func:`jaxmf.analysis.ed_compare.fig2a_data` result (or its JSON round
+        data: :func:`jaxmf.analysis.ed_compare.end_entropy_curves` result (or its JSON round
             trip).
         ax: matplotlib Axes (a new figure if None).
         inset: add the same data on a log scale as an inset.
@@ -120,7 +120,7 @@ def plot_fig2b(data, ax=None, log: bool = True):
     because on the localized side almost all weight sits at S ~ 0.
 
     Args:
-        data: :func:`jaxmf.analysis.ed_compare.fig2b_data` result (or its JSON round
+        data: :func:`jaxmf.analysis.ed_compare.end_entropy_distributions` result (or its JSON round
             trip).
         ax: matplotlib Axes (a new figure if None).
         log: logarithmic density axis.
