@@ -17,8 +17,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import jaxmf
+from jaxmf.analysis import symmetric_fold
 from jaxmf.meanfield import mean_entropies, n_thermal
-from jaxmf.models import chain, symmetric
+from jaxmf.models import chain
 
 # %% [markdown]
 # ## Fig. 3(a): the failed-avalanche profile
@@ -65,5 +66,5 @@ print("finite difference:", [(float(f(a + 1e-6)) - float(f(a - 1e-6))) / 2e-6 fo
 
 # %%
 N = np.logspace(2, 5, 7)
-c = np.asarray(symmetric.critical_coupling(N)) * N * np.log(N)
+c = np.asarray(symmetric_fold.critical_coupling(N)) * N * np.log(N)
 print(np.c_[N, c])

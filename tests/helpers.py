@@ -22,7 +22,8 @@ from typing import NamedTuple
 import numpy as np
 
 import jaxmf  # noqa: F401  (float64 before anything is traced)
-from jaxmf.models import chain, lattice, symmetric
+from jaxmf.analysis import symmetric_fold
+from jaxmf.models import chain, lattice
 
 
 # --------------------------------------------------------------------------- differences
@@ -94,7 +95,7 @@ class SymmetricSystem(NamedTuple):
 
 
 def symmetric_system(N=100) -> SymmetricSystem:
-    return SymmetricSystem(N, float(symmetric.critical_coupling(N)))
+    return SymmetricSystem(N, float(symmetric_fold.critical_coupling(N)))
 
 
 class QPRealization(NamedTuple):

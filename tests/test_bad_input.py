@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import jaxmf
-from jaxmf.analysis import thresholds
-from jaxmf.models import chain, lattice, symmetric
+from jaxmf.analysis import symmetric_fold, thresholds
+from jaxmf.models import chain, lattice
 
 BAD = [np.nan, -1.0]  # values no coupling may take
 GOOD = 0.7
@@ -101,8 +101,8 @@ def test_mismatched_shapes():
 
 def test_critical_coupling_bad_N():
     with pytest.raises(ValueError, match="N"):
-        symmetric.critical_coupling(1)
-    gc = jax.jit(symmetric.critical_coupling)(jnp.array([1.0, np.nan, 100.0]))
+        symmetric_fold.critical_coupling(1)
+    gc = jax.jit(symmetric_fold.critical_coupling)(jnp.array([1.0, np.nan, 100.0]))
     assert np.isnan(gc[0]) and np.isnan(gc[1]) and np.isfinite(gc[2])
 
 

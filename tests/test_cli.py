@@ -531,6 +531,7 @@ def test_interrupted_ed_resumes_to_the_uninterrupted_realizations(tmp_path):
     drh_ensemble on the same keys (split(key(0), 6))."""
     import jax
 
+    from jaxmf.analysis.ed_statistics import entropy_statistics
     from jaxmf.models import ed
 
     path = tmp_path / "ed.json"
@@ -542,7 +543,7 @@ def test_interrupted_ed_resumes_to_the_uninterrupted_realizations(tmp_path):
     assert again.returncode == 0, again.stderr
     res = read_doc(path, "ed")["result"]
     ref = ed.drh_ensemble(7, 0.6, key=jax.random.split(jax.random.key(0), 6))
-    st = ed.entropy_statistics(ref.entropy)
+    st = entropy_statistics(ref.entropy)
     assert res["complete"] is True and res["samples_done"] == 6
     np.testing.assert_allclose(res["per_sample_all"], st.per_sample_all, rtol=1e-12)
     np.testing.assert_allclose(res["memory"], ref.memory, rtol=1e-10)

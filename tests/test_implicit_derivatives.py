@@ -58,11 +58,11 @@ def test_vmap_of_hessian_matches_loop():
 
 
 def test_second_derivative_near_the_fold():
-    # the symmetric model just below its fold g_c (exact, symmetric.critical_coupling):
+    # the symmetric model just below its fold g_c (exact, symmetric_fold.critical_coupling):
     # eta_tot ~ H_c - A sqrt(1 - s), so the second derivative grows like (1 - s)^(-3/2)
-    from jaxmf.models import symmetric
+    from jaxmf.analysis import symmetric_fold
 
-    gc = float(symmetric.critical_coupling(50))
+    gc = float(symmetric_fold.critical_coupling(50))
     f = lambda s: jaxmf.solve(jnp.full(50, gc) * s).eta_tot  # noqa: E731
     grad = jax.grad(f)
     second = []

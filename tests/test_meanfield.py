@@ -14,8 +14,9 @@ import pytest
 import jaxmf
 from jaxmf import enhancement
 from jaxmf import meanfield as mf
+from jaxmf.analysis import symmetric_fold
 from jaxmf.enhancement import eta_of_log_g
-from jaxmf.models import chain, symmetric
+from jaxmf.models import chain
 
 from .helpers import drh_chain, fd_derivative
 
@@ -80,7 +81,7 @@ def test_symmetric_localized_branch_and_threshold(symmetric_100):
     N, gc = symmetric_100
     for f in [0.3, 0.999, 1 - 1e-7]:
         res = jaxmf.solve(np.full(N, gc * f))
-        ref = float(symmetric.localized_log_coupling(N, gc * f))
+        ref = float(symmetric_fold.localized_log_coupling(N, gc * f))
         assert bool(res.converged) and int(res.iterations) < 40
         assert not bool(mf.avalanches(res))
         np.testing.assert_allclose(res.log_g, ref, atol=1e-6)
@@ -251,7 +252,7 @@ def test_critical_scale_of_symmetric_couplings(symmetric_100):
     assert np.all(np.asarray(out.converged))
     lam100, lam10 = (float(x) for x in out.log_scale)
     assert lam100 == pytest.approx(np.log(gc), abs=1e-9)
-    assert lam10 < np.log(float(symmetric.critical_coupling(10))) - 0.05
+    assert lam10 < np.log(float(symmetric_fold.critical_coupling(10))) - 0.05
     g10 = np.r_[np.ones(10), np.zeros(N - 10)]
     below = mf.solve(g10 * np.exp(lam10 - 1e-7))
     above = mf.solve(g10 * np.exp(lam10 + 1e-7))
@@ -263,7 +264,7 @@ def test_critical_scale_of_symmetric_couplings_large_N():
     out = mf.critical_log_scale(jnp.zeros(1000))
     assert bool(out.converged)
     assert float(out.log_scale) == pytest.approx(
-        np.log(float(symmetric.critical_coupling(1000))), abs=1e-9)
+        np.log(float(symmetric_fold.critical_coupling(1000))), abs=1e-9)
 
 
 def test_critical_scale_brackets_the_flag_of_random_ensembles():

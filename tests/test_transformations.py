@@ -14,8 +14,8 @@ import pytest
 import jaxmf
 from jaxmf import meanfield as mf
 from jaxmf import resonance
-from jaxmf.analysis import thresholds
-from jaxmf.models import chain, lattice, symmetric
+from jaxmf.analysis import symmetric_fold, thresholds
+from jaxmf.models import chain, lattice
 
 from .helpers import QP_R, fd_derivative, fd_grad, fd_jvp
 
@@ -250,6 +250,6 @@ def test_critical_coupling_gradient_in_N():
     """g_c(N) = exp(f(l*)), with l* found by bisection (no derivative flows through it);
     at the fold f'(l*) = 0, so dg_c/dN is exact anyway (envelope theorem)."""
     Ns = jnp.array([20.0, 100.0, 1000.0])
-    f = symmetric.critical_coupling
+    f = symmetric_fold.critical_coupling
     _check_elementwise(f, Ns, 1e-2 * Ns / 100, rtol=1e-6, atol=0.0)
     _close(f(100), f(Ns)[1])  # an integer N is the same N

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..models import symmetric
+from ..analysis import symmetric_fold
 from ._args import large_count
 from ._verb import Verb, add_common, add_dist, add_file, finish, out_file, start
 
@@ -12,7 +12,7 @@ from ._verb import Verb, add_common, add_dist, add_file, finish, out_file, start
 def arguments(p):
     p.add_argument("--N", type=large_count(2), nargs="+", required=True,
                    help="numbers of l-bits (integers >= 2, also as 1e20)")
-    add_dist(p, symmetric.critical_coupling)
+    add_dist(p, symmetric_fold.critical_coupling)
     add_file(p, "N and g_c(N)")
     add_common(p)
 
@@ -20,7 +20,7 @@ def arguments(p):
 def main(a, argv, state):
     out = start(a, argv, out_file(a))
     N = np.asarray(a.N, float)
-    gc = np.asarray(symmetric.critical_coupling(N, a.dist))
+    gc = np.asarray(symmetric_fold.critical_coupling(N, a.dist))
     scaled = gc * N * np.log(N)
     out.save({"dist": a.dist, "N": a.N, "g_c": gc, "g_c_N_log_N": scaled})
     for n, g, s in zip(a.N, gc, scaled):

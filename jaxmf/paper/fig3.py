@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import LOG2
+from ..analysis import symmetric_fold
 from ..analysis.fits import least_squares
 from ..meanfield import avalanches, mean_entropies, n_thermal, solve
-from ..models import chain, symmetric
+from ..models import chain
 from .report import Row, holds, stage, within
 
 TITLE = "Fig. 3: DRH chain"
@@ -64,9 +65,9 @@ def _symmetric(dist):
     Nc = np.array([1e2, 3e2, 1e3, 3e3, 1e4, 3e4, 1e5])
     c = {"N": Nc}
     for d in ("goe", "poisson"):
-        c[f"c_{d}"] = np.asarray(symmetric.critical_coupling(Nc, d)) * Nc * np.log(Nc)
+        c[f"c_{d}"] = np.asarray(symmetric_fold.critical_coupling(Nc, d)) * Nc * np.log(Nc)
     # the solver agrees with the exact fold: just below g_c localized, just above not
-    gc100 = float(symmetric.critical_coupling(100, dist))
+    gc100 = float(symmetric_fold.critical_coupling(100, dist))
     below = solve(np.full(100, gc100 * (1 - 1e-6)), dist)
     above = solve(np.full(100, gc100 * (1 + 1e-6)), dist)
     c["solver_check"] = bool(~avalanches(below)) and bool(avalanches(above))
