@@ -28,11 +28,12 @@ from importlib import resources
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from ._checks import LOG2, check_nonnegative, nan_where_invalid
 from ._config import require_x64
 from ._hermite import hermite
-from .resonance import check_dist, entropy, family, k_minus_one
+from .resonance import check_dist, entropy, family, goe_table_grid, k_minus_one
 
 __all__ = [
     "eta",
@@ -87,11 +88,7 @@ def quadrature_nodes(dist: str = "goe", refine: int = 1):
 def _nodes(fam, dist, refine):
     if dist == "goe":
         # align panels with the table cells: the table density is piecewise quadratic
-        from .resonance import _goe_table
-
-        tab = _goe_table()
-        u_lo, du = tab.u0, tab.du
-        u_mid = u_lo + du * (tab.cdf.shape[0] - 1)
+        u_lo, u_mid, du = goe_table_grid()
         u1, w1 = _gauss_panels(u_lo, u_mid, du / refine, 3)
     else:
         u_lo, u_mid = np.log(0.2), np.log(120.0)  # ptilde(0.2) ~ 1e-34
@@ -163,7 +160,7 @@ def _eta_table(dist: str) -> _EtaTable:
         return _EtaTable(float(z["u0"]), float(z["du"]), z["log_eta"], z["dlog_eta"])
 
 
-def eta_and_slope_of_log_g(log_g, dist: str = "goe"):
+def eta_and_slope_of_log_g(log_g: ArrayLike, dist: str = "goe") -> tuple[jax.Array, jax.Array]:
     """eta and d eta / d log g at u = log g (the form the solver uses).
 
     Cubic Hermite interpolation of log eta on the uniform table grid (the cell index is
@@ -210,12 +207,12 @@ def eta_and_slope_of_log_g(log_g, dist: str = "goe"):
     return val, slope
 
 
-def eta_of_log_g(log_g, dist: str = "goe"):
+def eta_of_log_g(log_g: ArrayLike, dist: str = "goe") -> jax.Array:
     """eta at u = log g; u = -inf gives 0. See :func:`eta_and_slope_of_log_g`."""
     return eta_and_slope_of_log_g(log_g, dist)[0]
 
 
-def eta(g, dist: str = "goe"):
+def eta(g: ArrayLike, dist: str = "goe") -> jax.Array:
     """Entropic enhancement eta(g) of the bath by one l-bit (A27; Fig. 1(d)).
 
     Args:
@@ -260,7 +257,7 @@ def _entropy_table(dist):
             np.concatenate([np.asarray(d) for _, d in parts]))
 
 
-def mean_entropy_of_log_g(log_g, dist: str = "goe"):
+def mean_entropy_of_log_g(log_g: ArrayLike, dist: str = "goe") -> tuple[jax.Array, jax.Array]:
     """[S](g) (A13) and d[S]/d log g at l = log g, from the shipped-grid table.
 
     Cubic Hermite interpolation on 200 nodes per unit of log g over [1e-12, e^25]
@@ -310,7 +307,7 @@ def _linear_below_floor(fn, g, dist):
     return nan_where_invalid(jnp.where(small, val * g / _G_FLOOR, val), g >= 0)
 
 
-def mean_entropy(g, dist: str = "goe"):
+def mean_entropy(g: ArrayLike, dist: str = "goe") -> jax.Array:
     """Eigenstate-averaged entanglement entropy [S](g) of one l-bit (A13).
 
     Args:
@@ -326,7 +323,7 @@ def mean_entropy(g, dist: str = "goe"):
     return _linear_below_floor(lambda gg, d: _expect(entropy, gg, d), g, dist)
 
 
-def czz(g, dist: str = "goe"):
+def czz(g: ArrayLike, dist: str = "goe") -> jax.Array:
     """Infinite-time memory of sz, Czz(g) = E[(P - Q)^2] = E[1/(1 + 4 g_a^2)] (A14).
 
     Args:
@@ -351,7 +348,7 @@ def czz(g, dist: str = "goe"):
     return 1.0 - _linear_below_floor(one_minus, g, dist)
 
 
-def resonance_pdf(g_a, g, dist: str = "goe"):
+def resonance_pdf(g_a: ArrayLike, g: ArrayLike, dist: str = "goe") -> jax.Array:
     """p(g_a | g) = ptilde(g_a / g) / g (A3), broadcasting g_a against g.
 
     Args:
@@ -371,7 +368,7 @@ def resonance_pdf(g_a, g, dist: str = "goe"):
     return nan_where_invalid(fam.pdf(g_a / g) / g, (g > 0) & (g_a >= 0))
 
 
-def inverse_entropy(S):
+def inverse_entropy(S: ArrayLike) -> jax.Array:
     """g_a with S(g_a) = S, the inverse of the resonance entropy (A11).
 
     Bisection in log g_a (S is increasing), then one differentiable Newton step (exact
@@ -402,7 +399,7 @@ def inverse_entropy(S):
     return jnp.where(inside, ga, jnp.where(S <= 0, 0.0, jnp.inf))
 
 
-def entropy_pdf(S, g, dist: str = "goe"):
+def entropy_pdf(S: ArrayLike, g: ArrayLike, dist: str = "goe") -> jax.Array:
     """Distribution of eigenstate entanglement entropies p_S(S | g) (A12).
 
     p_S(S) = p(g_a(S) | g) / S'(g_a(S)), S'(g_a) = dS/dg_a. Zero outside (0, log 2);

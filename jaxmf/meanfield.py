@@ -47,6 +47,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from ._checks import LOG2, check_int, is_concrete
 from ._config import require_x64
@@ -232,7 +233,8 @@ def _solve_batch(flat_l0, dist, rtol, max_steps):
     return jax.vmap(lambda x: _solve_log(x, dist, rtol, max_steps))(flat_l0)
 
 
-def solve(g0, dist: str = "goe", *, mask=None, rtol: float = 1e-13, max_steps: int = 400,
+def solve(g0: ArrayLike, dist: str = "goe", *, mask: ArrayLike | None = None,
+          rtol: float = 1e-13, max_steps: int = 400,
           log_input: bool = False) -> MeanFieldResult:
     """Solve the mean-field equations (eq. 11/13) for a batch of realizations.
 
@@ -321,26 +323,27 @@ def _check_solve_input(g0, mask, log_input, rtol=0.5, max_steps=1):
 
 
 def avalanche_flag(eta_tot, n_lbits):
-    """The avalanche criterion (eq. 19): eta_tot > (1/2) N log 2, elementwise."""
+    """The avalanche criterion (eq. 19): eta_tot > (1/2) N log 2, elementwise (NumPy or JAX
+    arrays in, the same kind out)."""
     return eta_tot > 0.5 * n_lbits * LOG2
 
 
-def avalanches(result: MeanFieldResult):
+def avalanches(result: MeanFieldResult) -> jax.Array:
     """Avalanche flag per realization: eta_tot > (1/2) N log 2 (eq. 19)."""
     return avalanche_flag(result.eta_tot, result.n_lbits)
 
 
-def mean_entropies(result: MeanFieldResult, dist: str = "goe"):
+def mean_entropies(result: MeanFieldResult, dist: str = "goe") -> jax.Array:
     """[S_n] = [S](g_n) per l-bit (A13), in nats; shape (..., N)."""
     return mean_entropy_of_log_g(result.log_g, dist)[0]
 
 
-def memories(result: MeanFieldResult, dist: str = "goe"):
+def memories(result: MeanFieldResult, dist: str = "goe") -> jax.Array:
     """Czz_n = Czz(g_n), the infinite-time memory of each l-bit (A14); shape (..., N)."""
     return czz(jnp.where(jnp.isfinite(result.g), result.g, 1e300), dist)
 
 
-def n_thermal(result: MeanFieldResult, dist: str = "goe"):
+def n_thermal(result: MeanFieldResult, dist: str = "goe") -> jax.Array:
     """n* = sum_n [S_n] / log 2: the number of thermalized l-bits (entropy-weighted).
 
     A fully thermal l-bit counts 1, a decoupled one 0, partial ones in between; for a
@@ -393,8 +396,8 @@ class CriticalScale(NamedTuple):
     converged: jax.Array
 
 
-def critical_log_scale(log_g0, dist: str = "goe", *, bracket=(-40.0, 40.0),
-                       n_bisect: int = 48, rtol: float = 1e-13):
+def critical_log_scale(log_g0: ArrayLike, dist: str = "goe", *, bracket=(-40.0, 40.0),
+                       n_bisect: int = 48, rtol: float = 1e-13) -> CriticalScale:
     """The avalanche threshold in the overall coupling scale: lambda_c = log(s_c).
 
     Scaling all bare couplings by s (g_{n,0} -> s g_{n,0}) raises every l-bit's coupling,

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import erfc, erfinv
+from jax.typing import ArrayLike
 
 from ._checks import LOG2, check_nonnegative, nan_where_invalid
 from ._hermite import hermite
@@ -39,6 +40,7 @@ __all__ = [
     "overlap_k",
     "ResonanceFamily",
     "family",
+    "goe_table_grid",
     "check_dist",
     "DISTRIBUTIONS",
 ]
@@ -49,7 +51,7 @@ __all__ = [
 _G_CLIP = 1e100
 
 
-def resonance_probability(g):
+def resonance_probability(g: ArrayLike) -> jax.Array:
     """P(g), the weight of the minority component of a resonant pair (A7-A10).
 
     Args:
@@ -73,7 +75,7 @@ def _xlogx(p):
     return jnp.where(p > 0, p * jnp.log(safe), 0.0)
 
 
-def entropy(g):
+def entropy(g: ArrayLike) -> jax.Array:
     """S(g) = -P log P - Q log Q, the entanglement entropy of a resonance (A11).
 
     Args:
@@ -86,7 +88,7 @@ def entropy(g):
     return -_xlogx(p) - (1.0 - p) * jnp.log1p(-p)
 
 
-def k_minus_one(g, gp):
+def k_minus_one(g: ArrayLike, gp: ArrayLike) -> jax.Array:
     """K(g, g') - 1 free of cancellation (A24-A26).
 
     With D = P + P' - 2 P P' (so that P Q' + Q P' = D and P P' + Q Q' = 1 - D),
@@ -106,7 +108,7 @@ def k_minus_one(g, gp):
     return sqrt_d - d / (1.0 + jnp.sqrt(1.0 - d))
 
 
-def overlap_k(g, gp):
+def overlap_k(g: ArrayLike, gp: ArrayLike) -> jax.Array:
     """K(g, g') = sqrt(P P' + Q Q') + sqrt(P Q' + Q P') (A26); g, g' >= 0 broadcast."""
     check_nonnegative("g", g)
     check_nonnegative("gp", gp)
@@ -203,6 +205,16 @@ def _goe_table() -> _UTable:
     with resources.files("jaxmf.data").joinpath("ptilde_goe.npz").open("rb") as fh:
         z = np.load(fh)
         return _UTable(float(z["u0"]), float(z["du"]), z["cdf"], z["dens"])
+
+
+def goe_table_grid() -> tuple[float, float, float]:
+    """(u_first, u_last, du): the uniform grid in u = log x of the shipped GOE table.
+
+    Quadrature over x ~ ptilde_goe aligns its panels with these cells, inside which the
+    tabulated density is smooth.
+    """
+    tab = _goe_table()
+    return tab.u0, tab.u0 + tab.du * (tab.cdf.shape[0] - 1), tab.du
 
 
 def _hermite(tab: _UTable, u):
