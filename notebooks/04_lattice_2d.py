@@ -21,7 +21,7 @@ import numpy as np
 import jaxmf
 from jaxmf.analysis import ensemble, thresholds
 from jaxmf.analysis.lattice_maps import entropy_map
-from jaxmf.models import lattice
+from jaxmf.models import QPPhase, RandomKey, lattice
 from jaxmf.plot.lattice import plot_fig4, plot_fig5
 
 # %% [markdown]
@@ -37,7 +37,7 @@ print("N =", g0.size, "eta_tot =", float(res.eta_tot), "avalanche:",
 # ## Fig. 4: entropy maps of one QP realization (R = 15, theta0 = 2.954)
 
 # %%
-maps = [entropy_map(15, W, theta0=2.954) for W in (45.0, 70.0, 120.0)]
+maps = [entropy_map(15, W, realization=QPPhase(2.954)) for W in (45.0, 70.0, 120.0)]
 plot_fig4(maps)
 
 # %% [markdown]
@@ -59,7 +59,7 @@ plot_fig5(qp, rnd)
 
 
 def f(W):
-    return thresholds.eta_tot(6, W, theta0=0.3)
+    return thresholds.eta_tot(6, W, realization=QPPhase(0.3))
 
 
 print("d eta_tot/dW at W = 150:", float(jax.grad(f)(150.0)),

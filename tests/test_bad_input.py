@@ -9,7 +9,7 @@ import pytest
 
 import jaxmf
 from jaxmf.analysis import symmetric_fold, thresholds
-from jaxmf.models import chain, lattice
+from jaxmf.models import QPPhase, chain, lattice
 
 BAD = [np.nan, -1.0]  # values no coupling may take
 GOOD = 0.7
@@ -33,7 +33,7 @@ ENTRY = {
     "bare_couplings(g0)": (lambda x: lattice.bare_couplings(2, 5.0, g0=x, theta0=0.3), "g0"),
     "couplings_from_potential(g0)": (
         lambda x: lattice.couplings_from_potential(jnp.zeros(13), 2, g0=x), "g0"),
-    "lattice eta_tot(g0)": (lambda x: thresholds.eta_tot(2, 5.0, g0=x, theta0=0.3), "g0"),
+    "lattice eta_tot(g0)": (lambda x: thresholds.eta_tot(2, 5.0, g0=x, realization=QPPhase(0.3)), "g0"),
 }
 
 

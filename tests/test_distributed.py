@@ -24,7 +24,7 @@ from jaxmf.cli._processes import add_process_arguments, initialize_from_args
 
 # random draws (keys from (seed, R, i)); 2 W x 4 chunks, the last one padded
 SWEEP = dict(kind="random", R=[3], W=[20.0, 90.0], n_draws=7, seed=4, chunk_size=2)
-RARE = dict(R=2, Ws=[60.0, 90.0], g0=(0.1, 0.05), n=20, replicas=3, thin=2)
+RARE = dict(model=2, Ws=[60.0, 90.0], g0=(0.1, 0.05), n=20, replicas=3, thin=2)
 TIMEOUT = 240
 
 WORKER = textwrap.dedent("""

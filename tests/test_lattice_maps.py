@@ -8,7 +8,7 @@ import pytest
 import jaxmf
 from jaxmf import meanfield as mf
 from jaxmf.analysis import lattice_maps
-from jaxmf.models import lattice
+from jaxmf.models import QPPhase, RandomKey, SymmetricModel, lattice
 
 
 def _collar_brute(g, radii, eta_tot, d_g, eps):
@@ -56,7 +56,7 @@ def test_collar_radius_on_a_lattice():
 # --------------------------------------------------------------------------- entropy map
 def test_entropy_map_of_a_failed_avalanche(qp_failed):
     R, W, theta0 = qp_failed.R, qp_failed.W, qp_failed.theta0
-    m = lattice_maps.entropy_map(R, W, theta0=theta0)
+    m = lattice_maps.entropy_map(R, W, realization=QPPhase(theta0))
     N = lattice.num_sites(R)
     assert isinstance(m, lattice_maps.EntropyMap) and m.entropy.shape == (N,)
     np.testing.assert_array_equal(np.sort(m.site_of), np.arange(N))
@@ -79,7 +79,8 @@ def test_entropy_map_of_a_failed_avalanche(qp_failed):
 
 
 def test_entropy_map_of_an_avalanche(qp_avalanche):
-    m = lattice_maps.entropy_map(qp_avalanche.R, qp_avalanche.W, theta0=qp_avalanche.theta0)
+    m = lattice_maps.entropy_map(qp_avalanche.R, qp_avalanche.W,
+                                 realization=QPPhase(qp_avalanche.theta0))
     assert m.avalanche and np.allclose(m.entropy, np.log(2), atol=1e-2)
     assert m.n_thermal == pytest.approx(lattice.num_sites(qp_avalanche.R), rel=1e-2)
 
@@ -89,33 +90,33 @@ def test_failed_collar_radii(qp_failed):
     R, W, theta0 = qp_failed.R, qp_failed.W, qp_failed.theta0
     # theta0 = 0.3 avalanches at W = 90 (its collar is NaN), the others fail
     thetas = [theta0, 0.3, 0.7]
-    col = lattice_maps.failed_collar_radii(R, W, theta0=thetas)
+    col = lattice_maps.failed_collar_radii(R, W, realizations=QPPhase(thetas))
     assert isinstance(col, lattice_maps.CollarRadii)
     assert all(np.shape(x) == (3,) for x in col)
     np.testing.assert_array_equal(col.avalanche, [False, True, False])
     assert np.isnan(col.collar[1]) and np.all(np.isfinite(col.collar[[0, 2]]))
-    assert col.collar[0] == lattice_maps.entropy_map(R, W, theta0=theta0).collar
+    assert col.collar[0] == lattice_maps.entropy_map(R, W, realization=QPPhase(theta0)).collar
     for i, t in enumerate(thetas):  # reference: a direct solve of each realization
         res = jaxmf.solve(lattice.bare_couplings(R, W, theta0=t, method="eigh"))
         assert col.eta_tot[i] == pytest.approx(float(res.eta_tot), rel=1e-10)
         assert col.n_thermal[i] == pytest.approx(float(mf.n_thermal(res)), rel=1e-10)
     # a tighter tolerance eps can only widen the collar
-    tight = lattice_maps.failed_collar_radii(R, W, theta0=thetas, eps=1e-3)
+    tight = lattice_maps.failed_collar_radii(R, W, realizations=QPPhase(thetas), eps=1e-3)
     assert np.all(tight.collar[[0, 2]] >= col.collar[[0, 2]])
     # random potentials: one realization per key
     keys = jax.random.split(jax.random.key(0), 2)
-    rnd = lattice_maps.failed_collar_radii(R, 150.0, keys=keys, kind="random")
+    rnd = lattice_maps.failed_collar_radii(R, 150.0, realizations=RandomKey(keys))
     assert rnd.collar.shape == (2,) and rnd.avalanche.dtype == bool
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda: lattice_maps.failed_collar_radii(3, 10.0), "theta0"),
-    (lambda: lattice_maps.failed_collar_radii(3, 10.0, kind="random"), "key"),
-    (lambda: lattice_maps.failed_collar_radii(3, 10.0, theta0=[0.1], kind="aubry"), "kind"),
-    (lambda: lattice_maps.failed_collar_radii(3, 10.0, theta0=[0.1], how="max"), "how"),
-    (lambda: lattice_maps.entropy_map(3, 10.0, g0=-1.0, theta0=0.1), "g0"),
-    (lambda: lattice_maps.entropy_map(3, -10.0, theta0=0.1), "W"),
-    (lambda: lattice_maps.entropy_map(-3, 10.0, theta0=0.1), "R"),
+    (lambda: lattice_maps.failed_collar_radii(
+        SymmetricModel(3), 10.0, realizations=QPPhase([0.1])), "geometry"),
+    (lambda: lattice_maps.failed_collar_radii(3, 10.0, realizations=QPPhase([0.1]),
+                                              how="max"), "how"),
+    (lambda: lattice_maps.entropy_map(3, 10.0, g0=-1.0, realization=QPPhase(0.1)), "g0"),
+    (lambda: lattice_maps.entropy_map(3, -10.0, realization=QPPhase(0.1)), "W"),
+    (lambda: lattice_maps.entropy_map(-3, 10.0, realization=QPPhase(0.1)), "R"),
     (lambda: lattice_maps.collar_radius([0.1, -0.2], [0, 1], 1.0), "dressed couplings"),
     (lambda: lattice_maps.collar_radius([0.1, np.nan], [0, 1], 1.0), "dressed couplings"),
     (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, -1], 1.0), "radii"),
@@ -126,3 +127,12 @@ def test_failed_collar_radii(qp_failed):
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+@pytest.mark.parametrize("realizations, match", [
+    ([0.1], "QPPhase"),
+    (RandomKey(jax.random.split(jax.random.PRNGKey(0), 2)), "typed"),
+])
+def test_bad_realizations(realizations, match):
+    with pytest.raises(TypeError, match=match):
+        lattice_maps.failed_collar_radii(3, 10.0, realizations=realizations)

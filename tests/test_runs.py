@@ -20,7 +20,7 @@ from jaxmf.analysis import ensemble, rare
 # R = 1 (N = 5): 2 chunks of 2 random draws each, seconds to compute
 SWEEP = dict(kind="random", R=[1], W=[20.0], n_draws=4, seed=5, chunk_size=2)
 CHUNK = "R1_W0_2-4.npz"
-RARE = dict(R=1, Ws=[20.0], g0=(0.2,), n=20, replicas=2, thin=1, max_levels=4)
+RARE = dict(model=1, Ws=[20.0], g0=(0.2,), n=20, replicas=2, thin=1, max_levels=4)
 
 
 def _sweep(path, on_chunk=None, **kw):

@@ -129,16 +129,16 @@ def test_sup_threshold_zooms_reach_the_dense_grid_maximum():
 
 # --------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize("kw, match", [
-    (dict(R=-1, theta0=0.1), "R"),
-    (dict(R=3, theta0=np.nan), "theta0"),
-    (dict(R=3, theta0=np.zeros((2, 2))), "theta0"),
-    (dict(R=3, theta0=0.1, W_min=5.0, W_max=1.0), "W_min"),
-    (dict(R=3, theta0=0.1, W_min=-1.0), "W_min"),
-    (dict(R=3, theta0=0.1, dist="wigner"), "dist"),
-    (dict(R=3, theta0=0.1, g0=-1.0), "g0"),
-    (dict(R=3, theta0=0.1, method="lanczos"), "method"),
-    (dict(R=3, theta0=0.1, n_scan=1), "n_scan"),
-    (dict(R=3, theta0=0.1, rtol=0.0), "rtol"),
+    (dict(model=-1, theta0=0.1), "R"),
+    (dict(model=3, theta0=np.nan), "theta0"),
+    (dict(model=3, theta0=np.zeros((2, 2))), "theta0"),
+    (dict(model=3, theta0=0.1, W_min=5.0, W_max=1.0), "W_min"),
+    (dict(model=3, theta0=0.1, W_min=-1.0), "W_min"),
+    (dict(model=3, theta0=0.1, dist="wigner"), "dist"),
+    (dict(model=3, theta0=0.1, g0=-1.0), "g0"),
+    (dict(model=3, theta0=0.1, method="lanczos"), "method"),
+    (dict(model=3, theta0=0.1, n_scan=1), "n_scan"),
+    (dict(model=3, theta0=0.1, rtol=0.0), "rtol"),
 ])
 def test_threshold_bad_input(kw, match):
     with pytest.raises(ValueError, match=match):

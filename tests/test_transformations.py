@@ -15,7 +15,7 @@ import jaxmf
 from jaxmf import meanfield as mf
 from jaxmf import resonance
 from jaxmf.analysis import symmetric_fold, thresholds
-from jaxmf.models import chain, lattice
+from jaxmf.models import QPPhase, RandomKey, chain, lattice
 
 from .helpers import QP_R, fd_derivative, fd_grad, fd_jvp
 
@@ -170,7 +170,7 @@ def test_lattice_eta_tot_gradient_in_W_and_g0(method, qp_failed):
     R, theta0 = qp_failed.R, qp_failed.theta0
 
     def f(W, g0):
-        return thresholds.eta_tot(R, W, g0=g0, theta0=theta0, method=method)
+        return thresholds.eta_tot(R, W, g0=g0, realization=QPPhase(theta0), method=method)
 
     d_W, d_g0 = (float(x) for x in jax.grad(f, argnums=(0, 1))(90.0, 1.0))
     # failed avalanche: smooth in W and g0; stronger disorder, weaker couplings
@@ -185,14 +185,15 @@ def test_lattice_eta_tot_gradient_in_W_and_g0(method, qp_failed):
 
 def test_lattice_eta_tot_random_kind_gradient_in_g0():
     key = jax.random.key(3)
-    f = lambda g0: thresholds.eta_tot(QP_R, 150.0, g0=g0, key=key, kind="random")  # noqa: E731
+    f = lambda g0: thresholds.eta_tot(  # noqa: E731
+        QP_R, 150.0, g0=g0, realization=RandomKey(key))
     d = float(jax.grad(f)(1.0))
     assert d > 0 and d == pytest.approx(fd_derivative(f, 1.0, 1e-4), rel=1e-6)
 
 
 def test_lattice_eta_tot_vmap_jit_grad_over_phases():
     def f(W, t):
-        return thresholds.eta_tot(QP_R, W, theta0=t, method="eigh")
+        return thresholds.eta_tot(QP_R, W, realization=QPPhase(t), method="eigh")
 
     d = jax.grad(f)
     looped = np.array([float(d(90.0, t)) for t in THETAS])

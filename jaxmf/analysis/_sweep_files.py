@@ -20,7 +20,9 @@ import numpy as np
 
 from .. import _runs
 from .._checks import check_choice, check_int, check_radius
-from ..models import lattice
+from ..models import KINDS, square
+from ..models.contract import json_spec
+from ..models.spectral import METHODS
 from ..resonance import check_dist
 
 FORMAT = "jaxmf-lattice-sweep"
@@ -52,16 +54,29 @@ class Spec:
     method: str
     rtol: float
     max_steps: int
+    model: dict = None  # str(size label) -> the model's JSON spec
 
-    # parameters that change the numbers; a resumed sweep must match them exactly
+    # parameters that change the numbers; a resumed sweep must match them exactly. The
+    # paper's lattice leaves the model out: the identity (and run id) of the sweeps
+    # stored before models were recorded.
     def identity(self):
-        return {k: v for k, v in dataclasses.asdict(self).items() if k != "method"}
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k != "method"}
+        if out["model"] == _paper_models(self.R):
+            del out["model"]
+        return out
 
 
-def make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_steps):
-    check_choice("kind", kind, lattice.KINDS)
+def _paper_models(R):
+    return json_spec({str(r): square(r).spec() for r in R})
+
+
+def make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_steps,
+              model=None):
+    """``R``: the models' size labels; ``model``: {label: model spec} (None: the paper's
+    lattice at each R)."""
+    check_choice("kind", kind, KINDS)
     check_dist(dist)
-    check_choice("method", method, lattice.METHODS)
+    check_choice("method", method, METHODS)
     Rs = tuple(int(check_radius(r)) for r in np.atleast_1d(np.asarray(R, object)))
     Ws = np.atleast_1d(np.asarray(W, np.float64))
     if Ws.ndim != 1 or Ws.size == 0 or not np.all(np.isfinite(Ws) & (Ws >= 0)):
@@ -100,23 +115,27 @@ def make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_ste
             raise ValueError("kind='random' needs n_draws")
         theta_grid(n_draws)  # checks n_draws
         n_draws = int(n_draws)
+    if model is None:
+        model = {r: square(r).spec() for r in Rs}
+    model = json_spec({str(r): model[r] for r in Rs})
     return Spec(kind, Rs, tuple(Ws.tolist()), g0, dist, n_draws, theta0, seed, method,
-                 float(rtol), int(max_steps))
+                float(rtol), int(max_steps), model)
 
 
 def make_manifest(spec):
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "description": "Mean-field sweep of the 2D grain + lattice model (Crowley & "
-                       "Chandran PRB 106, 184208, Sec. VII): per realization eta_tot "
+        "description": "Mean-field sweep of a grain + l-bits model (parameters.model; "
+                       "Crowley & Chandran PRB 106, 184208): per realization eta_tot "
                        "(eq. 14), avalanche flag eta_tot > N log2/2 (eq. 19), solver "
                        "convergence/iterations, n* = sum_n [S_n]/log 2, stability margin.",
-        "parameters": dataclasses.asdict(spec),
-        "N": {str(r): lattice.num_sites(r) for r in spec.R},
+        # the run id hashes these (except method); no model entry: the paper's lattice
+        "parameters": {**spec.identity(), "method": spec.method},
+        "N": {str(r): spec.model[str(r)]["N"] for r in spec.R},
         "realizations": ("theta0 grid (QP phase offsets), see parameters.theta0"
                          if spec.kind == "qp" else
-                         "random draw i at radius R: key fold_in(fold_in("
+                         "random draw i at size label R: key fold_in(fold_in("
                          "jax.random.key(seed), R), i), independent of W"),
         "fields": {f: str(np.dtype(FIELD_DTYPES[f])) for f in FIELDS},
         "layout": "chunks/R{R}_W{index into W}_{first draw}-{last draw + 1}.npz",
@@ -232,4 +251,6 @@ def spec_from_dict(d):
     for k in ("R", "W", "theta0"):
         if d.get(k) is not None:
             d[k] = tuple(d[k])
+    if d.get("model") is None:  # stored before models were recorded: the paper's lattice
+        d["model"] = _paper_models(d["R"])
     return Spec(**d)

@@ -1,8 +1,9 @@
-"""Ensemble sweeps of the 2D lattice: W x R x (theta0 grid | random draws), resumable.
+"""Ensemble sweeps of a model: W x R x (theta0 grid | random draws), resumable.
 
-A sweep solves the mean-field equations (eq. 11/13) for every realization of the 2D
-lattice model (Sec. VII, eq. 15-18) on a grid of potential strengths W and lattice
-radii R, and stores per realization
+A sweep solves the mean-field equations (eq. 11/13) for every realization of a model
+(:mod:`jaxmf.models.contract`; by default the paper's 2D lattice, Sec. VII, eq. 15-18)
+on a grid of potential strengths W and sizes R (a model family R -> model, or one
+model, labelled by its size label), and stores per realization
 
     eta_tot     total entropic enhancement (eq. 14)
     avalanche   eta_tot > N log 2 / 2 (eq. 19)
@@ -25,14 +26,15 @@ however it is run.
 Execution. For each (R, W) the realizations are processed in chunks of ``chunk_size``
 (default from N and the device, :func:`default_chunk_size`); each chunk is one jitted
 call in which the realization axis is split over the local devices by ``shard_map``
-(:func:`chunk_devices`: all of them, except for the fast host path of
-:mod:`jaxmf.models.lattice` on the CPU backend, which runs on one device per process).
+(:func:`chunk_devices`: all of them, except for the fast host route of
+:mod:`jaxmf.models.spectral` on the CPU backend, which runs on one device per process).
 A tqdm progress bar counts realizations.
 
 Storage (a directory, numpy + JSON only)::
 
-    PATH/manifest.json                    parameters, dist, g0, kind, method, seed or
-                                          theta0 grid, run id, jaxmf/jax versions, format
+    PATH/manifest.json                    parameters (model specs, dist, g0, kind,
+                                          method, seed or theta0 grid), run id,
+                                          jaxmf/jax versions, format
     PATH/chunks/R{R}_W{iW}_{a}-{b}.npz    one completed chunk: draws a..b-1 of W[iW]
 
 Every chunk file also carries its own W, R, draw indices (and theta0 for QP) and the
@@ -75,7 +77,9 @@ from jax.sharding import Mesh, PartitionSpec
 from .. import _runs
 from .._checks import LOG2
 from ..meanfield import avalanche_flag, n_thermal, solve
-from ..models import lattice
+from ..models import QPPhase, RandomKey
+from ..models.registry import models_for
+from ..models.spectral import resolve_method
 from ._sweep_files import (
     FIELD_DTYPES,
     FIELDS,
@@ -140,7 +144,7 @@ def default_chunk_size(N, n_devices=1, backend=None):
 
 # --------------------------------------------------------------------------- computation
 def chunk_devices(method, N):
-    """Local devices one chunk of N-site lattices is sharded over.
+    """Local devices one chunk of N-site models is sharded over.
 
     All of ``jax.local_devices()``, except on the CPU backend when the spectral route is
     the host one ("fast"): there a chunk runs on one device. JAX stages the operands of
@@ -149,23 +153,24 @@ def chunk_devices(method, N):
     would complete the copy are the ones waiting, and the call can deadlock. On CPU,
     run several processes instead (``jax.distributed``, see :func:`sweep`).
     """
-    if jax.default_backend() == "cpu" and lattice.resolve_method(method, N) == "fast":
+    if jax.default_backend() == "cpu" and resolve_method(method, N) == "fast":
         return 1
     return len(jax.local_devices())
 
 
 @functools.cache
-def _chunk_function(R, kind, dist, method, rtol, max_steps, n_devices):
-    """Jitted (W, g0, seed, x[chunk]) -> dict of per-realization fields, sharded."""
+def _chunk_function(model, kind, dist, method, rtol, max_steps, n_devices):
+    """Jitted (W, g0, seed, x[chunk]) -> dict of per-realization fields, sharded; x holds
+    theta0 (QP) or draw indices (random: keys ``draw_key(seed, model.label, i)``)."""
     mesh = Mesh(np.array(jax.local_devices()[:n_devices]), ("draws",))
+    label = model.label
+
+    def realization(seed, x):
+        return QPPhase(x) if kind == "qp" else RandomKey(draw_key(seed, label, x))
 
     def local(W, g0, seed, x):
-        if kind == "qp":
-            g = jax.vmap(lambda t: lattice.bare_couplings(
-                R, W, g0=g0, theta0=t, kind="qp", method=method))(x)
-        else:
-            g = jax.vmap(lambda i: lattice.bare_couplings(
-                R, W, g0=g0, key=draw_key(seed, R, i), kind="random", method=method))(x)
+        g = jax.vmap(lambda xi: model.couplings(W, g0, realization(seed, xi),
+                                                method=method))(x)
         res = solve(g, dist, rtol=rtol, max_steps=max_steps)
         # every site is an l-bit, also one whose coupling underflowed to 0 (huge W)
         return {"eta_tot": res.eta_tot, "avalanche": avalanche_flag(res.eta_tot, g.shape[-1]),
@@ -179,29 +184,29 @@ def _chunk_function(R, kind, dist, method, rtol, max_steps, n_devices):
                                  out_specs=shard, check_vma=False))
 
 
-def _compute_chunk(spec, R, W, start, stop, chunk_size):
-    n_devices = chunk_devices(spec.method, lattice.num_sites(R))
+def _compute_chunk(spec, model, W, start, stop, chunk_size):
+    n_devices = chunk_devices(spec.method, model.N)
     idx = np.arange(start, stop)
     # pad every chunk to the full chunk size (one compilation per R), a multiple of the
     # local device count
     size = -(-chunk_size // n_devices) * n_devices
     padded = np.concatenate([idx, np.full(size - len(idx), idx[-1])])
     x = (np.asarray(spec.theta0)[padded] if spec.kind == "qp" else padded.astype(np.int64))
-    fn = _chunk_function(R, spec.kind, spec.dist, spec.method, spec.rtol, spec.max_steps,
-                         n_devices)
+    fn = _chunk_function(model, spec.kind, spec.dist, spec.method, spec.rtol,
+                         spec.max_steps, n_devices)
     out = fn(jnp.float64(W), jnp.float64(spec.g0), jnp.int64(spec.seed or 0), jnp.asarray(x))
     return {f: np.asarray(out[f])[: len(idx)].astype(FIELD_DTYPES[f]) for f in FIELDS}
 
 
 # --------------------------------------------------------------------------- runner
-def _plan(spec, files, chunk_size):
+def _plan(spec, files, chunk_size, models):
     """What is still to compute, as JSON-able lists: ``sizes`` [[R, chunk size], ...]
     and ``missing`` [[R, iW, [[a, b], ...]], ...] (draw ranges not in ``files``, the
     usable chunk files {(R, iW): [(a, b, path), ...]})."""
     sizes, missing = [], []
     for R_ in spec.R:
-        n_devices = chunk_devices(spec.method, lattice.num_sites(R_))
-        size = chunk_size or default_chunk_size(lattice.num_sites(R_), n_devices)
+        n_devices = chunk_devices(spec.method, models[R_].N)
+        size = chunk_size or default_chunk_size(models[R_].N, n_devices)
         # no chunk larger than the sweep (chunks are padded to their full size)
         size = min(int(size), spec.n_draws)
         sizes.append([R_, -(-size // n_devices) * n_devices])
@@ -225,10 +230,15 @@ def _tasks(spec, plan):
     return tasks, done_count
 
 
-def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, seed=None,
-          method="auto", chunk_size=None, progress=True, max_chunks=None,
-          rtol=1e-13, max_steps=400, on_chunk: Callable | None = None) -> SweepResult:
+def sweep(path, *, kind, W, R=None, model=None, g0=1.0, dist="goe", theta0=None,
+          n_draws=None, seed=None, method="auto", chunk_size=None, progress=True,
+          max_chunks=None, rtol=1e-13, max_steps=400,
+          on_chunk: Callable | None = None) -> SweepResult:
     """Run (or resume) a sweep over W x R x realizations; results go to ``path``.
+
+    ``sweep(path, kind="qp", R=[5, 10], W=...)`` sweeps the paper's lattice;
+    ``model=chain1d`` (a family R -> model) any other, ``model=my_model`` (one model,
+    no R) a single one.
 
     Under ``jax.distributed`` every process makes this same call (same arguments, same
     ``path`` on a shared filesystem) and computes a disjoint share of the chunks (module
@@ -239,16 +249,20 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
             already holds a sweep with the same parameters, only the missing draws are
             computed; other parameters, or chunk files of another sweep, raise
             ValueError; damaged chunk files are set aside and computed again.
-        kind: ``"qp"`` or ``"random"``.
-        R: lattice radius or list of radii (non-negative ints).
+        kind: ``"qp"`` or ``"random"`` (a kind the model supports).
+        R: size(s) (lattice radii; non-negative ints), required with a family; with a
+            single model, None (its size label ``model.label`` is used).
+        model: a model family R -> model, one model (:mod:`jaxmf.models.contract`), or
+            None for the paper's 2D lattice (:func:`jaxmf.models.square`). Its spec is
+            stored, so a resume with another model raises.
         W: potential strength or list of them (>= 0).
         g0: grain coupling scale (eq. 18).
         dist: ptilde family for eta ("goe" or "poisson").
         theta0: QP phases (scalar or 1D array); default ``theta_grid(n_draws)``.
         n_draws: number of realizations per (W, R) (QP: grid size if theta0 is None).
         seed: integer seed, required for ``kind="random"``.
-        method: couplings path ("auto", "eigh", "fast"; see
-            :func:`jaxmf.models.lattice.origin_spectrum`); recorded, not part of the
+        method: spectral route ("auto", "eigh", "fast"; see
+            :mod:`jaxmf.models.spectral`); recorded, not part of the
             parameters a resumed sweep must match (the paths agree to ~1e-12).
         chunk_size: realizations per jitted call, default :func:`default_chunk_size`
             (process 0's, for every process); capped at n_draws and rounded up to a
@@ -267,12 +281,21 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
     Returns:
         :class:`SweepResult` of everything on disk (``load(path)``), on every process.
     """
-    spec = make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_steps)
+    pairs = models_for(model, R)
+    models = dict(pairs)
+    for label, m in pairs:
+        if kind in ("qp", "random") and kind not in m.kinds:
+            raise ValueError(f"model {m.name!r} supports realization kinds {m.kinds}, "
+                             f"got kind={kind!r}")
+    spec = make_spec(kind, [label for label, _ in pairs], W, g0, dist, theta0, n_draws,
+                     seed, method, rtol, max_steps,
+                     model={label: m.spec() for label, m in pairs})
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(
             chunk_size, (int, np.integer)) or chunk_size < 1):
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+
     def make_plan():  # process 0: the folder checked (or started), then what is missing
-        return _plan(spec, prepare(path, spec), chunk_size)
+        return _plan(spec, prepare(path, spec), chunk_size, models)
 
     def work(plan, where):
         everything, done_count = _tasks(spec, plan)
@@ -284,7 +307,7 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
             total = sum(t[4] - t[3] for t in tasks)
             desc = f"sweep {spec.kind} [{where.index}/{where.count}]"
         _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks,
-                   on_chunk)
+                   on_chunk, models)
 
     def expect(plan):  # the chunk files of every process
         return [chunk_path(path, t[0], t[1], t[3], t[4]) for t in _tasks(spec, plan)[0]]
@@ -295,7 +318,7 @@ def sweep(path, *, kind, R, W, g0=1.0, dist="goe", theta0=None, n_draws=None, se
 
 
 def _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks,
-               on_chunk):
+               on_chunk, models):
     from tqdm.auto import tqdm
 
     with tqdm(total=total, initial=done_count, disable=not progress, unit="real",
@@ -304,10 +327,9 @@ def _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks,
             if max_chunks is not None and count >= max_chunks:
                 break
             bar.set_postfix(R=R_, W=W_)
-            fields = _compute_chunk(spec, R_, W_, start, stop, size)
+            fields = _compute_chunk(spec, models[R_], W_, start, stop, size)
             extra = {"W": np.float64(W_), "R": np.int64(R_), "draws": np.arange(start, stop),
-                     "method": np.str_(lattice.resolve_method(
-                         spec.method, lattice.num_sites(R_)))}
+                     "method": np.str_(resolve_method(spec.method, models[R_].N))}
             if spec.kind == "qp":
                 extra["theta0"] = np.asarray(spec.theta0)[start:stop]
             write_chunk(path, spec, R_, iW, start, stop, {**fields, **extra})
@@ -322,9 +344,11 @@ class SweepResult(NamedTuple):
     """A sweep as arrays. Per-realization fields have shape (n_W, n_R, n_draws).
 
     Attributes:
-        W: (n_W,) potential strengths.  R: (n_R,) radii.  N: (n_R,) sites per radius.
+        W: (n_W,) potential strengths.  R: (n_R,) size labels (radii).  N: (n_R,)
+        l-bits per size.
         draws: (n_draws,) realization index.  theta0: (n_draws,) QP phases (None for
-        random).  parameters: dict of all sweep parameters (kind, g0, dist, seed, ...).
+        random).  parameters: dict of all sweep parameters (kind, g0, dist, seed, model,
+        ...).
         manifest: the stored manifest (versions, format).
         eta_tot, avalanche, converged, iterations, n_thermal, stability: the fields
         (NaN / False / -1 where not computed).  complete: bool mask of computed entries.
@@ -363,7 +387,7 @@ def load(path) -> SweepResult:
         complete[iW, iR_of[R_], a:b] = True
     return SweepResult(
         W=np.asarray(spec.W), R=np.asarray(spec.R),
-        N=np.asarray([lattice.num_sites(r) for r in spec.R]),
+        N=np.asarray([spec.model[str(r)]["N"] for r in spec.R]),
         draws=np.arange(spec.n_draws),
         theta0=None if spec.theta0 is None else np.asarray(spec.theta0),
         parameters=dataclasses.asdict(spec), manifest=manifest, complete=complete, **data)

@@ -1,4 +1,8 @@
-"""Spatial analysis of 2D lattice solutions: entropy maps (Fig. 4) and collars (eq. 20).
+"""Spatial analysis of model solutions: entropy maps (Fig. 4) and collars (eq. 20).
+
+Any model with geometry and orbitals (:class:`jaxmf.models.TightBinding`: the paper's
+2D lattice, the 1D chain, the 3D lattice, a user's model); distances are the model's
+own distances to the grain (bonds; |n1| + |n2| on the paper's lattice).
 
 A failed avalanche thermalizes the orbitals near the grain and leaves a partially
 thermal collar. :func:`entropy_map` places each orbital's [S] on the site the paper's
@@ -18,7 +22,7 @@ import numpy as np
 
 from .._checks import check_finite, check_nonnegative
 from ..meanfield import avalanches, mean_entropies, n_thermal, solve
-from ..models.lattice import _check_kind, assign_orbitals, orbital_radii, orbitals, sites
+from ..models import QPPhase, RandomKey, as_model, assign_orbitals, check_realization
 
 __all__ = ["collar_radius", "EntropyMap", "entropy_map", "CollarRadii", "failed_collar_radii"]
 
@@ -76,9 +80,9 @@ class EntropyMap(NamedTuple):
     """Mean-field solution of one realization with its orbitals placed on sites (Fig. 4).
 
     Attributes:
-        sites: (N, 2) lattice coordinates n = (n1, n2) (order of :func:`sites`).
+        sites: (N, d) site positions (the model's site order).
         entropy: (N,) [S] (nats) of the orbital labelled by each site (A13).
-        radius: (N,) radius |n1| + |n2| of each site.
+        radius: (N,) distance of each site to the grain (|n1| + |n2| on the lattices).
         site_of: (N,) site index of each orbital (ascending energy), from
             :func:`assign_orbitals`.
         g: (N,) dressed couplings per orbital (ascending energy).
@@ -100,29 +104,50 @@ class EntropyMap(NamedTuple):
     collar: float
 
 
-def entropy_map(R, W, *, g0=1.0, theta0=None, key=None, kind="qp", dist="goe"):
-    """[S_n] of one realization on the lattice sites (the paper's Fig. 4).
+def _geometric(model):
+    model = as_model(model)
+    if model.geometry is None or not hasattr(model, "orbitals"):
+        raise ValueError(f"model {model.name!r} has no geometry and orbitals (maps need a "
+                         "tight-binding model)")
+    return model
+
+
+def _orbital_radii(model, phi, how):
+    r = np.asarray(model.geometry.distance)
+    if how == "assignment":
+        return r[assign_orbitals(phi)]
+    if how == "centre":
+        return np.abs(np.asarray(phi)) ** 2 @ r
+    raise ValueError(f"how must be 'assignment' or 'centre', got {how!r}")
+
+
+def entropy_map(model, W, *, realization, g0=1.0, dist="goe"):
+    """[S_n] of one realization on the model's sites (the paper's Fig. 4).
 
     Orbitals from dense ``eigh`` (all eigenvectors are needed for the labelling), bare
     couplings g0 |phi_k(0)| (eq. 18), the mean-field solution, and each orbital placed on
     the site given by the assignment rule (:func:`assign_orbitals`). Host-side.
 
     Args:
-        R, W, g0, theta0, key, kind: see :func:`bare_couplings`.
+        model: a model with geometry (an int R: the paper's lattice).
+        W: potential strength >= 0.
+        realization: :class:`~jaxmf.models.QPPhase` or :class:`~jaxmf.models.RandomKey`.
+        g0: grain coupling scale >= 0.
         dist: ptilde family for eta and [S].
 
     Returns:
         :class:`EntropyMap`.
     """
+    model = _geometric(model)
     check_nonnegative("g0", g0, finite=True)
-    _, phi = orbitals(R, W, theta0=theta0, key=key, kind=kind)
+    _, phi = model.orbitals(W, realization)
     phi = np.asarray(phi)
-    res = solve(float(g0) * np.abs(phi[:, 0]), dist)
+    res = solve(float(g0) * np.abs(phi[:, model.geometry.grain]), dist)
     site_of = assign_orbitals(phi)
-    s = sites(R)
+    s = model.geometry.positions
     entropy = np.empty(len(s))
     entropy[site_of] = np.asarray(mean_entropies(res, dist))
-    radius = np.abs(s).sum(-1)
+    radius = np.asarray(model.geometry.distance)
     collar = collar_radius(res.g, radius[site_of], res.eta_tot)
     return EntropyMap(s, entropy, radius, site_of, np.asarray(res.g),
                       float(res.eta_tot), bool(avalanches(res)),
@@ -145,35 +170,39 @@ class CollarRadii(NamedTuple):
     n_thermal: np.ndarray
 
 
-def failed_collar_radii(R, W, *, g0=1.0, theta0=None, keys=None, kind="qp", dist="goe",
-                        d_g=8, eps=0.1, how="assignment"):
+def failed_collar_radii(model, W, *, realizations, g0=1.0, dist="goe", d_g=8, eps=0.1,
+                        how="assignment"):
     """Collar radius (eq. 20) of a set of realizations; NaN where they avalanche.
 
-    For each realization: orbitals by dense ``eigh``, orbital radii
-    (:func:`orbital_radii`), the mean-field solution and :func:`collar_radius`. A
+    For each realization: orbitals by dense ``eigh``, orbital radii (distance to the
+    grain of the assigned site, or the orbital's mean distance), the mean-field solution and :func:`collar_radius`. A
     collar is only meaningful for a failed avalanche, so avalanching realizations give
     NaN. Host loop over realizations (the assignment is not jittable).
 
     Args:
-        R, W, g0, kind, dist: as in :func:`entropy_map`.
-        theta0: (M,) QP phases (kind="qp").
-        keys: (M,) PRNG keys (kind="random").
+        model, W, g0, dist: as in :func:`entropy_map`.
+        realizations: a batch of realizations, ``QPPhase(theta0 (M,))`` or
+            ``RandomKey(keys (M,))``.
         d_g, eps: see :func:`collar_radius`.
         how: orbital radius rule, "assignment" (the paper's labelling) or "centre".
 
     Returns:
         :class:`CollarRadii`.
     """
-    _check_kind(kind, theta0, keys)
-    items = np.atleast_1d(np.asarray(theta0, np.float64)) if kind == "qp" else keys
+    model = _geometric(model)
+    if check_realization(model, realizations) == "qp":
+        batch = [QPPhase(t) for t in np.atleast_1d(np.asarray(realizations.theta0, float))]
+    else:
+        batch = [RandomKey(k) for k in realizations.key]
+    if how not in ("assignment", "centre"):
+        raise ValueError(f"how must be 'assignment' or 'centre', got {how!r}")
     out = {"collar": [], "eta_tot": [], "avalanche": [], "n_thermal": []}
-    for item in items:
-        kw = {"theta0": item} if kind == "qp" else {"key": item}
-        _, phi = orbitals(R, W, kind=kind, **kw)
+    for real in batch:
+        _, phi = model.orbitals(W, real)
         phi = np.asarray(phi)
-        res = solve(float(g0) * np.abs(phi[:, 0]), dist)
+        res = solve(float(g0) * np.abs(phi[:, model.geometry.grain]), dist)
         aval = bool(avalanches(res))
-        rc = collar_radius(res.g, orbital_radii(phi, R, how=how), res.eta_tot,
+        rc = collar_radius(res.g, _orbital_radii(model, phi, how), res.eta_tot,
                            d_g=d_g, eps=eps)
         out["collar"].append(np.nan if aval else float(rc))
         out["eta_tot"].append(float(res.eta_tot))

@@ -1,9 +1,9 @@
-"""Mean field of single 2D lattice realizations: eta_tot(W, g0), its derivatives, W_th.
+"""Mean field of single model realizations: eta_tot(W, g0), its derivatives, W_th.
 
-For one realization of the 2D model (Sec. VII, eq. 15-18) the total enhancement
-eta_tot (eq. 14) is a function of the potential strength W and the grain coupling g0.
-:func:`eta_tot` composes :func:`jaxmf.models.lattice.bare_couplings` with
-:func:`jaxmf.solve`, so ``jax.grad`` differentiates through the eigen-decomposition
+For one realization of any model (:mod:`jaxmf.models.contract`; the paper's 2D lattice,
+Sec. VII, eq. 15-18, by default) the total enhancement eta_tot (eq. 14) is a function
+of the potential strength W and the grain coupling g0. :func:`eta_tot` composes the
+model's couplings with :func:`jaxmf.solve`, so ``jax.grad`` differentiates through the eigen-decomposition
 (first-order perturbation theory of |phi_k(0)| via ``eigh``) and through the fixed point
 (implicit function theorem, no unrolled iterations).
 
@@ -23,7 +23,7 @@ flag eta_tot > N log 2 / 2 (eq. 19) to a bracket [W_aval, W_fail] of relative wi
 width) extrapolated linearly to u = 0 gives the fold W_fold, with an error ~ C h^(3/2)
 (C ~ 0.07 measured at W_c ~ 67, R = 8) and an error bar from the two spacings.
 Bisection alone is cheaper per step than the gradient (which needs all eigenvectors,
-see :func:`jaxmf.models.lattice.origin_spectrum`), so the gradient is used once, at
+see :mod:`jaxmf.models.spectral`), so the gradient is used once, at
 the end, where it is worth most: W_fold is ~100x more precise than the bracket and the
 slope at W_fail confirms a fold (it diverges like (W - W_c)^(-1/2)).
 
@@ -45,51 +45,54 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._checks import check_finite, check_int, check_nonnegative, check_radius
+from .._checks import check_finite, check_int, check_nonnegative
 from .._status import Status
 from ..meanfield import avalanches, solve
-from ..models import lattice
+from ..models import QPPhase, as_model, check_realization
+from ..models.spectral import resolve_method
 from ..resonance import check_dist
 
 __all__ = ["eta_tot", "ThresholdResult", "threshold_W", "ThresholdMap", "qp_threshold_map",
            "SupThreshold", "sup_threshold"]
 
 
-def eta_tot(R, W, *, g0=1.0, theta0=None, key=None, kind="qp", dist="goe", method="auto"):
-    """eta_tot (eq. 14) of one lattice realization, differentiable in W and g0.
+def eta_tot(model, W, *, realization, g0=1.0, dist="goe", method="auto"):
+    """eta_tot (eq. 14) of one model realization, differentiable in W and g0.
 
-    ``jax.grad(eta_tot, argnums=1)(R, W, theta0=...)`` is d eta_tot / dW through the
-    eigen-decomposition and the fixed point (implicit); NaN at an avalanche threshold
-    (stability < ``jaxmf.meanfield.GRAD_MARGIN``), where the derivative diverges.
-    jit with R (and kind, dist, method) static; vmaps over W, g0, theta0, key.
+    ``jax.grad(eta_tot, argnums=1)(model, W, realization=QPPhase(t))`` is
+    d eta_tot / dW through the eigen-decomposition and the fixed point (implicit); NaN
+    at an avalanche threshold (stability < ``jaxmf.meanfield.GRAD_MARGIN``), where the
+    derivative diverges. jit with the model (and dist, method) static; vmaps over W,
+    g0 and the realization.
 
     Args:
-        R: lattice radius (static int).
+        model: a model of :mod:`jaxmf.models.contract` (an int R: the paper's lattice).
         W: potential strength >= 0.
+        realization: :class:`~jaxmf.models.QPPhase` or :class:`~jaxmf.models.RandomKey`.
         g0: grain coupling scale >= 0 (eq. 18).
-        theta0, key, kind, method: see :func:`jaxmf.models.lattice.bare_couplings`.
         dist: ptilde family, "goe" or "poisson".
+        method: spectral route (:mod:`jaxmf.models.spectral`).
 
     Returns:
         scalar eta_tot.
     """
-    g = lattice.bare_couplings(R, W, g0=g0, theta0=theta0, key=key, kind=kind, method=method)
+    model = as_model(model)
+    g = model.couplings(W, g0, realization, method=method)
     return solve(g, dist).eta_tot
 
 
 # --------------------------------------------------------------------------- shared search
 @functools.cache
-def _functions(R, dist, method):
+def _functions(model, dist, method):
     """Jitted, batched (W[M], g0, theta0[M]) -> (eta_tot, avalanche, converged) and the
-    slope d eta_tot / dW, for QP realizations at radius R."""
+    slope d eta_tot / dW, for QP realizations of the model."""
     def one(W, g0, theta0):
-        g = lattice.bare_couplings(R, W, g0=g0, theta0=theta0, kind="qp", method=method)
-        res = solve(g, dist)
+        res = solve(model.couplings(W, g0, QPPhase(theta0), method=method), dist)
         return res.eta_tot, avalanches(res), res.converged
 
     def slope(W, g0, theta0):
-        return jax.grad(lambda w: eta_tot(R, w, g0=g0, theta0=theta0, dist=dist,
-                                          method=method))(W)
+        return jax.grad(lambda w: eta_tot(model, w, g0=g0, realization=QPPhase(theta0),
+                                          dist=dist, method=method))(W)
 
     return (jax.jit(jax.vmap(one, in_axes=(0, None, 0))),
             jax.jit(jax.vmap(slope, in_axes=(0, None, 0))))
@@ -169,10 +172,11 @@ def _search(flag, grid, M, rtol, max_rounds):
     return lo, hi, status
 
 
-def _check_search(R, theta0, g0, dist, method, rtol):
-    check_radius(R)
+def _check_search(model, theta0, g0, dist, method, rtol):
+    model = as_model(model)
+    check_realization(model, QPPhase(0.0))
     check_dist(dist)
-    lattice.resolve_method(method, 1)
+    resolve_method(method, 1)
     theta = np.asarray(theta0, np.float64)
     check_finite("theta0", theta)
     if theta.ndim > 1:
@@ -180,7 +184,7 @@ def _check_search(R, theta0, g0, dist, method, rtol):
     check_nonnegative("g0", g0, finite=True)
     if not (np.isscalar(rtol) and rtol > 0):
         raise ValueError(f"rtol must be a number > 0, got {rtol!r}")
-    return theta
+    return model, theta
 
 
 # --------------------------------------------------------------------------- one phase
@@ -216,7 +220,7 @@ class ThresholdResult(NamedTuple):
     n_solves: np.ndarray
 
 
-def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan=41,
+def threshold_W(model, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan=41,
                 rtol=1e-9, refine=True, max_rounds=200, method="auto") -> ThresholdResult:
     """Avalanche threshold in W of QP realizations: where the avalanche flag turns off.
 
@@ -230,7 +234,8 @@ def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan
     avalanches. The QP threshold of the paper is W_th = sup over theta0 of this value.
 
     Args:
-        R: lattice radius (static int).
+        model: a model with QP realizations (:mod:`jaxmf.models.contract`; an int R:
+            the paper's lattice).
         theta0: QP phase offset(s), scalar or 1D.
         g0: grain coupling scale.
         dist: ptilde family.
@@ -239,19 +244,19 @@ def threshold_W(R, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan
             ~1e-12 errors and the solver's smallest root is ill-conditioned at the fold).
         refine: compute W_fold from the gradient (3 gradient evaluations).
         max_rounds: cap on bisection steps.
-        method: couplings path (see :func:`jaxmf.models.lattice.origin_spectrum`).
+        method: spectral route (:mod:`jaxmf.models.spectral`).
 
     Returns:
         :class:`ThresholdResult`, fields shaped like ``theta0``.
     """
-    theta = _check_search(R, theta0, g0, dist, method, rtol)
+    model, theta = _check_search(model, theta0, g0, dist, method, rtol)
     if not (0 <= W_min < W_max < np.inf):
         raise ValueError(f"need 0 <= W_min < W_max < inf, got W_min={W_min!r}, "
                          f"W_max={W_max!r}")
     check_int("n_scan", n_scan, 2)
     scalar = theta.ndim == 0
     theta = np.atleast_1d(theta)
-    evaluate, slope = _functions(int(R), dist, method)
+    evaluate, slope = _functions(model, dist, method)
     M = len(theta)
     g0 = jnp.float64(g0)
     n_solves = np.zeros(M, np.int64)
@@ -303,7 +308,7 @@ def _fold_from_gradient(slopes, a, b, ok, W_max):
 
 # --------------------------------------------------------------------------- threshold maps
 class ThresholdMap(NamedTuple):
-    """W_th(theta0) of QP lattices on a set of phases (:func:`qp_threshold_map`).
+    """W_th(theta0) of QP realizations on a set of phases (:func:`qp_threshold_map`).
 
     Attributes:
         theta0: (M,) phases.
@@ -321,9 +326,10 @@ class ThresholdMap(NamedTuple):
     rtol: float
 
 
-def qp_threshold_map(R, theta0, *, g0=1.0, W_grid=None, rtol=1e-3, dist="goe",
+def qp_threshold_map(model, theta0, *, g0=1.0, W_grid=None, rtol=1e-3, dist="goe",
                      method="auto", max_rounds=200) -> ThresholdMap:
-    """W_th(theta0) of QP lattices: the largest W at which the realization avalanches.
+    """W_th(theta0) of QP realizations of ``model`` (an int R: the paper's lattice): the
+    largest W at which the realization avalanches.
 
     Scans ``W_grid`` (ascending; default geometric 20..2000, ratio 1.1) for every theta0,
     takes the largest grid W that avalanches and bisects the flag between it and the next
@@ -335,11 +341,12 @@ def qp_threshold_map(R, theta0, *, g0=1.0, W_grid=None, rtol=1e-3, dist="goe",
     Returns:
         :class:`ThresholdMap`.
     """
-    theta0 = np.atleast_1d(_check_search(R, theta0, g0, dist, method, rtol))
+    model, theta0 = _check_search(model, theta0, g0, dist, method, rtol)
+    theta0 = np.atleast_1d(theta0)
     Wg = np.geomspace(20.0, 2000.0, 49) if W_grid is None else np.asarray(W_grid, float)
     if Wg.ndim != 1 or Wg.size < 2 or np.any(np.diff(Wg) <= 0) or Wg[0] < 0:
         raise ValueError("W_grid must be an ascending 1D grid of W >= 0 with >= 2 points")
-    evaluate, _ = _functions(int(R), dist, method)
+    evaluate, _ = _functions(model, dist, method)
     M = len(theta0)
     g0 = jnp.float64(g0)
 
@@ -372,9 +379,11 @@ class SupThreshold(NamedTuple):
     zooms: tuple
 
 
-def sup_threshold(R, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, shrink=8.0,
+def sup_threshold(model, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, shrink=8.0,
                   rtol=1e-4, dist="goe", method="auto", W_grid=None) -> SupThreshold:
     """sup_theta0 W_th(theta0) by a coarse theta0 grid and zooms on its best cells.
+
+    ``model``: a model with QP realizations (an int R: the paper's lattice).
 
     W_th(theta0) is rough, with narrow resonant spikes (docs/lattice.md): a uniform grid
     underestimates the supremum. The ``n_starts`` best points of a uniform grid of
@@ -390,7 +399,8 @@ def sup_threshold(R, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, s
     check_int("n_theta", n_theta, 1)
     check_int("n_zoom", n_zoom, 0)
     th = np.arange(n_theta) * 2 * np.pi / n_theta
-    coarse = qp_threshold_map(R, th, g0=g0, rtol=rtol, dist=dist, method=method,
+    model = as_model(model)
+    coarse = qp_threshold_map(model, th, g0=g0, rtol=rtol, dist=dist, method=method,
                               W_grid=W_grid)
     Wc = np.where(np.isfinite(coarse.W_th), coarse.W_th, -np.inf)
     if not np.isfinite(Wc).any():
@@ -404,7 +414,7 @@ def sup_threshold(R, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, s
         new_centres = []
         for c in centres:
             t = c + np.linspace(-h, h, n_local)
-            m = qp_threshold_map(R, t, g0=g0, rtol=rtol, dist=dist,
+            m = qp_threshold_map(model, t, g0=g0, rtol=rtol, dist=dist,
                                  method=method, W_grid=local_grid)
             if np.any(m.status == Status.AVALANCHE_AT_MAX):
                 raise RuntimeError("a phase avalanches at 4x the coarse maximum; widen W_grid")

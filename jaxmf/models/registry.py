@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import importlib
 
+from .._checks import check_int
 from .chain1d import chain1d
 from .contract import Model
 from .cubic import cubic
@@ -78,7 +79,8 @@ def models_for(model, R):
         raise ValueError("R (sizes) is required when model is a family R -> model")
     out = []
     for r in _as_list(R):
-        m = model(int(r))
+        r = check_int("R (size of the model family)", r, 0)
+        m = model(r)
         if not isinstance(m, Model):
             raise TypeError(f"the model family returned {type(m).__name__} for R={r}, "
                             "not a jaxmf.models.Model")

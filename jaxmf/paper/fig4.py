@@ -8,6 +8,7 @@ import numpy as np
 
 from ..analysis.lattice_maps import EntropyMap, entropy_map
 from .report import AGREES, DIFFERS, Row, stage
+from ..models import QPPhase
 
 TITLE = "Fig. 4: entropy maps"
 QUICK: dict = {}
@@ -22,7 +23,7 @@ def compute(quick: bool, workdir: Path, progress: bool = False):
     maps = []
     for W in Ws:
         stage(progress, f"entropy map R = {R}, W = {W:g}")
-        maps.append(entropy_map(R, W, theta0=theta0)._asdict())
+        maps.append(entropy_map(R, W, realization=QPPhase(theta0))._asdict())
     aval = {W: bool(m["avalanche"]) for W, m in zip(Ws, maps)}
     rows = [Row(
         "Fig. 4: at W = 45 (R = 15, theta0 = 2.954, g0 = 1) the avalanche fails, only "

@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..._checks import check_int, check_radius
+from ..._checks import check_int
 from .moves import shells
 
 __all__ = ["CalmProfile", "calm_profile", "TailFit", "fit_tail"]
@@ -46,26 +46,28 @@ def _offsets(V, d, k):
     return v if k == 0 else v - V[:, :1]
 
 
-def calm_profile(V, R, r_max=4, widths=(1.0, 3.0, 10.0)) -> CalmProfile:
+def calm_profile(V, model, r_max=4, widths=(1.0, 3.0, 10.0)) -> CalmProfile:
     """How calm the neighbourhood of the grain is, shell by shell.
 
     Args:
         V: (M, N) potentials (e.g. ``SubsetEstimate.conditional_V``), hopping t = 1.
-        R: lattice radius.
-        r_max: last shell d = |n1| + |n2| reported (at most R).
+        model: a model with geometry (an int R: the paper's lattice).
+        r_max: last shell d reported (distance to the grain; |n1| + |n2| on the paper's
+            lattice), at most the largest distance.
         widths: resonance widths a for the counts.
 
     Returns:
         :class:`CalmProfile`.
     """
-    d = shells(R)
+    d = shells(model)
     check_int("r_max", r_max, 0)
+    R = int(d.max())
     V = np.asarray(V, float)
     if V.ndim != 2 or V.shape[1] != d.size:
         raise ValueError(f"V must have shape (M, N) with N = {d.size} for R = {R}, "
                          f"got {V.shape}")
     rms, med = [], []
-    for k in range(min(r_max, check_radius(R)) + 1):
+    for k in range(min(r_max, R) + 1):
         v = _offsets(V, d, k)
         rms.append(float(np.sqrt(np.mean(v ** 2))))
         med.append(float(np.median(np.abs(v))))

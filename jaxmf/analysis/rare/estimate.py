@@ -8,7 +8,8 @@ simulation (:mod:`~jaxmf.analysis.rare.subset`) on the critical grain coupling l
 :mod:`~jaxmf.analysis.rare.moves`; independent replicas give the error bar.
 :func:`f_aval_tail` runs it over a W grid (one :class:`TailRow` per (W, g0)), and
 :func:`reliable` says which rows are trusted. :func:`plain_estimate` is plain Monte Carlo
-from an independent sampler (``lattice.bare_couplings(kind="random")``) for checks.
+from an independent sampler (the model's own ``couplings(W, g0, RandomKey(key))``) for
+checks. Every function takes a tight-binding model (an int R: the paper's lattice).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ import numpy as np
 import scipy.special
 
 from ... import _runs
-from ..._checks import check_int, check_nonnegative, check_radius
+from ..._checks import check_int, check_nonnegative
 from ..._io import write_json
 from ...meanfield import avalanches, solve
-from ...models import lattice
+from ...models import RandomKey, as_model, square
 from ...resonance import check_dist
 from . import subset
 from .critical import gaussian_scorer
@@ -90,7 +91,7 @@ def _check_couplings(g0):
     return g0
 
 
-def subset_estimate(R, W, *, key, g0=(1.0,), n=500, replicas=4, p0=0.1,
+def subset_estimate(model, W, *, key, g0=(1.0,), n=500, replicas=4, p0=0.1,
                     max_levels=MAX_LEVELS, moves="lattice", dist="goe", method="auto",
                     chunk=None, n_bisect=20, bracket=(-20.0, 20.0), thin=THIN,
                     progress=False) -> SubsetEstimate:
@@ -107,7 +108,7 @@ def subset_estimate(R, W, *, key, g0=(1.0,), n=500, replicas=4, p0=0.1,
     the O(1/n) bias of each run).
 
     Args:
-        R: lattice radius (static int).
+        model: a tight-binding model (an int R: the paper's lattice).
         W: disorder strength > 0.
         key: JAX PRNG key (the estimate is a deterministic function of it).
         g0: grain couplings (> 0) to report.
@@ -129,28 +130,29 @@ def subset_estimate(R, W, *, key, g0=(1.0,), n=500, replicas=4, p0=0.1,
     Returns:
         :class:`SubsetEstimate`.
     """
-    check_radius(R)
+    model = as_model(model)
     check_nonnegative("W", W, strictly_positive=True, finite=True)
     g0 = _check_couplings(g0)
     check_int("replicas", replicas, 1)
     check_dist(dist)
-    propose = proposal(R, moves)
+    propose = proposal(model, moves)
     t0 = time.time()
-    parts = [_replica(R, W, jax.random.fold_in(key, r), g0, n=n, p0=p0,
+    parts = [_replica(model, W, jax.random.fold_in(key, r), g0, n=n, p0=p0,
                       max_levels=max_levels, propose=propose, thin=thin, chunk=chunk,
                       dist=dist, method=method, bracket=bracket, n_bisect=n_bisect,
                       progress=r if progress else None) for r in range(replicas)]
     return _combine(g0, W, parts, time.time() - t0)
 
 
-def _replica(R, W, key, g0, *, n, p0, max_levels, propose, thin, chunk, dist, method,
+def _replica(model, W, key, g0, *, n, p0, max_levels, propose, thin, chunk, dist, method,
              bracket, n_bisect, progress):
     """One subset-simulation replica (key = the replica's key) as a dict of arrays:
     estimate (G,), levels, acceptance, distinct, conditional (n, N) potentials / W,
     last threshold, n_evals, unconverged, floor, seconds. ``progress``: None, or the
     replica index to print per level."""
     t0 = time.time()
-    score_fn = gaussian_scorer(R, dist=dist, method=method, bracket=bracket,
+    model = as_model(model)
+    score_fn = gaussian_scorer(model, dist=dist, method=method, bracket=bracket,
                                n_bisect=n_bisect)
     bad = [0]
 
@@ -162,9 +164,9 @@ def _replica(R, W, key, g0, *, n, p0, max_levels, propose, thin, chunk, dist, me
     cb = None
     if progress is not None:
         def cb(level, b):
-            print(f"  R={R} W={W:g} replica {progress}: level {level}, "
+            print(f"  R={model.label} W={W:g} replica {progress}: level {level}, "
                   f"log g0_c <= {b:.4f}", flush=True)
-    run = subset.run(score, lattice.num_sites(R), key=key, n=n, p0=p0,
+    run = subset.run(score, model.N, key=key, n=n, p0=p0,
                      stop=float(np.log(g0.min())), max_levels=max_levels, propose=propose,
                      thin=thin, chunk=chunk or max(1, int(round(n * p0))), progress=cb)
     # avalanche iff log g0 > log g0_c; P(log g0_c = log g0) = 0
@@ -172,7 +174,8 @@ def _replica(R, W, key, g0, *, n, p0, max_levels, propose, thin, chunk, dist, me
             "levels": len(run.thresholds),
             "acceptance": float(np.nanmean(run.acceptance)) if len(run.acceptance) else np.nan,
             "distinct": float(np.min(run.distinct)) if len(run.distinct) else 1.0,
-            "conditional": 2.0 * scipy.special.ndtr(run.samples) - 1.0,
+            "conditional": np.asarray(model.potential_from_uniform(
+                scipy.special.ndtr(run.samples), 1.0)),
             "last": run.thresholds[-1] if len(run.thresholds) else np.inf,
             "n_evals": int(run.n_evals), "unconverged": int(bad[0]),
             "floor": p0 ** len(run.thresholds) / n, "seconds": time.time() - t0}
@@ -205,16 +208,16 @@ class PlainEstimate(NamedTuple):
     hits: int
 
 
-def plain_estimate(R, W, *, key, g0=1.0, n=1000, dist="goe", method="auto",
+def plain_estimate(model, W, *, key, g0=1.0, n=1000, dist="goe", method="auto",
                    chunk=128) -> PlainEstimate:
-    """Plain Monte Carlo f_aval from ``lattice.bare_couplings(kind="random")`` draws.
+    """Plain Monte Carlo f_aval from the model's random draws (``RandomKey``).
 
     Independent of the subset-simulation sampler (a different sampler of the same law,
     the avalanche flag of :func:`jaxmf.meanfield.avalanches` instead of log g0_c); for
     checks.
 
     Args:
-        R: lattice radius.
+        model: a model with random realizations (an int R: the paper's lattice).
         W: disorder strength >= 0.
         key: JAX PRNG key (``split(key, n)`` gives the draws).
         g0: grain coupling scale >= 0.
@@ -225,13 +228,13 @@ def plain_estimate(R, W, *, key, g0=1.0, n=1000, dist="goe", method="auto",
     Returns:
         :class:`PlainEstimate`.
     """
-    check_radius(R)
+    model = as_model(model)
     check_nonnegative("W", W, finite=True)
     check_int("n", n, 1)
     check_int("chunk", chunk, 1)
     check_dist(dist)
-    f = jax.jit(jax.vmap(lambda k: lattice.bare_couplings(R, W, g0=g0, key=k, kind="random",
-                                                          method=method)))
+    check_nonnegative("g0", g0, finite=True)
+    f = jax.jit(jax.vmap(lambda k: model.couplings(W, g0, RandomKey(k), method=method)))
     keys = jax.random.split(key, n)
     hits = 0
     for i in range(0, n, chunk):
@@ -299,7 +302,7 @@ class TailRow(NamedTuple):
     thin: int
 
 
-def f_aval_tail(R, Ws, *, key, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1,
+def f_aval_tail(model, Ws, *, key, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1,
                 max_levels=MAX_LEVELS, moves="lattice", thin=THIN, dist="goe",
                 method="auto", progress=False,
                 callback: Callable[[TailRow], None] | None = None,
@@ -322,7 +325,8 @@ def f_aval_tail(R, Ws, *, key, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1,
     rows (process 0 writes ``rows.json`` and calls ``callback``).
 
     Args:
-        R: lattice radius.
+        model: a tight-binding model (an int R: the paper's lattice); rows carry its
+            size label as R.
         Ws: disorder strengths > 0.
         key: JAX PRNG key.
         g0, n, replicas, p0, max_levels, moves, thin, dist, method, progress: as in
@@ -335,20 +339,21 @@ def f_aval_tail(R, Ws, *, key, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1,
         list of :class:`TailRow`, one per (W, g0), W outer.
     """
     settings = dict(n=n, replicas=replicas, max_levels=max_levels, moves=moves, thin=thin)
+    model = as_model(model)
     if folder is not None:
-        return _shared_tail(folder, R, Ws, key, _check_couplings(g0), p0, dist, method,
+        return _shared_tail(folder, model, Ws, key, _check_couplings(g0), p0, dist, method,
                             settings, progress, callback)
     if _runs.layout().count > 1:
         raise ValueError("several processes share a rare-event run through files: "
                          "give f_aval_tail a folder on a shared filesystem")
     rows = []
     for W in Ws:
-        e = subset_estimate(R, float(W), key=_key_of(key, W), g0=g0, n=n,
+        e = subset_estimate(model, float(W), key=_key_of(key, W), g0=g0, n=n,
                             replicas=replicas, p0=p0, max_levels=max_levels, moves=moves,
                             thin=thin, dist=dist, method=method, progress=progress)
-        rows += _emit(_rows(R, W, e, settings), callback)
+        rows += _emit(_rows(model, W, e, settings), callback)
         if progress:
-            _say(R, W, e)
+            _say(model.label, W, e)
     return rows
 
 
@@ -356,14 +361,14 @@ def _key_of(key, W):
     return jax.random.fold_in(key, int(round(1000 * W)))
 
 
-def _rows(R, W, e, settings):
-    prof = calm_profile(e.conditional_V, R)
+def _rows(model, W, e, settings):
+    prof = calm_profile(e.conditional_V, model)
     ref = np.array([W / np.sqrt(3.0)] + [W * np.sqrt(2.0 / 3.0)] * (len(prof.rms) - 1))
     rows = []
     for j, g in enumerate(e.g0):
         rep = e.replicas[:, j]
         rows.append(TailRow(
-            W=float(W), R=R, g0=float(g), f=float(e.f[j]),
+            W=float(W), R=model.label, g0=float(g), f=float(e.f[j]),
             reliable=reliable(rep, e.levels, settings["max_levels"]),
             stderr=float(e.stderr[j]), replicas=rep.tolist(), floor=e.floor,
             levels=e.levels.tolist(), acceptance=e.acceptance.tolist(),
@@ -422,20 +427,23 @@ def _read_part(key, path, rid, legacy=False):
         "unconverged", "floor", "seconds"))
 
 
-def _shared_tail(folder, R, Ws, key, g0, p0, dist, method, settings, progress, callback):
+def _shared_tail(folder, model, Ws, key, g0, p0, dist, method, settings, progress,
+                 callback):
     """:func:`f_aval_tail` through per-(W, replica) files in ``folder``, shared out over
     the processes (the run layer, :mod:`jaxmf._runs`); see there."""
-    check_radius(R)
     for W in Ws:
         check_nonnegative("W", W, strictly_positive=True, finite=True)
     check_int("replicas", settings["replicas"], 1)
     check_dist(dist)
-    propose = proposal(R, settings["moves"])
+    propose = proposal(model, settings["moves"])
     root = pathlib.Path(folder)
     typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-    params = {"R": int(R), "g0": g0.tolist(), "p0": p0, "dist": dist, "method": method,
+    params = {"R": model.label, "g0": g0.tolist(), "p0": p0, "dist": dist, "method": method,
               "key": np.asarray(jax.random.key_data(key) if typed else key).tolist(),
               **{k: v for k, v in settings.items() if k != "replicas"}}
+    if model.R is None or model.spec() != square(model.R).spec():
+        # (left out for the paper's lattice: the run id of runs stored before models)
+        params["model"] = model.spec()
     rid = _runs.run_id(params)
     wanted = [(float(W), r) for W in Ws for r in range(settings["replicas"])]
 
@@ -450,8 +458,8 @@ def _shared_tail(folder, R, Ws, key, g0, p0, dist, method, settings, progress, c
 
     def work(todo, where):
         for W, r in _runs.share(todo, where):
-            part = _replica(R, W, jax.random.fold_in(_key_of(key, W), r), g0, n=settings["n"],
-                            p0=p0, max_levels=settings["max_levels"], propose=propose,
+            part = _replica(model, W, jax.random.fold_in(_key_of(key, W), r), g0,
+                            n=settings["n"], p0=p0, max_levels=settings["max_levels"], propose=propose,
                             thin=settings["thin"], chunk=None, dist=dist, method=method,
                             bracket=(-20.0, 20.0), n_bisect=20,
                             progress=r if progress else None)
@@ -466,9 +474,9 @@ def _shared_tail(folder, R, Ws, key, g0, p0, dist, method, settings, progress, c
         parts = [_read_part((float(W), r), _part(root, W, r), rid, legacy)
                  for r in range(settings["replicas"])]
         e = _combine(g0, float(W), parts, float(sum(p["seconds"] for p in parts)))
-        rows += _emit(_rows(R, float(W), e, settings), callback if main else None)
+        rows += _emit(_rows(model, float(W), e, settings), callback if main else None)
         if progress and main:
-            _say(R, W, e)
+            _say(model.label, W, e)
     if main:
         write_json(root / "rows.json", {"parameters": {**params, "W": [float(W) for W in Ws],
                                                        "replicas": settings["replicas"]},

@@ -1,8 +1,9 @@
-"""Markov moves of subset simulation for the potentials of a random lattice.
+"""Markov moves of subset simulation for the potentials of a random tight-binding model.
 
 The sampler works in Gaussian variables: site n carries z_n ~ N(0, 1) and its potential
-is V_n = W (2 Phi(z_n) - 1), uniform on [-W, W] as in ``kind="random"`` of
-:mod:`jaxmf.models.lattice`. A move must leave N(0, I) (equivalently the uniform law of
+is V_n = W v_q(Phi(z_n)) (:func:`~jaxmf.analysis.rare.critical.potential_from_gaussian`;
+uniform on [-W, W] for the paper's lattice). Local moves act on the sites near the
+grain, by the model's own distance to the grain (``model.geometry.distance``). A move must leave N(0, I) (equivalently the uniform law of
 V) invariant; the chains of :func:`jaxmf.analysis.rare.subset.run` then accept a valid
 proposal iff it stays in the current level set.
 
@@ -21,14 +22,15 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.special
 
-from ..._checks import check_choice, check_int, check_radius
-from ...models import lattice
+from ..._checks import check_choice, check_int
+from ...models import as_model
 from . import subset
 
 __all__ = ["NEAR", "N_SCALES", "MOVES", "shells", "lattice_moves", "proposal"]
 
 NEAR = 4
-"""Local moves act mostly on the shells d = |n1| + |n2| <= NEAR around the grain."""
+"""Local moves act mostly on the shells d <= NEAR around the grain (d: bonds to the
+grain, |n1| + |n2| on the paper's lattice)."""
 
 N_SCALES = 14
 """Local step sizes 2^-j, j = 0 .. N_SCALES - 1, in units of W."""
@@ -37,16 +39,23 @@ MOVES = ("lattice", "pcn")
 """The move sets of :func:`proposal`: lattice moves (default) or isotropic pCN only."""
 
 
-def shells(R):
-    """Shell index d = |n1| + |n2| (lattice distance from the grain's site) of each site.
+def shells(model):
+    """Shell index d of each site: its distance (bonds) to the grain's site.
+
+    Args:
+        model: a model with geometry (an int R: the paper's lattice, d = |n1| + |n2|).
 
     Returns:
-        (N,) int numpy array in the order of ``lattice.sites(R)``.
+        (N,) int numpy array in the model's site order.
     """
-    return np.abs(lattice.sites(check_radius(R))).sum(axis=-1)
+    model = as_model(model)
+    if model.geometry is None:
+        raise ValueError(f"model {model.name!r} has no geometry: local moves need the "
+                         "sites' distances to the grain")
+    return np.asarray(model.geometry.distance)
 
 
-def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5, wrap=True):
+def lattice_moves(model, near=NEAR, local_fraction=0.5, block_fraction=0.5, wrap=True):
     """Metropolis moves for subset simulation of the lattice potentials, in z variables.
 
     V_n = W (2 Phi(z_n) - 1) with z ~ N(0, I). A mixture, chosen per proposal
@@ -69,7 +78,7 @@ def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5, wrap=Tru
       where the seed put it, and populations coalesce to one ancestor).
 
     Args:
-        R: lattice radius.
+        model: a model with geometry (an int R: the paper's lattice).
         near: shells d <= near receive most single-site moves.
         local_fraction: probability of a local move instead of pCN.
         block_fraction: probability that a local move is a block shift.
@@ -80,7 +89,7 @@ def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5, wrap=Tru
         for :func:`~jaxmf.analysis.rare.subset.run` (``scaled`` marks the pCN
         proposals, on which sigma is adapted).
     """
-    d = shells(R)
+    d = shells(model)
     check_int("near", near, 0)
     for name, x in (("local_fraction", local_fraction), ("block_fraction", block_fraction)):
         if not 0.0 <= float(x) <= 1.0:
@@ -112,9 +121,9 @@ def lattice_moves(R, near=NEAR, local_fraction=0.5, block_fraction=0.5, wrap=Tru
     return propose
 
 
-def proposal(R, moves="lattice"):
-    """The ``propose`` callable of move set ``moves`` (one of :data:`MOVES`) for radius R:
+def proposal(model, moves="lattice"):
+    """The ``propose`` callable of move set ``moves`` (one of :data:`MOVES`) for a model:
     :func:`lattice_moves` (``"lattice"``) or plain pCN (``"pcn"``; it gets stuck below
     f ~ 1e-7 at R = 10, docs/rare_avalanches.md)."""
     check_choice("moves", moves, MOVES)
-    return subset.pcn if moves == "pcn" else lattice_moves(R)
+    return subset.pcn if moves == "pcn" else lattice_moves(model)
