@@ -21,7 +21,7 @@ import numpy as np
 import jaxmf
 from jaxmf.analysis import ensemble, thresholds
 from jaxmf.analysis.lattice_maps import entropy_map
-from jaxmf.models import QPPhase, RandomKey, lattice
+from jaxmf.models import QPPhase, lattice
 from jaxmf.plot.lattice import plot_fig4, plot_fig5
 
 # %% [markdown]

@@ -19,9 +19,7 @@ import numpy as np
 
 import jaxmf
 from jaxmf.analysis import ensemble, lattice_maps, thresholds
-from jaxmf.models import (QPPhase, TightBinding, couplings_from_hamiltonian,
-                          nearest_neighbour_bonds)
-
+from jaxmf.models import QPPhase, TightBinding, couplings_from_hamiltonian, nearest_neighbour_bonds
 
 # %% [markdown]
 # ## The model: sites, bonds, grain, potential of a phase

@@ -12,9 +12,16 @@ import numpy as np
 import pytest
 
 from jaxmf import avalanches, solve
-from jaxmf.analysis import ensemble, lattice_maps, thresholds
-from jaxmf.analysis import rare
-from jaxmf.models import Model, QPPhase, RandomKey, TightBinding, cubic, nearest_neighbour_bonds
+from jaxmf.analysis import ensemble, lattice_maps, rare, thresholds
+from jaxmf.models import (
+    Model,
+    QPPhase,
+    RandomKey,
+    TightBinding,
+    chain1d,
+    cubic,
+    nearest_neighbour_bonds,
+)
 
 
 class DecayingCouplings(Model):
@@ -118,3 +125,27 @@ def test_user_tight_binding_family_sweep(tmp_path):
                          n_draws=2, progress=False)
     np.testing.assert_allclose(res.eta_tot[0, 0], _direct(
         ladder(2), 6.0, 1.0, [QPPhase(t) for t in res.theta0]), rtol=1e-12)
+
+
+def test_cli_takes_builtin_and_user_models(tmp_path, capsys):
+    from jaxmf import cli
+
+    folder = tmp_path / "sweep"
+    status = cli.main(["sweep", "--model", "tests.test_any_model:ladder", "--R", "1",
+                       "--W", "6", "--samples", "2", "--out", str(folder), "--quiet"])
+    assert status == 0
+    res = ensemble.load(folder)
+    assert res.parameters["model"]["1"]["model"] == "tight-binding"
+    np.testing.assert_allclose(res.eta_tot[0, 0], _direct(
+        ladder(1), 6.0, 1.0, [QPPhase(t) for t in res.theta0]), rtol=1e-12)
+    out = tmp_path / "chain.json"
+    assert cli.main(["lattice", "--model", "chain", "--potential", "cosine", "--R", "5",
+                     "--W", "3", "--theta0", "0.4", "--out", str(out), "--quiet"]) == 0
+    import json
+
+    r = json.loads(out.read_text())["result"]
+    expected = float(solve(chain1d(5, "cosine").couplings(3.0, 1.0, QPPhase(0.4))).eta_tot)
+    assert r["N"] == 11 and r["eta_tot"] == pytest.approx(expected, rel=1e-12)
+    assert cli.main(["lattice", "--model", "nowhere:nothing", "--R", "1", "--W", "3",
+                     "--theta0", "0.4"]) == 2
+    assert "--model nowhere:nothing" in capsys.readouterr().err

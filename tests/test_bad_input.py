@@ -33,7 +33,8 @@ ENTRY = {
     "bare_couplings(g0)": (lambda x: lattice.bare_couplings(2, 5.0, g0=x, theta0=0.3), "g0"),
     "couplings_from_potential(g0)": (
         lambda x: lattice.couplings_from_potential(jnp.zeros(13), 2, g0=x), "g0"),
-    "lattice eta_tot(g0)": (lambda x: thresholds.eta_tot(2, 5.0, g0=x, realization=QPPhase(0.3)), "g0"),
+    "lattice eta_tot(g0)": (
+        lambda x: thresholds.eta_tot(2, 5.0, g0=x, realization=QPPhase(0.3)), "g0"),
 }
 
 

@@ -42,8 +42,10 @@ def test_hessian_in_the_bare_couplings():
 
 @pytest.mark.parametrize("R, method", [(4, "eigh"), (5, "fast")])
 def test_lattice_hessian_in_W_and_g0(R, method):
-    f = lambda p: thresholds.eta_tot(R, p[0], g0=p[1], realization=QPPhase(2.954),
-                                            method=method)  # noqa: E731
+    def f(p):
+        return thresholds.eta_tot(R, p[0], g0=p[1], realization=QPPhase(2.954),
+                                  method=method)
+
     p = jnp.array([90.0, 1.0])
     H = np.asarray(jax.hessian(f)(p))
     fd = _fd_of_grad(jax.grad(f), p, np.array([1e-3, 1e-5]))

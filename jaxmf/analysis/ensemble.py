@@ -283,7 +283,7 @@ def sweep(path, *, kind, W, R=None, model=None, g0=1.0, dist="goe", theta0=None,
     """
     pairs = models_for(model, R)
     models = dict(pairs)
-    for label, m in pairs:
+    for _, m in pairs:
         if kind in ("qp", "random") and kind not in m.kinds:
             raise ValueError(f"model {m.name!r} supports realization kinds {m.kinds}, "
                              f"got kind={kind!r}")

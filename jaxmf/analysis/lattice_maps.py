@@ -175,9 +175,10 @@ def failed_collar_radii(model, W, *, realizations, g0=1.0, dist="goe", d_g=8, ep
     """Collar radius (eq. 20) of a set of realizations; NaN where they avalanche.
 
     For each realization: orbitals by dense ``eigh``, orbital radii (distance to the
-    grain of the assigned site, or the orbital's mean distance), the mean-field solution and :func:`collar_radius`. A
-    collar is only meaningful for a failed avalanche, so avalanching realizations give
-    NaN. Host loop over realizations (the assignment is not jittable).
+    grain of the assigned site, or the orbital's mean distance), the mean-field solution
+    and :func:`collar_radius`. A collar is only meaningful for a failed avalanche, so
+    avalanching realizations give NaN. Host loop over realizations (the assignment is
+    not jittable).
 
     Args:
         model, W, g0, dist: as in :func:`entropy_map`.

@@ -3,9 +3,9 @@
 For one realization of any model (:mod:`jaxmf.models.contract`; the paper's 2D lattice,
 Sec. VII, eq. 15-18, by default) the total enhancement eta_tot (eq. 14) is a function
 of the potential strength W and the grain coupling g0. :func:`eta_tot` composes the
-model's couplings with :func:`jaxmf.solve`, so ``jax.grad`` differentiates through the eigen-decomposition
-(first-order perturbation theory of |phi_k(0)| via ``eigh``) and through the fixed point
-(implicit function theorem, no unrolled iterations).
+model's couplings with :func:`jaxmf.solve`, so ``jax.grad`` differentiates through the
+eigen-decomposition (first-order perturbation theory of |phi_k(0)| via ``eigh``) and
+through the fixed point (implicit function theorem, no unrolled iterations).
 
 Avalanche threshold of one QP realization (:func:`threshold_W`). On the failed side
 the physical (smallest) root of the scalar equation H = G(H) is a stable fixed point

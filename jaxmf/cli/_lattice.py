@@ -1,11 +1,12 @@
-"""``jaxmf lattice``: the mean field of one 2D lattice realization."""
+"""``jaxmf lattice``: the mean field of one realization of a lattice model (the paper's
+2D lattice by default; ``--model``)."""
 
 from __future__ import annotations
 
 import jax
 
 from ..meanfield import avalanche_flag, n_thermal, solve
-from ..models import lattice
+from ..models import QPPhase, RandomKey, lattice
 from ._args import finite, nonnegative, radius
 from ._verb import (
     Verb,
@@ -13,9 +14,11 @@ from ._verb import (
     add_dist,
     add_file,
     add_kind,
+    add_model,
     default,
     finish,
     kind_args,
+    model_at,
     not_converged,
     out_file,
     start,
@@ -25,7 +28,8 @@ from ._verb import (
 
 def arguments(p):
     p.add_argument("--R", type=radius, required=True,
-                   help="lattice radius R >= 0 (N = 2R^2 + 2R + 1 sites)")
+                   help="lattice radius R >= 0 (N = 2R^2 + 2R + 1 sites on the 2D lattice)")
+    add_model(p)
     p.add_argument("--W", type=nonnegative, required=True,
                    help="potential strength W (finite, >= 0)")
     p.add_argument("--theta0", type=finite, help="QP phase offset (needed for --kind qp)")
@@ -40,14 +44,16 @@ def arguments(p):
 def main(a, argv, state):
     kind_args(a)
     out = start(a, argv, out_file(a))
-    src = {"theta0": a.theta0} if a.kind == "qp" else {"key": jax.random.key(a.seed)}
-    g0 = lattice.bare_couplings(a.R, a.W, g0=a.g0, kind=a.kind, **src)
+    model = model_at(a, a.R)
+    real = QPPhase(a.theta0) if a.kind == "qp" else RandomKey(jax.random.key(a.seed))
+    g0 = model.couplings(a.W, a.g0, real)
     res = solve(g0, a.dist)
     N = int(g0.shape[-1])
     # every site is an l-bit (eq. 19 counts all N), also one whose coupling underflowed
     # to 0 at huge W, which solve would treat as absent
     underflowed = int((g0 == 0).sum()) if a.g0 > 0 else 0
-    r = {"model": "lattice2d", "R": a.R, "N": N, "W": a.W, "g0": a.g0,
+    r = {"model": "lattice2d" if a.model == "square" else model.spec(), "R": a.R, "N": N,
+         "W": a.W, "g0": a.g0,
          "kind": a.kind, "theta0": a.theta0, "seed": a.seed, "dist": a.dist,
          "eta_tot": float(res.eta_tot), "avalanche": bool(avalanche_flag(res.eta_tot, N)),
          "couplings_underflowed": underflowed,
@@ -66,7 +72,8 @@ def main(a, argv, state):
 
 
 VERB = Verb(
-    "lattice", "solve one 2D lattice realization (Sec. VII)",
-    "Solve the mean field of one realization of the 2D lattice model (Sec. VII): a QP "
-    "potential with phase --theta0, or an iid random one with --kind random --seed.",
+    "lattice", "solve one lattice realization (the 2D lattice of Sec. VII; --model)",
+    "Solve the mean field of one realization of a lattice model (by default the 2D "
+    "lattice of Sec. VII; --model chain|cubic|package.module:function): a QP potential "
+    "with phase --theta0, or an iid random one with --kind random --seed.",
     arguments, main)

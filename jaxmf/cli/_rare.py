@@ -11,7 +11,18 @@ import jax
 from ..analysis import rare
 from ._args import UsageError, count, integer, positive, radius, seed
 from ._processes import add_process_arguments, initialize_from_args
-from ._verb import Verb, add_common, add_dist, default, finish, out_file, start, yes
+from ._verb import (
+    Verb,
+    add_common,
+    add_dist,
+    add_model,
+    default,
+    finish,
+    model_at,
+    out_file,
+    start,
+    yes,
+)
 
 LEVEL_MULTIPLE = round(1.0 / default(rare.f_aval_tail, "p0"))
 METHOD = "subset simulation on log g0_c (jaxmf.analysis.rare.f_aval_tail)"
@@ -20,6 +31,7 @@ METHOD = "subset simulation on log g0_c (jaxmf.analysis.rare.f_aval_tail)"
 def arguments(p):
     fn = rare.f_aval_tail
     p.add_argument("--R", type=radius, required=True, help="lattice radius R >= 0")
+    add_model(p)
     p.add_argument("--W", type=positive, nargs="+", required=True,
                    help="disorder strengths (finite, > 0)")
     p.add_argument("--g0", type=positive, nargs="+", default=list(default(fn, "g0")),
@@ -78,8 +90,9 @@ def main(a, argv, state):
         out.say(f"R = {row.R}, W = {row.W:g}, g0 = {row.g0:g}: f_aval = {row.f:.4e} +- "
                 f"{row.stderr:.1e} (floor {row.floor:.1e}, reliable: {yes(row.reliable)})")
 
+    model = model_at(a, a.R)
     with contextlib.redirect_stdout(sys.stderr):
-        rare.f_aval_tail(a.R, a.W, key=jax.random.key(a.seed), g0=tuple(a.g0), n=a.n,
+        rare.f_aval_tail(model, a.W, key=jax.random.key(a.seed), g0=tuple(a.g0), n=a.n,
                          replicas=a.replicas, thin=a.thin, max_levels=a.max_levels,
                          dist=a.dist, progress=not a.quiet and where.index == 0,
                          callback=on_row, folder=folder)

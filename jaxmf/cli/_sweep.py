@@ -1,4 +1,4 @@
-"""``jaxmf sweep``: an ensemble sweep over W x R, resumable."""
+"""``jaxmf sweep``: an ensemble sweep of a model family over W x R, resumable."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ from ..models import lattice
 from ._args import count, nonnegative, radius
 from ._output import SUMMARY, check_folder
 from ._processes import add_process_arguments, initialize_from_args
-from ._verb import Verb, add_common, add_dist, add_kind, default, kind_args, start, unique
+from ._verb import (
+    Verb,
+    add_common,
+    add_dist,
+    add_kind,
+    add_model,
+    default,
+    kind_args,
+    model_family,
+    start,
+    unique,
+)
 
 
 def arguments(p):
@@ -16,6 +27,7 @@ def arguments(p):
                         "summary.json); rerun the same command to resume it")
     p.add_argument("--R", type=radius, nargs="+", required=True,
                    help="lattice radii (integers >= 0, no repeats)")
+    add_model(p)
     p.add_argument("--W", type=nonnegative, nargs="+", required=True,
                    help="potential strengths (finite, >= 0, no repeats)")
     add_kind(p, lattice.KINDS, "qp", "draws")
@@ -46,7 +58,9 @@ def main(a, argv, state):
     out = start(a, argv)
     extra = {"seed": a.seed} if a.kind == "random" else {}
     state["note"] = lambda: _finished(folder)
-    res = ensemble.sweep(folder, kind=a.kind, R=a.R, W=a.W, g0=a.g0, dist=a.dist,
+    family = model_family(a)
+    res = ensemble.sweep(folder, model=family, kind=a.kind, R=a.R, W=a.W, g0=a.g0,
+                         dist=a.dist,
                          n_draws=a.samples, progress=not a.quiet and where.index == 0,
                          **extra)
     if where.index:  # process 0 writes the summary and prints

@@ -1,4 +1,5 @@
-"""``jaxmf threshold``: the avalanche threshold W_th(theta0) of QP lattices."""
+"""``jaxmf threshold``: the avalanche threshold W_th(theta0) of QP realizations of a
+model (the paper's 2D lattice by default; ``--model``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,18 @@ import numpy as np
 from .._status import Status
 from ..analysis import thresholds
 from ._args import Failure, UsageError, finite, integer, nonnegative, positive, radius
-from ._verb import Verb, add_common, add_dist, add_file, default, finish, out_file, start
+from ._verb import (
+    Verb,
+    add_common,
+    add_dist,
+    add_file,
+    add_model,
+    default,
+    finish,
+    model_at,
+    out_file,
+    start,
+)
 
 _HINTS = {Status.AVALANCHE_AT_MAX: "; raise --W-max",
           Status.NO_AVALANCHE: "; lower --W-min or raise --g0",
@@ -17,6 +29,7 @@ _HINTS = {Status.AVALANCHE_AT_MAX: "; raise --W-max",
 def arguments(p):
     fn = thresholds.threshold_W
     p.add_argument("--R", type=radius, required=True, help="lattice radius R >= 0")
+    add_model(p)
     p.add_argument("--theta0", type=finite, nargs="+", required=True,
                    help="QP phase offsets (finite)")
     p.add_argument("--g0", type=nonnegative, default=default(fn, "g0"),
@@ -37,8 +50,9 @@ def arguments(p):
 def main(a, argv, state):
     if not a.W_min < a.W_max:
         raise UsageError(f"--W-min must be < --W-max, got {a.W_min:g} and {a.W_max:g}")
+    model = model_at(a, a.R)
     out = start(a, argv, out_file(a))
-    r = thresholds.threshold_W(a.R, np.asarray(a.theta0, float), g0=a.g0, dist=a.dist,
+    r = thresholds.threshold_W(model, np.asarray(a.theta0, float), g0=a.g0, dist=a.dist,
                                W_min=a.W_min, W_max=a.W_max, n_scan=a.n_scan, rtol=a.rtol)
     phases, bad = [], []
     for i, th in enumerate(a.theta0):

@@ -110,3 +110,40 @@ def kind_args(a):
 def unique(flag, values):
     if len(set(values)) != len(values):
         raise UsageError(f"{flag} must not repeat a value, got {values}")
+
+
+# --------------------------------------------------------------------------- models
+def add_model(p):
+    """``--model`` and ``--potential``: the model family the verb runs (the paper's 2D
+    lattice by default)."""
+    from ..models import FAMILIES
+
+    p.add_argument("--model", default="square", metavar="NAME",
+                   help=f"model family: one of {', '.join(FAMILIES)} (the 2D lattice of "
+                        "the paper, the 1D chain, the 3D octahedral lattice) or a family "
+                        "of yours as package.module:function (called with R); default: "
+                        "%(default)s")
+    p.add_argument("--potential", choices=("triangle", "cosine"), default=None,
+                   help="on-site potential of the built-in models: the paper's triangle "
+                        "wave or W cos(theta) (default: triangle)")
+
+
+def model_at(a, R):
+    """The model of ``--model``/``--potential`` at size R (UsageError if it cannot be
+    built)."""
+    from ..models import Model, family_from_name
+
+    try:
+        model = family_from_name(a.model, a.potential)(R)
+    except (ValueError, TypeError, ImportError) as err:
+        raise UsageError(f"--model {a.model}: {err}") from None
+    if not isinstance(model, Model):
+        raise UsageError(f"--model {a.model} returned {type(model).__name__}, not a "
+                         "jaxmf.models.Model")
+    return model
+
+
+def model_family(a):
+    """The family R -> model of ``--model``/``--potential`` (for sweeps over R)."""
+    model_at(a, 1)  # fails early, as a usage error, on a bad name
+    return lambda R: model_at(a, R)

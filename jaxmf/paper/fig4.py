@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from ..analysis.lattice_maps import EntropyMap, entropy_map
-from .report import AGREES, DIFFERS, Row, stage
 from ..models import QPPhase
+from .report import AGREES, DIFFERS, Row, stage
 
 TITLE = "Fig. 4: entropy maps"
 QUICK: dict = {}

@@ -459,7 +459,8 @@ def _shared_tail(folder, model, Ws, key, g0, p0, dist, method, settings, progres
     def work(todo, where):
         for W, r in _runs.share(todo, where):
             part = _replica(model, W, jax.random.fold_in(_key_of(key, W), r), g0,
-                            n=settings["n"], p0=p0, max_levels=settings["max_levels"], propose=propose,
+                            n=settings["n"], p0=p0, max_levels=settings["max_levels"],
+                            propose=propose,
                             thin=settings["thin"], chunk=None, dist=dist, method=method,
                             bracket=(-20.0, 20.0), n_bisect=20,
                             progress=r if progress else None)

@@ -3,9 +3,10 @@
 The sampler works in Gaussian variables: site n carries z_n ~ N(0, 1) and its potential
 is V_n = W v_q(Phi(z_n)) (:func:`~jaxmf.analysis.rare.critical.potential_from_gaussian`;
 uniform on [-W, W] for the paper's lattice). Local moves act on the sites near the
-grain, by the model's own distance to the grain (``model.geometry.distance``). A move must leave N(0, I) (equivalently the uniform law of
-V) invariant; the chains of :func:`jaxmf.analysis.rare.subset.run` then accept a valid
-proposal iff it stays in the current level set.
+grain, by the model's own distance to the grain (``model.geometry.distance``). A move
+must leave N(0, I) (equivalently the uniform law of V) invariant; the chains of
+:func:`jaxmf.analysis.rare.subset.run` then accept a valid proposal iff it stays in the
+current level set.
 
 Isotropic pCN moves alone fail deep in the tail: the avalanching potentials there are
 thin sets (a few near-resonances |V_n - V_m| ~ t around the grain, of width ~1 / W in
