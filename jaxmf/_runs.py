@@ -216,10 +216,18 @@ def read_unit(path, rid, *, legacy=False, fields=(), check=None) -> dict:
             the layout before run ids, vouched for by its manifest).
     """
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+        if not head:
+            raise DamagedUnit(path, "an empty file")
+        if head != b"PK\x03\x04":  # every .npz is a zip archive
+            raise DamagedUnit(path, "not an .npz file")
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
+    except DamagedUnit:
+        raise
     except Exception as err:  # noqa: BLE001  (BadZipFile, EOFError, OSError, zlib ...)
-        raise DamagedUnit(path, f"{type(err).__name__}: {err}") from None
+        raise DamagedUnit(path, f"cannot be read: {type(err).__name__}: {err}") from None
     stored = data.pop(RUN_ID, None)
     if stored is None and not legacy:
         raise ForeignUnit(path, "made without a run id (by another run or an older "

@@ -111,12 +111,14 @@ def _damage(p, how):
     return p.read_bytes()
 
 
-@pytest.mark.parametrize("how", ["truncated", "empty", "garbage", "fields missing"])
-def test_damaged_chunk_is_named_set_aside_and_recomputed(stored, tmp_path, how):
+@pytest.mark.parametrize("how, reason", [
+    ("truncated", "cannot be read: BadZipFile"), ("empty", "an empty file"),
+    ("garbage", "not an .npz file"), ("fields missing", "lacks the field")])
+def test_damaged_chunk_is_named_set_aside_and_recomputed(stored, tmp_path, how, reason):
     path, ref = _copy(stored, tmp_path)
     bad = _damage(path / "chunks" / CHUNK, how)
     # loading names the file and leaves its draws out
-    with pytest.warns(RuntimeWarning, match=f"{CHUNK} is damaged"):
+    with pytest.warns(RuntimeWarning, match=rf"{CHUNK} is damaged \({reason}"):
         part = ensemble.load(path)
     np.testing.assert_array_equal(part.complete[0, 0], [True, True, False, False])
     # resuming names it, keeps it as NAME.damaged and computes those draws again
@@ -186,3 +188,25 @@ def test_a_process_started_with_other_arguments_stops(monkeypatch):
         _runs.run_shared("test", _runs.run_id({"seed": 5}), lambda: [1, 2],
                          lambda plan, where: work.append(plan))
     assert work == []
+
+
+def test_the_command_line_says_it_in_one_line(tmp_path, capsys):
+    # as a user meets it: `jaxmf sweep` rerun on a damaged chunk, then after deleting
+    # the manifest with another --seed
+    from jaxmf import cli
+
+    folder = tmp_path / "sweep"
+    argv = ["sweep", "--out", str(folder), "--kind", "random", "--R", "1", "--W", "20",
+            "--samples", "4", "--quiet"]
+    assert cli.main(argv + ["--seed", "5"]) == 0
+    chunk = folder / "chunks" / "R1_W0_0-4.npz"
+    chunk.write_bytes(b"")
+    capsys.readouterr()
+    assert cli.main(argv + ["--seed", "5"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"jaxmf sweep: warning: {chunk} is damaged (an empty file): set aside "
+                   f"as R1_W0_0-4.npz.damaged, it is computed again"]
+    (folder / "manifest.json").unlink()
+    assert cli.main(argv + ["--seed", "6"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "made by another run" in err[0] and str(folder) in err[0]

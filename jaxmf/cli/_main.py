@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 
 from .._io import WRITING
 from .._version import __version__
@@ -133,11 +134,14 @@ def main(argv=None) -> int:
         return stop.code if isinstance(stop.code, int) else 2
     prog, state = f"jaxmf {args.verb}", {}
     supervise = threading.current_thread() is threading.main_thread()
-    previous, stderr = {}, sys.stderr
+    previous, stderr, showwarning = {}, sys.stderr, warnings.showwarning
     tracker = _LineTracker(stderr)
 
     def say(text):
         print(text, file=stderr, flush=True)
+
+    def warn(message, category, *args, **kwargs):  # one line, like the errors
+        say(f"{prog}: warning: {message}")
 
     def error(text, status):
         say(f"{prog}: error: {text}")
@@ -150,6 +154,7 @@ def main(argv=None) -> int:
         return status
 
     try:
+        warnings.showwarning = warn
         if supervise:
             for s in EXIT_INTERRUPTED:
                 previous[s] = signal.signal(s, _raise_signal)
@@ -178,5 +183,6 @@ def main(argv=None) -> int:
         return interrupted(130)
     finally:
         sys.stderr = stderr
+        warnings.showwarning = showwarning
         for s, handler in previous.items():
             signal.signal(s, handler)
