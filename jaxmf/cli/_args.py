@@ -103,7 +103,14 @@ _ARGUMENT = re.compile(r"^argument ([^:]+): ")
 
 
 class Parser(argparse.ArgumentParser):
-    """ArgumentParser whose errors are one line, ``jaxmf VERB: error: ...``, exit 2."""
+    """ArgumentParser whose errors are one line, ``jaxmf VERB: error: ...``, exit 2.
+
+    ``verbs`` maps each verb's name to its subparser (filled by the top-level parser).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.verbs: dict[str, argparse.ArgumentParser] = {}
 
     def error(self, message):
         m = _ARGUMENT.match(message)

@@ -46,6 +46,7 @@ def build_parser() -> Parser:
     sub = p.add_subparsers(dest="verb", metavar="VERB", required=True, title="verbs")
     for verb in VERBS:
         sp = sub.add_parser(verb.name, help=verb.help, description=verb.description)
+        p.verbs[verb.name] = sp
         verb.arguments(sp)
         sp.set_defaults(fn=verb.run)
     return p
@@ -128,7 +129,7 @@ def main(argv=None) -> int:
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:
-            verb = parser._subparsers._group_actions[0].choices[args.verb]
+            verb = parser.verbs[args.verb]
             verb.error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as stop:  # --help, --version, or a usage error (already printed)
         return stop.code if isinstance(stop.code, int) else 2
@@ -167,7 +168,8 @@ def main(argv=None) -> int:
         # The worker cannot be stopped: wait for a file being written (atomic writes
         # hold WRITING), report, and leave without running the worker to its end.
         for s in EXIT_INTERRUPTED:
-            signal.signal(s, lambda signum, frame: os._exit(EXIT_INTERRUPTED[signum]))
+            signal.signal(s, lambda signum, frame: os._exit(
+                EXIT_INTERRUPTED[signal.Signals(signum)]))
         WRITING.acquire(timeout=60)
         sys.stdout.flush()
         os._exit(interrupted(EXIT_INTERRUPTED[sig.signum]))
