@@ -117,6 +117,7 @@ def main(argv=None):
     p.add_argument("--no-pin", action="store_true")
     args = p.parse_args(argv)
     rows, bytes_per_real = [], {}
+    load_before = os.getloadavg()[0]
     for R in map(int, args.radii.split(",")):
         N, kd = lattice.num_sites(R), lattice.bandwidth(R)
         # batch: ~min_time of host work, from the host route's N^2.2 scaling (1.4 s at
@@ -177,7 +178,8 @@ def main(argv=None):
         projection[name] = {"device_hours": total_device / 3600,
                             "eigh_hours": total_eigh / 3600, "per_R": per_R}
     emit("spectral_routes", {
-        "W": W, "pinned_to_one_core": PINNED, "rows": rows,
+        "W": W, "pinned_to_one_core": PINNED, "load_before": load_before,
+        "load_after": os.getloadavg()[0], "rows": rows,
         "gpu": "not measured: no GPU" if jax.default_backend() == "cpu" else
         jax.devices()[0].device_kind,
         "gpu_projection": {"assumptions": {"efficiency": args.gpu_efficiency,

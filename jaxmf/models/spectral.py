@@ -15,9 +15,9 @@ the exact routes in :data:`ROUTES` (a table: a new route is one more entry):
   ``jaxmf/models/_band_device.py``), O(N^2 kd) work and O(N kd) memory per
   realization; runs on any device, vectorized over the batch, shards over devices.
   Derivatives as for ``"fast"``.
-* ``"auto"``: ``"fast"`` on the CPU backend from N >= 200 sites on, else ``"eigh"``;
-  on accelerators ``"device"`` from N >= 4000 on (projected), else ``"eigh"``
-  (:func:`resolve_method`).
+* ``"auto"``: ``"fast"`` on the CPU backend from N >= 200 sites on, else ``"eigh"``
+  (``"device"`` only on request: slower than both where measured or projected, see
+  :func:`resolve_method`).
 
 All routes agree to ~1e-12. A band matrix needs the grain first and a small
 bandwidth: :func:`banded_ordering` finds such a site order for any bond graph (breadth
@@ -55,13 +55,6 @@ __all__ = [
 # 2-core CPU: eigh is 1.5x faster at R = 5, N = 61; the fast path 1.3x faster at R = 10,
 # N = 221, 5x at R = 33 and ~7x at R = 50).
 _FAST_MIN_SITES = 200
-# "auto" uses the device band route on accelerators from this many sites on. Not
-# measured (no GPU yet): bench_spectral.py's H200 projection (XLA's ~12 passes over the
-# band per bulge-chasing step at 4.8 TB/s, against dense eigh at 0.1 of the FP64 rate
-# plus cuSOLVER's one-matrix-per-call latency N x 10 us) puts the two level at
-# R ~ 45-50 (N ~ 4000-5000), with dense eigh ahead below; the device route needs
-# O(N kd) instead of O(N^2) memory, so its batches are ~8x larger there.
-_DEVICE_MIN_SITES = 4000
 # A dense matrix whose best ordering has a half-bandwidth above this fraction of N is
 # not banded: the host route then diagonalizes it densely.
 _MAX_BAND_FRACTION = 0.5
@@ -224,18 +217,18 @@ METHODS = ("auto", *ROUTES)
 def resolve_method(method, n):
     """The route used for ``n`` sites: ``method`` itself unless "auto".
 
-    "auto": on the CPU backend "fast" for n >= 200, else "eigh" (measured: the host
-    LAPACK band route is the fastest exact route from N ~ 200 on, and the XLA band route
-    "device" is ~10-20x slower than it on a CPU, benchmarks/RESULTS.md). On accelerators
-    "device" for n >= 4000, else "eigh": a projection, not a measurement (see
-    ``_DEVICE_MIN_SITES`` and docs/scaling.md).
+    "auto": on the CPU backend "fast" for n >= 200, else "eigh"; "eigh" on
+    accelerators. "device" is never chosen: measured on a CPU it is 14-26x slower than
+    "fast" from R = 10 to 33 (bench_spectral, benchmarks/RESULTS.md), and projected on a
+    GPU (not measured yet) it is 2-10x slower than batched dense eigh at every radius of
+    the paper (H200: 8.5 against 4.3 hours for the Fig. 5 dataset; docs/scaling.md),
+    its bulge chasing being bound by XLA's ~12 passes over the band per step.
     """
     check_choice("method", method, METHODS)
     if method != "auto":
         return method
-    if jax.default_backend() == "cpu":
-        return "fast" if n >= _FAST_MIN_SITES else "eigh"
-    return "device" if n >= _DEVICE_MIN_SITES else "eigh"
+    on_cpu = jax.default_backend() == "cpu"
+    return "fast" if on_cpu and n >= _FAST_MIN_SITES else "eigh"
 
 
 def grain_spectrum(V, band, method="auto"):
