@@ -213,7 +213,7 @@ def eta_of_log_g(log_g: ArrayLike, dist: str = "goe") -> jax.Array:
 
 
 def eta(g: ArrayLike, dist: str = "goe") -> jax.Array:
-    """Entropic enhancement eta(g) of the bath by one l-bit (A27; Fig. 1(d)).
+    """Entropic enhancement eta(g) of the bath by one l-bit (A27).
 
     Args:
         g: reduced couplings >= 0, any shape (0 and inf allowed).

@@ -35,3 +35,25 @@ def test_fig1d_verdicts_follow_the_numbers(tmp_path, monkeypatch):
                         / (1 + np.asarray(g) ** 2))
     _, rows = fig1d.compute(True, tmp_path)
     assert [r.verdict for r in rows] == [DIFFERS, DIFFERS]
+
+
+def test_figure_numbers_name_code_only_in_paper_and_plot():
+    """Functions and variables outside jaxmf/paper and jaxmf/plot are named for the
+    physics, not for a figure of the paper."""
+    import ast
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent / "jaxmf"
+    fig = re.compile(r"(^|_)fig_?\d", re.I)
+    found = []
+    for path in root.rglob("*.py"):
+        if path.relative_to(root).parts[0] in ("paper", "plot"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            name = (node.name if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else
+                    node.id if isinstance(node, ast.Name) else
+                    node.attr if isinstance(node, ast.Attribute) else None)
+            if name and fig.search(name):
+                found.append(f"{path.relative_to(root)}:{node.lineno} {name}")
+    assert not found, found

@@ -398,7 +398,7 @@ class EnsembleAverage(NamedTuple):
     """Ensemble statistics per (W, R); every field is an (n_W, n_R) array.
 
     Attributes:
-        eta_mean, eta_sem: [eta_tot] (over theta0 or draws; Fig. 5a, b) and its
+        eta_mean, eta_sem: [eta_tot] (over theta0 or draws) and its
             standard error.
         eta_ratio: [eta_tot] / (N log 2), which tends to f_aval (eq. 19).
         f_aval, f_aval_err: fraction of avalanching samples and its binomial standard
