@@ -20,7 +20,7 @@ from jaxmf import cli
 
 ROOT = Path(__file__).parent.parent
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-SLOW = re.compile(r"^# (about|several|takes) .*(minute|hour)")
+SLOW = re.compile(r"^# (about|several|takes|a few) .*(minute|hour)")
 ENV = {"JAX_PLATFORMS": "cpu", **os.environ, "OPENBLAS_NUM_THREADS": "1"}
 
 
