@@ -486,7 +486,7 @@ def start_jaxmf(*argv):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
 
 
-def wait_for(proc, ready, timeout=180):
+def wait_for(proc, ready, timeout=600):
     deadline = time.time() + timeout
     while not ready() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.05)

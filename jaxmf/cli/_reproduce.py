@@ -13,7 +13,7 @@ imported only when the verb runs)."""
 
 def arguments(p):
     p.add_argument("--quick", action="store_true",
-                   help="smaller ensembles: a few minutes on a 2-core CPU")
+                   help="smaller ensembles (README: measured times per figure group)")
     p.add_argument("--only", nargs="+", metavar="FIG",
                    help="only these figure groups (fig1d fig2 fig3 fig4 fig5 rare)")
     p.add_argument("--out", metavar="DIR",

@@ -57,9 +57,14 @@ class FigureGroup(Protocol):
             when the group has one size).
     """
 
-    TITLE: str
-    QUICK: Mapping[str, Any]
-    FULL: Mapping[str, Any]
+    @property
+    def TITLE(self) -> str: ...  # noqa: N802 (module constants)
+
+    @property
+    def QUICK(self) -> Mapping[str, Any]: ...  # noqa: N802
+
+    @property
+    def FULL(self) -> Mapping[str, Any]: ...  # noqa: N802
 
     def compute(self, quick: bool, workdir: Path,
                 progress: bool = False) -> tuple[dict, list[Row]]:
