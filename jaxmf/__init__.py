@@ -21,6 +21,7 @@ Layout (data flows down; no module imports from a floor below it):
 from . import _config  # noqa: F401  (enables float64 before anything is traced)
 from ._status import Status
 from ._version import __version__
+from .critical import Fold, FoldKind, fold_log_scale
 from .enhancement import czz, entropy_pdf, eta, mean_entropy, resonance_pdf
 from .meanfield import (
     CriticalScale,
@@ -57,4 +58,8 @@ __all__ = [
     "memories",
     "CriticalScale",
     "critical_log_scale",
+    # the critical scale as a fold (eq. 19 with G = H, dG/dH = 1)
+    "Fold",
+    "FoldKind",
+    "fold_log_scale",
 ]

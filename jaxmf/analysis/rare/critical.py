@@ -34,7 +34,7 @@ __all__ = ["critical_log_g0", "gaussian_scorer", "potential_from_gaussian"]
 
 
 def critical_log_g0(V, model, *, dist="goe", method="auto", bracket=(-20.0, 20.0),
-                    n_bisect=20) -> CriticalScale:
+                    n_bisect=20, solver="fold") -> CriticalScale:
     """log g0_c: the model with potential V avalanches iff log g0 > log g0_c.
 
     Args:
@@ -44,7 +44,9 @@ def critical_log_g0(V, model, *, dist="goe", method="auto", bracket=(-20.0, 20.0
         dist: ptilde family ("goe" or "poisson").
         method: spectral route (:mod:`jaxmf.models.spectral`).
         bracket: search range of log g0_c (outside: -inf / +inf).
-        n_bisect: bisection steps (default: resolution 40 / 2^21 = 2e-5 in log g0).
+        n_bisect: bisection steps of ``solver="bisect"`` (resolution 40 / 2^21 = 2e-5).
+        solver: "fold" (exact to ~1e-13, differentiable in V) or "bisect" (bisection of
+            the solver's flag), as in :func:`jaxmf.meanfield.critical_log_scale`.
 
     Returns:
         :class:`jaxmf.meanfield.CriticalScale` (log_scale = log g0_c, converged), each
@@ -53,7 +55,7 @@ def critical_log_g0(V, model, *, dist="goe", method="auto", bracket=(-20.0, 20.0
     c = as_model(model).couplings_from_potential(V, g0=1.0, method=method)
     pos = c > 0
     return critical_log_scale(jnp.where(pos, jnp.log(jnp.where(pos, c, 1.0)), -jnp.inf),
-                              dist, bracket=bracket, n_bisect=n_bisect)
+                              dist, bracket=bracket, n_bisect=n_bisect, method=solver)
 
 
 def potential_from_gaussian(z, W, model=None):
@@ -64,16 +66,17 @@ def potential_from_gaussian(z, W, model=None):
 
 
 @functools.cache
-def _scorer(model, dist, method, bracket, n_bisect):
+def _scorer(model, dist, method, bracket, n_bisect, solver):
     @jax.jit
     def score(z, W):
         return critical_log_g0(potential_from_gaussian(z, W, model), model, dist=dist,
-                               method=method, bracket=bracket, n_bisect=n_bisect)
+                               method=method, bracket=bracket, n_bisect=n_bisect,
+                               solver=solver)
     return score
 
 
 def gaussian_scorer(model, *, dist="goe", method="auto", bracket=(-20.0, 20.0),
-                    n_bisect=20):
+                    n_bisect=20, solver="fold"):
     """The jitted score of subset simulation for a model (compiled once per setting).
 
     Args:
@@ -85,4 +88,5 @@ def gaussian_scorer(model, *, dist="goe", method="auto", bracket=(-20.0, 20.0),
     """
     model = as_model(model)
     check_dist(dist)
-    return _scorer(model, dist, method, tuple(float(b) for b in bracket), int(n_bisect))
+    return _scorer(model, dist, method, tuple(float(b) for b in bracket), int(n_bisect),
+                   solver)
