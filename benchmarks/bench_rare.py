@@ -7,7 +7,10 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
                 parallel processes)
   qp            sup_theta0 W_th for R = 10, 15, 22: docs/data/rare_qp.json
   table         print the tables of docs/rare_avalanches.md
-Usage: python benchmarks/bench_rare.py [tail [R ...] [--W W ...] [--seed S]|qp|table|all]
+  score [R]     cost of one score log g0_c(V) (R = 10 default): the exact fold against the
+                20-step bisection of the flag, same potentials, one run; their largest
+                difference (the bisection's resolution is 40 / 2^21 = 1.9e-5)
+Usage: python benchmarks/bench_rare.py [tail [R ...] [--W W ...] [--seed S]|qp|table|score [R]|all]
 """
 
 import json
@@ -144,10 +147,44 @@ def tables():
     fig.savefig(OUT.parent / "rare_avalanches.png", dpi=150)
 
 
+def score_cost(R=10, batch=100, W=(120.0, 300.0)):
+    """Seconds per score (banded spectrum + critical scale), fold vs 20-step bisection,
+    on the same potentials; the spectrum alone is timed too."""
+    import jax.numpy as jnp
+
+    from _common import best_time, emit
+    from jaxmf.analysis.rare.critical import gaussian_scorer
+    from jaxmf.models import lattice
+
+    N = lattice.num_sites(R)
+    out = {"R": R, "batch": batch}
+    spec = jax.jit(lambda z, w: lattice.couplings_from_potential(
+        rare.critical.potential_from_gaussian(z, w), R, g0=1.0))
+    for w in W:
+        z = jax.random.normal(jax.random.key(int(w)), (batch, N), jnp.float64)
+        res = {}
+        for name in ("fold", "bisect"):
+            f = gaussian_scorer(R, solver=name)
+            res[name] = np.asarray(f(z, jnp.float64(w)).log_scale)  # compile
+            out[f"{name}_ms_W{w:g}"] = 1e3 * best_time(
+                lambda f=f: jax.block_until_ready(f(z, jnp.float64(w)))) / batch
+        spec(z, w).block_until_ready()
+        out[f"spectrum_ms_W{w:g}"] = 1e3 * best_time(
+            lambda: jax.block_until_ready(spec(z, w))) / batch
+        ok = np.isfinite(res["fold"]) & np.isfinite(res["bisect"])
+        out[f"max_abs_diff_W{w:g}"] = float(np.max(np.abs(res["fold"] - res["bisect"])[ok]))
+        out[f"ratio_fold_over_bisect_W{w:g}"] = (out[f"fold_ms_W{w:g}"]
+                                                  / out[f"bisect_ms_W{w:g}"])
+    emit("rare_score", out)
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
-    if what not in ("tail", "qp", "table", "all"):
+    if what not in ("tail", "qp", "table", "score", "all"):
         sys.exit(__doc__)
+    if what == "score":
+        score_cost(int(sys.argv[2]) if len(sys.argv) > 2 else 10)
+        sys.exit(0)
     times = {}
     if what == "table":
         tables()
