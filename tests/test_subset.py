@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from jaxmf.analysis.rare import guided, subset
+from jaxmf.analysis.rare import guided, replicas, subset
 
 
 def _halfspace(d):
@@ -158,3 +158,39 @@ def test_guided_mixture_is_unbiased(problem, t):
     se = est.std(ddof=1) / np.sqrt(M)
     assert abs(est.mean() - exact) < 3 * se, (est.mean(), se, exact)
     assert se < (0.5 if problem == "halfspace" else 1.0) * exact
+
+
+# --------------------------------------------------------------------------- replica check
+def test_replica_check_accepts_consistent_and_rejects_scattered_replicas():
+    """chi^2 of log f on M - 1 dof: replicas within their claimed 10 % pass; a replica
+    1000x off (or 0) fails."""
+    ok = replicas.replica_check([1.0e-6, 1.1e-6, 0.95e-6, 1.02e-6], [0.1] * 4)
+    assert ok.passed and ok.dof == 3 and ok.p_value > 0.1
+    bad = replicas.replica_check([1.0e-6, 1.1e-6, 1.0e-3, 1.02e-6], [0.1] * 4)
+    assert not bad.passed and bad.p_value < 1e-6
+    assert not replicas.replica_check([1e-6, 0.0, 1e-6], [0.1] * 3).passed
+
+
+def test_replicas_of_a_gaussian_tail_pass_and_a_stuck_sampler_warns():
+    """Half-space, Phi(-4.5): 8 pCN replicas are consistent with the errors they claim
+    (Au & Beck with chain correlations), and their mean agrees with the exact value; a
+    sampler whose chains never move collapses every level and warns."""
+    d, t = 20, 4.5
+    runs = [subset.run(_halfspace(d), d, key=jax.random.key(200 + r), n=500, stop=-t)
+            for r in range(8)]
+    est = replicas.combine(runs, -t)
+    assert est.check.passed and not est.collapsed
+    assert est.acceptance.shape == est.distinct.shape == (8, max(len(r.acceptance)
+                                                                  for r in runs))
+    assert abs(est.f - scipy.stats.norm.cdf(-t)) < 3 * est.err
+    # the claimed errors are of the size of the observed spread
+    assert 0.3 < np.median(est.cov) / (est.replicas.std(ddof=1) / est.f) < 3.0
+
+    def stuck(z, sigma, *, key):
+        return subset.Proposal(z, np.zeros(len(z), bool))
+
+    runs = [subset.run(_halfspace(d), d, key=jax.random.key(r), n=200, stop=-3.0,
+                       propose=stuck) for r in range(3)]
+    with pytest.warns(RuntimeWarning, match="collapsed"):
+        est = replicas.combine(runs, -3.0)
+    assert est.collapsed and est.min_distinct <= 0.1
