@@ -7,6 +7,10 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
                 parallel processes)
   qp            sup_theta0 W_th for R = 10, 15, 22: docs/data/rare_qp.json
   table         print the tables of docs/rare_avalanches.md
+  kernels W[,W..] KERNEL M n DIR   subset-simulation replicas of R = 10 (g0 = 1, exact fold
+                score) with move kernel "lattice" (pCN + local shifts) or "guided"
+                (gradient-guided moves mixed with them), thin = 5: DIR/{KERNEL}_W{W}_r{r}.npz
+  pool DIR      pool those replicas into docs/data/rare_tail.json (replica check, fits)
   score [R]     cost of one score log g0_c(V) (R = 10 default): the exact fold against the
                 20-step bisection of the flag, same potentials, one run; their largest
                 difference (the bisection's resolution is 40 / 2^21 = 1.9e-5)
@@ -178,10 +182,88 @@ def score_cost(R=10, batch=100, W=(120.0, 300.0)):
     emit("rare_score", out)
 
 
+def kernel_replicas(Ws, kernel, M, n, folder, R=10):
+    """Independent replicas (key fold_in(key(seed of kernel and W), r)) of P(log g0_c <= 0),
+    one .npz each (the SubsetRun without its samples); existing files are kept."""
+    import jax.numpy as jnp
+
+    from jaxmf.analysis.rare import guided, subset
+    from jaxmf.analysis.rare.critical import gaussian_scorer
+    from jaxmf.analysis.rare.moves import lattice_moves
+    from jaxmf.models import lattice
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    N, score_fn = lattice.num_sites(R), gaussian_scorer(R)
+    for W in Ws:
+        prop = (lattice_moves(R) if kernel == "lattice" else guided.lattice_guided_moves(R, W))
+        seed = {"lattice": 7000, "guided": 9000}[kernel] + int(W)
+        for r in range(M):
+            path = folder / f"{kernel}_W{W:g}_r{r}.npz"
+            if path.exists():
+                continue
+            t0 = time.time()
+            run = subset.run(
+                lambda z, W=W: np.asarray(score_fn(jnp.asarray(z), jnp.float64(W)).log_scale),
+                N, key=jax.random.fold_in(jax.random.key(seed), r), n=n, stop=0.0,
+                max_levels=14, propose=prop, thin=5, chunk=50)
+            np.savez(path, thresholds=run.thresholds, level_probs=run.level_probs,
+                     scores=run.scores, acceptance=run.acceptance, distinct=run.distinct,
+                     n_evals=run.n_evals, p0=run.p0, seconds=time.time() - t0)
+            print(f"{kernel} W={W:g} replica {r}: levels {len(run.thresholds)} "
+                  f"({time.time() - t0:.0f} s)", flush=True)
+
+
+def pool(folder, R=10, g0=1.0):
+    """docs/data/rare_tail.json from the replica files of :func:`kernel_replicas`."""
+    import re
+
+    from jaxmf.analysis.rare import replicas, subset
+
+    groups = {}
+    for path in sorted(Path(folder).glob("*_W*_r*.npz")):
+        kernel, W = re.match(r"(\w+)_W([\d.]+)_r\d+\.npz", path.name).groups()
+        with np.load(path) as z:
+            run = subset.SubsetRun(z["thresholds"], z["level_probs"], z["scores"], None,
+                                   z["acceptance"], z["distinct"], int(z["n_evals"]),
+                                   float(z["p0"]))
+        groups.setdefault((float(W), kernel), []).append(run)
+    rows = []
+    for (W, kernel), runs in sorted(groups.items()):
+        if len(runs) < 2:
+            continue
+        e = replicas.combine(runs, float(np.log(g0)), warn=False)
+        rows.append({"W": W, "R": R, "g0": g0, "kernel": kernel, "f": e.f, "err": e.err,
+                     "replicas": e.replicas.tolist(), "min_distinct_states": e.min_distinct,
+                     "passed": e.check.passed, "chi2": e.check.chi2,
+                     "chi2_p": e.check.p_value, "claimed_cov": e.cov.tolist(),
+                     "levels": [len(r.thresholds) for r in runs], "n": runs[0].scores.shape[1],
+                     "acceptance": np.nanmean(e.acceptance, axis=0).tolist(),
+                     "distinct": np.nanmin(e.distinct, axis=0).tolist(),
+                     "collapsed": e.collapsed})
+        print(f"W={W:g} {kernel}: f = {e.f:.3g} +- {e.err:.2g} (replicas "
+              f"{', '.join(f'{x:.2g}' for x in e.replicas)}), chi2 p = {e.check.p_value:.2g}"
+              f" {'pass' if e.check.passed else 'FAIL'}, min distinct {e.min_distinct:.2f}")
+    _dump("rare_tail.json", rows)
+    for kernel in sorted({r["kernel"] for r in rows}):
+        fit = rare.fit_tail([{"W": r["W"], "f": r["f"], "stderr": r["err"]} for r in rows
+                             if r["kernel"] == kernel and r["passed"]])
+        print(f"{kernel}: exp W_1 = {fit.exp[0]:.1f} +- {fit.exp[1]:.1f} (chi2/dof "
+              f"{fit.exp[2]:.1f}); power m = {fit.power[0]:.1f} (chi2/dof {fit.power[2]:.1f});"
+              f" {fit.n} rows")
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
-    if what not in ("tail", "qp", "table", "score", "all"):
+    if what not in ("tail", "qp", "table", "score", "kernels", "pool", "all"):
         sys.exit(__doc__)
+    if what == "kernels":
+        kernel_replicas([float(w) for w in sys.argv[2].split(",")], sys.argv[3],
+                        int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+        sys.exit(0)
+    if what == "pool":
+        pool(sys.argv[2])
+        sys.exit(0)
     if what == "score":
         score_cost(int(sys.argv[2]) if len(sys.argv) > 2 else 10)
         sys.exit(0)
