@@ -155,8 +155,8 @@ def score_cost(R=10, batch=100, W=(120.0, 300.0)):
     """Seconds per score (banded spectrum + critical scale), fold vs 20-step bisection,
     on the same potentials; the spectrum alone is timed too."""
     import jax.numpy as jnp
-
     from _common import best_time, emit
+
     from jaxmf.analysis.rare.critical import gaussian_scorer
     from jaxmf.models import lattice
 
@@ -171,10 +171,10 @@ def score_cost(R=10, batch=100, W=(120.0, 300.0)):
             f = gaussian_scorer(R, solver=name)
             res[name] = np.asarray(f(z, jnp.float64(w)).log_scale)  # compile
             out[f"{name}_ms_W{w:g}"] = 1e3 * best_time(
-                lambda f=f: jax.block_until_ready(f(z, jnp.float64(w)))) / batch
+                lambda f=f, z=z, w=w: jax.block_until_ready(f(z, jnp.float64(w)))) / batch
         spec(z, w).block_until_ready()
         out[f"spectrum_ms_W{w:g}"] = 1e3 * best_time(
-            lambda: jax.block_until_ready(spec(z, w))) / batch
+            lambda z=z, w=w: jax.block_until_ready(spec(z, w))) / batch
         ok = np.isfinite(res["fold"]) & np.isfinite(res["bisect"])
         out[f"max_abs_diff_W{w:g}"] = float(np.max(np.abs(res["fold"] - res["bisect"])[ok]))
         out[f"ratio_fold_over_bisect_W{w:g}"] = (out[f"fold_ms_W{w:g}"]

@@ -352,7 +352,8 @@ def check_bracket(bracket):
     try:
         lo, hi = (float(b) for b in bracket)
     except (TypeError, ValueError):
-        raise ValueError(f"bracket must be a pair (lo, hi) of finite floats, got {bracket!r}")
+        raise ValueError(
+            f"bracket must be a pair (lo, hi) of finite floats, got {bracket!r}") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ValueError(f"bracket must be finite with lo < hi, got {bracket!r}")
     return lo, hi

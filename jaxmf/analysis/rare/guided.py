@@ -38,7 +38,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ... import _config  # noqa: F401  (float64)
 from ..._checks import check_radius
 from . import subset
 from .critical import critical_log_g0, potential_from_gaussian
@@ -131,7 +130,7 @@ def mixture(kernels, weights) -> Callable:
     return propose
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _lattice_gradient(R, dist, method, bracket):
     def one(z, W):
         return critical_log_g0(potential_from_gaussian(z, W), R, dist=dist, method=method,
