@@ -11,6 +11,8 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
                 score) with move kernel "lattice" (pCN + local shifts) or "guided"
                 (gradient-guided moves mixed with them), thin = 5: DIR/{KERNEL}_W{W}_r{r}.npz
   pool DIR      pool those replicas into docs/data/rare_tail.json (replica check, fits)
+  sensitivity DIR   d log g0_c / dV of the three lowest-score potentials of the deepest
+                population in DIR (needs *_r*.npz with samples): docs/rare_sensitivity.png
   score [R]     cost of one score log g0_c(V) (R = 10 default): the exact fold against the
                 20-step bisection of the flag, same potentials, one run; their largest
                 difference (the bisection's resolution is 40 / 2^21 = 1.9e-5)
@@ -253,8 +255,62 @@ def pool(folder, R=10, g0=1.0):
               f" {fit.n} rows")
 
 
+def sensitivity(folder, R=10, n_show=3):
+    """Maps of d log g0_c / dV_n (exact fold gradient through the dense spectrum) for the
+    lowest-score potentials of the deepest population stored in ``folder``."""
+    import re
+
+    import jax.numpy as jnp
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from jaxmf.analysis.rare.critical import critical_log_g0, potential_from_gaussian
+    from jaxmf.models import lattice
+
+    best = None
+    for path in Path(folder).glob("*_W*_r*.npz"):
+        with np.load(path) as z:
+            if "samples" not in z.files:
+                continue
+            W = float(re.search(r"_W([\d.]+)_", path.name).group(1))
+            if best is None or W > best[0]:
+                best = (W, z["samples"], z["scores"][-1])
+    W, samples, scores = best
+    pick = np.argsort(scores)[:n_show * 20:20]  # distinct chains of the population
+    V = np.asarray(potential_from_gaussian(jnp.asarray(samples[pick]), W))
+    fn = lambda v: critical_log_g0(v, R, method="eigh").log_scale  # noqa: E731
+    grads = np.asarray(jax.vmap(jax.grad(fn))(jnp.asarray(V)))
+    xy = lattice.sites(R)
+    fig, axes = plt.subplots(2, n_show, figsize=(3.2 * n_show, 6.0), constrained_layout=True)
+    for j in range(n_show):
+        g = grads[j]
+        lim = np.max(np.abs(g))
+        sc = axes[0, j].scatter(xy[:, 0], xy[:, 1], c=g, cmap="RdBu_r", vmin=-lim, vmax=lim,
+                                s=14, marker="s")
+        axes[0, j].set_title(f"W = {W:g}: log g0_c = {float(fn(V[j])):.3f}", fontsize=8)
+        fig.colorbar(sc, ax=axes[0, j], shrink=0.7, label="d log g0_c / dV_n")
+        sc = axes[1, j].scatter(xy[:, 0], xy[:, 1], c=(V[j] - V[j][0]) / W, cmap="PiYG",
+                                vmin=-1, vmax=1, s=14, marker="s")
+        fig.colorbar(sc, ax=axes[1, j], shrink=0.7, label="(V_n - V_0) / W")
+        for ax in axes[:, j]:
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.savefig(OUT.parent / "rare_sensitivity.png", dpi=130)
+    d = np.abs(xy).sum(axis=1)
+    share = [float(np.sum(np.abs(g)[d <= 2]) / np.sum(np.abs(g))) for g in grads]
+    print(json.dumps({"W": W, "log_g0_c": [float(fn(v)) for v in V],
+                      "share_of_abs_gradient_within_d2": share,
+                      "top_sites": [np.argsort(-np.abs(g))[:4].tolist() for g in grads]}))
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if what == "sensitivity":
+        sensitivity(sys.argv[2])
+        sys.exit(0)
     if what not in ("tail", "qp", "table", "score", "kernels", "pool", "all"):
         sys.exit(__doc__)
     if what == "kernels":
