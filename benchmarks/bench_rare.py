@@ -8,8 +8,9 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
   qp            sup_theta0 W_th for R = 10, 15, 22: docs/data/rare_qp.json
   table         print the tables of docs/rare_avalanches.md
   kernels W[,W..] KERNEL M n DIR   subset-simulation replicas of R = 10 (g0 = 1, exact fold
-                score) with move kernel "lattice" (pCN + local shifts) or "guided"
-                (gradient-guided moves mixed with them), thin = 5: DIR/{KERNEL}_W{W}_r{r}.npz
+                score) with move kernel "lattice" (pCN + local shifts), "pcn" (isotropic
+                pCN alone) or "guided" (gradient-guided moves mixed with the lattice
+                moves), thin = 5: DIR/{KERNEL}_W{W}_r{r}.npz
   pool DIR      pool those replicas into docs/data/rare_tail.json (replica check, fits)
   sensitivity DIR   d log g0_c / dV of the three lowest-score potentials of the deepest
                 population in DIR (needs *_r*.npz with samples): docs/rare_sensitivity.png
@@ -198,8 +199,9 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10):
     folder.mkdir(parents=True, exist_ok=True)
     N, score_fn = lattice.num_sites(R), gaussian_scorer(R)
     for W in Ws:
-        prop = (lattice_moves(R) if kernel == "lattice" else guided.lattice_guided_moves(R, W))
-        seed = {"lattice": 7000, "guided": 9000}[kernel] + int(W)
+        prop = {"lattice": lambda: lattice_moves(R), "pcn": lambda: subset.pcn,
+                "guided": lambda W=W: guided.lattice_guided_moves(R, W)}[kernel]()
+        seed = {"lattice": 7000, "guided": 9000, "pcn": 8000}[kernel] + int(W)
         for r in range(M):
             path = folder / f"{kernel}_W{W:g}_r{r}.npz"
             if path.exists():
