@@ -39,6 +39,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 
 from ._checks import LOG2, is_concrete
 from .enhancement import eta_and_slope_of_log_g
@@ -311,7 +312,8 @@ def _fold_batch(flat_l0, dist, lo, hi):
     return jax.vmap(lambda v: _fold_one(v, dist, lo, hi))(flat_l0)
 
 
-def fold_log_scale(log_g0, dist: str = "goe", *, bracket=(-40.0, 40.0)) -> Fold:
+def fold_log_scale(log_g0: ArrayLike, dist: str = "goe", *,
+                   bracket=(-40.0, 40.0)) -> Fold:
     """The critical log scale u_c = max_{x <= x_A} (x - Gamma(x) / 2), exactly.
 
     Scaling every bare coupling by s, the realization avalanches (eq. 19) iff
