@@ -8,8 +8,9 @@ import pytest
 
 import jaxmf
 from jaxmf import meanfield as mf
+from jaxmf.analysis import symmetric_fold as symmetric
 from jaxmf.critical import FoldKind, fold_log_scale
-from jaxmf.models import lattice, symmetric
+from jaxmf.models import lattice
 
 
 def _random_log_couplings(seed, shape):
