@@ -261,7 +261,7 @@ def sweep(path, *, kind, W, R=None, model=None, g0=1.0, dist="goe", theta0=None,
         theta0: QP phases (scalar or 1D array); default ``theta_grid(n_draws)``.
         n_draws: number of realizations per (W, R) (QP: grid size if theta0 is None).
         seed: integer seed, required for ``kind="random"``.
-        method: spectral route ("auto", "eigh", "fast"; see
+        method: spectral route ("auto", "eigh", "fast", "device"; see
             :mod:`jaxmf.models.spectral`); recorded, not part of the
             parameters a resumed sweep must match (the paths agree to ~1e-12).
         chunk_size: realizations per jitted call, default :func:`default_chunk_size`
