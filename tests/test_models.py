@@ -141,7 +141,8 @@ def test_builtin_geometries():
 
 
 @pytest.mark.parametrize("family, R, potential", [
-    (chain1d, 100, "cosine"), (cubic, 3, "triangle"), (square, 10, "cosine")])
+    pytest.param(chain1d, 100, "cosine", marks=pytest.mark.slow), (cubic, 3, "triangle"),
+    pytest.param(square, 10, "cosine", marks=pytest.mark.slow)])
 def test_fast_route_matches_eigh(family, R, potential):
     model = family(R, potential)
     for real in (QPPhase(0.4), RandomKey(jax.random.key(5))):
