@@ -6,9 +6,10 @@ from pathlib import Path
 README = Path(__file__).parent.parent / "README.md"
 
 
-def test_api_at_a_glance_runs():
+def test_api_at_a_glance_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the snippet writes a sweep folder
     text = README.read_text()
-    section = text[text.index("## API at a glance"):]
+    section = text[text.index("## API at a glance") :]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     namespace = {}
     exec(compile(code, "README.md", "exec"), namespace)  # noqa: S102
