@@ -72,8 +72,10 @@ from _common import emit  # noqa: E402
 
 # Fig. 5 of the paper: thousands of realizations per radius (per W and kind)
 PAPER_M = {10: 27, 12: 26, 15: 15, 18: 10, 22: 20, 27: 40, 33: 10, 41: 5, 50: 3}
-GPUS = {"H100 SXM": dict(fp64_tflops=67.0, bandwidth_tbs=3.35, memory_gib=80.0),
-        "H200": dict(fp64_tflops=67.0, bandwidth_tbs=4.8, memory_gib=141.0)}
+GPUS = {
+    "H100 SXM": dict(fp64_tflops=67.0, bandwidth_tbs=3.35, memory_gib=80.0),
+    "H200": dict(fp64_tflops=67.0, bandwidth_tbs=4.8, memory_gib=141.0),
+}
 
 
 def flops(path, N, R):
@@ -82,8 +84,8 @@ def flops(path, N, R):
     if path == "fast":
         return 6.0 * N * N * kd + 60.0 * N * N
     if path in ("eigh", "eigvalsh"):  # syevd with eigenvectors
-        return (4.0 / 3.0 + 2.0 + 4.0 / 3.0) * N ** 3
-    return 4.0 / 3.0 * N ** 3 + 60.0 * N * N  # tridiag
+        return (4.0 / 3.0 + 2.0 + 4.0 / 3.0) * N**3
+    return 4.0 / 3.0 * N**3 + 60.0 * N * N  # tridiag
 
 
 def _tridiag_spectrum(H):
@@ -164,16 +166,28 @@ def measure_spectral(path, R, W, min_time):
     f = jax.jit(jax.vmap(_spectral_fn(path, R, W)))
     rng = np.random.default_rng(R)
     sec, batch = _time_per_realization(
-        f, lambda b: (jnp.asarray(rng.uniform(0, 2 * np.pi, b)),), min_time)
+        f, lambda b: (jnp.asarray(rng.uniform(0, 2 * np.pi, b)),), min_time
+    )
     xla = _xla_bytes_per_realization(jax.vmap(_spectral_fn(path, R, W)), R)
     host = _host_bytes(R, W) if path == "fast" else 0
     fl = flops(path, N, R)
     extra = {"max_abs_diff_vs_eigh": _check_tridiag(R, W)} if path == "tridiag" else {}
-    return {"path": path, "R": R, "N": N, "kd": 2 * R + 2, "batch": batch, **extra,
-            "seconds": sec, "per_s": 1.0 / sec, "model_flops": fl,
-            "gflops": fl / sec / 1e9, "xla_bytes": xla, "host_bytes": host,
-            "lapack_bytes": lapack_bytes(path, N),
-            "bytes": xla + host + lapack_bytes(path, N)}
+    return {
+        "path": path,
+        "R": R,
+        "N": N,
+        "kd": 2 * R + 2,
+        "batch": batch,
+        **extra,
+        "seconds": sec,
+        "per_s": 1.0 / sec,
+        "model_flops": fl,
+        "gflops": fl / sec / 1e9,
+        "xla_bytes": xla,
+        "host_bytes": host,
+        "lapack_bytes": lapack_bytes(path, N),
+        "bytes": xla + host + lapack_bytes(path, N),
+    }
 
 
 def measure_end_to_end(method, R, W, min_time):
@@ -182,25 +196,35 @@ def measure_end_to_end(method, R, W, min_time):
     rng = np.random.default_rng(R)
 
     def args(b):
-        return (jnp.float64(W), jnp.float64(1.0), jnp.int64(0),
-                jnp.asarray(rng.uniform(0, 2 * np.pi, b)))
+        return (
+            jnp.float64(W),
+            jnp.float64(1.0),
+            jnp.int64(0),
+            jnp.asarray(rng.uniform(0, 2 * np.pi, b)),
+        )
 
     sec, batch = _time_per_realization(fn, args, min_time)
-    return {"method": method, "R": R, "N": lattice.num_sites(R), "batch": batch,
-            "seconds": sec, "per_s": 1.0 / sec}
+    return {
+        "method": method,
+        "R": R,
+        "N": lattice.num_sites(R),
+        "batch": batch,
+        "seconds": sec,
+        "per_s": 1.0 / sec,
+    }
 
 
 def gpu_seconds(N, path, tflops, bandwidth_tbs, efficiency, step_latency=0.0):
     """Roofline seconds of one dense spectrum on a GPU: the matrix-vector half of the
     tridiagonalization at memory bandwidth, the rest at efficiency x the FP64 rate, plus
     N x step_latency for a solver that runs one matrix per call."""
-    memory = (4.0 / 3.0) * N ** 3 / (bandwidth_tbs * 1e12)
-    compute = (flops(path, N, 0) - 2.0 / 3.0 * N ** 3) / (efficiency * tflops * 1e12)
+    memory = (4.0 / 3.0) * N**3 / (bandwidth_tbs * 1e12)
+    compute = (flops(path, N, 0) - 2.0 / 3.0 * N**3) / (efficiency * tflops * 1e12)
     return memory + compute + N * step_latency
 
 
 def gpu_batch(N, memory_gib, fraction, copies):
-    return int(fraction * memory_gib * 2 ** 30 // (copies * 8 * N * N))
+    return int(fraction * memory_gib * 2**30 // (copies * 8 * N * N))
 
 
 def per_realization(times, R):
@@ -223,30 +247,48 @@ def project(e2e, args):
     per_R = {}
     for R, M in PAPER_M.items():
         n = 1000 * M * args.n_W * 2  # QP and random
-        per_R[R] = {"N": lattice.num_sites(R), "realizations": n,
-                    "seconds_per_realization": per_realization(e2e, R),
-                    "measured": R in e2e,
-                    "core_hours": n * per_realization(e2e, R) / 3600}
+        per_R[R] = {
+            "N": lattice.num_sites(R),
+            "realizations": n,
+            "seconds_per_realization": per_realization(e2e, R),
+            "measured": R in e2e,
+            "core_hours": n * per_realization(e2e, R) / 3600,
+        }
     core_h = sum(v["core_hours"] for v in per_R.values())
     eff = args.efficiency  # per process, from the P-process run of bench_distributed
-    out = {"n_W": args.n_W, "kinds": 2, "realizations": sum(
-        v["realizations"] for v in per_R.values()), "per_R": per_R,
-        "one_core_hours": core_h, "parallel_efficiency": eff,
-        "machine_hours": core_h / (args.cores * eff), "cores": args.cores,
-        "k_processes_hours": {k: core_h / (k * eff) for k in (2, 16, 64, 256, 1024)}}
+    out = {
+        "n_W": args.n_W,
+        "kinds": 2,
+        "realizations": sum(v["realizations"] for v in per_R.values()),
+        "per_R": per_R,
+        "one_core_hours": core_h,
+        "parallel_efficiency": eff,
+        "machine_hours": core_h / (args.cores * eff),
+        "cores": args.cores,
+        "k_processes_hours": {k: core_h / (k * eff) for k in (2, 16, 64, 256, 1024)},
+    }
     gpus = {}
     for name, g in GPUS.items():
         for e in args.gpu_efficiency:
             for path in ("eigh", "tridiag"):
                 for lat in (0.0, args.gpu_step_latency):
-                    hours = sum(v["realizations"] * gpu_seconds(
-                        v["N"], path, g["fp64_tflops"], g["bandwidth_tbs"], e, lat)
-                        for v in per_R.values()) / 3600
+                    hours = (
+                        sum(
+                            v["realizations"]
+                            * gpu_seconds(
+                                v["N"], path, g["fp64_tflops"], g["bandwidth_tbs"], e, lat
+                            )
+                            for v in per_R.values()
+                        )
+                        / 3600
+                    )
                     gpus[f"{name} eff={e:g} {path} latency={lat:g}"] = hours
         gpus[f"{name} batch (N=5101)"] = gpu_batch(
-            5101, g["memory_gib"], args.gpu_memory_fraction, args.gpu_copies)
+            5101, g["memory_gib"], args.gpu_memory_fraction, args.gpu_copies
+        )
         gpus[f"{name} batch (N=1013)"] = gpu_batch(
-            1013, g["memory_gib"], args.gpu_memory_fraction, args.gpu_copies)
+            1013, g["memory_gib"], args.gpu_memory_fraction, args.gpu_copies
+        )
     out["gpu_hours"] = gpus
     return out
 
@@ -254,35 +296,63 @@ def project(e2e, args):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--W", type=float, default=60.0, help="potential strength")
-    p.add_argument("--fast-radii", default="5,10,15,22,33,50",
-                   help="radii of the fast (banded host) path, spectral only")
-    p.add_argument("--dense-radii", default="5,10,15,22",
-                   help="radii of the eigh, eigvalsh and tridiag paths")
-    p.add_argument("--e2e-radii", default=",".join(map(str, PAPER_M)),
-                   help="radii of the end-to-end measurement (fast path)")
-    p.add_argument("--e2e-eigh-radii", default="10,15",
-                   help="radii of the end-to-end measurement on the eigh path")
+    p.add_argument(
+        "--fast-radii",
+        default="5,10,15,22,33,50",
+        help="radii of the fast (banded host) path, spectral only",
+    )
+    p.add_argument(
+        "--dense-radii", default="5,10,15,22", help="radii of the eigh, eigvalsh and tridiag paths"
+    )
+    p.add_argument(
+        "--e2e-radii",
+        default=",".join(map(str, PAPER_M)),
+        help="radii of the end-to-end measurement (fast path)",
+    )
+    p.add_argument(
+        "--e2e-eigh-radii",
+        default="10,15",
+        help="radii of the end-to-end measurement on the eigh path",
+    )
     p.add_argument("--min-time", type=float, default=1.0, help="seconds per timing")
     p.add_argument("--no-pin", action="store_true", help="do not pin to one core")
     p.add_argument("--n-W", type=int, default=10, help="W values of the dataset")
     p.add_argument("--cores", type=int, default=2, help="cores of one machine")
-    p.add_argument("--efficiency", type=float, default=0.97,
-                   help="throughput per process of P processes over one process on one "
-                        "core (bench_distributed's efficiency)")
-    p.add_argument("--gpu-efficiency", default="0.05,0.2",
-                   help="fractions of the FP64 peak reached by the batched dense eigh")
+    p.add_argument(
+        "--efficiency",
+        type=float,
+        default=0.97,
+        help="throughput per process of P processes over one process on one "
+        "core (bench_distributed's efficiency)",
+    )
+    p.add_argument(
+        "--gpu-efficiency",
+        default="0.05,0.2",
+        help="fractions of the FP64 peak reached by the batched dense eigh",
+    )
     p.add_argument("--gpu-memory-fraction", type=float, default=0.5)
-    p.add_argument("--gpu-copies", type=float, default=4.0,
-                   help="N^2 doubles per realization of the dense eigh on the device")
-    p.add_argument("--gpu-step-latency", type=float, default=1e-5,
-                   help="seconds per Householder step of a one-matrix-per-call solver")
+    p.add_argument(
+        "--gpu-copies",
+        type=float,
+        default=4.0,
+        help="N^2 doubles per realization of the dense eigh on the device",
+    )
+    p.add_argument(
+        "--gpu-step-latency",
+        type=float,
+        default=1e-5,
+        help="seconds per Householder step of a one-matrix-per-call solver",
+    )
     a = p.parse_args(argv)
     a.gpu_efficiency = [float(x) for x in a.gpu_efficiency.split(",")]
     radii = lambda s: [int(r) for r in s.split(",") if r]  # noqa: E731
 
     jobs = [(measure_spectral, "fast", R) for R in radii(a.fast_radii)]
-    jobs += [(measure_spectral, path, R) for path in ("eigh", "eigvalsh", "tridiag")
-             for R in radii(a.dense_radii)]
+    jobs += [
+        (measure_spectral, path, R)
+        for path in ("eigh", "eigvalsh", "tridiag")
+        for R in radii(a.dense_radii)
+    ]
     jobs += [(measure_end_to_end, "fast", R) for R in radii(a.e2e_radii)]
     jobs += [(measure_end_to_end, "eigh", R) for R in radii(a.e2e_eigh_radii)]
     spectral, e2e = [], []
@@ -295,14 +365,20 @@ def main(argv=None):
     fast_e2e = {r["R"]: r["seconds"] for r in e2e if r["method"] == "fast" and "seconds" in r}
     eigh_e2e = {r["R"]: r["seconds"] for r in e2e if r["method"] == "eigh" and "seconds" in r}
     backend = jax.default_backend()
-    result = {"W": a.W, "backend": backend, "pinned_to_one_core": PINNED,
-              "spectral": spectral, "end_to_end": e2e}
+    result = {
+        "W": a.W,
+        "backend": backend,
+        "pinned_to_one_core": PINNED,
+        "spectral": spectral,
+        "end_to_end": e2e,
+    }
     if backend == "cpu" and fast_e2e:
         result["paper_fig5"] = project(fast_e2e, a)
     if backend != "cpu" and eigh_e2e:  # measured on this device (eigh path)
-        result["paper_fig5_device_hours"] = sum(
-            1000 * M * a.n_W * 2 * per_realization(eigh_e2e, R)
-            for R, M in PAPER_M.items()) / 3600
+        result["paper_fig5_device_hours"] = (
+            sum(1000 * M * a.n_W * 2 * per_realization(eigh_e2e, R) for R, M in PAPER_M.items())
+            / 3600
+        )
     result["gpu_models"] = GPUS
     emit("cost_model", result)
 

@@ -54,23 +54,34 @@ def _worker(pid, count, port, cfg):
     N = lattice.num_sites(cfg["R"])
     chunk = min(ensemble.default_chunk_size(N, n_dev), cfg["draws"])
     chunk = -(-chunk // n_dev) * n_dev
-    kw = dict(kind=cfg["kind"], R=[cfg["R"]], chunk_size=chunk, progress=False,
-              **({"seed": 0} if cfg["kind"] == "random" else {}))
+    kw = dict(
+        kind=cfg["kind"],
+        R=[cfg["R"]],
+        chunk_size=chunk,
+        progress=False,
+        **({"seed": 0} if cfg["kind"] == "random" else {}),
+    )
     # warm-up: one chunk of the same shape in every process
-    ensemble.sweep(os.path.join(cfg["root"], "warm"), W=cfg["W"][:1],
-                   n_draws=chunk * count, **kw)
+    ensemble.sweep(os.path.join(cfg["root"], "warm"), W=cfg["W"][:1], n_draws=chunk * count, **kw)
     _processes.barrier("start")
     t0 = time.perf_counter()
-    res = ensemble.sweep(os.path.join(cfg["root"], "timed"), W=cfg["W"],
-                         n_draws=cfg["draws"], **kw)
+    res = ensemble.sweep(os.path.join(cfg["root"], "timed"), W=cfg["W"], n_draws=cfg["draws"], **kw)
     elapsed = time.perf_counter() - t0
     if pid == 0:
-        print("RESULT " + json.dumps({
-            "seconds": elapsed, "chunk_size": chunk, "n_chunks": len(list(
-                os.scandir(os.path.join(cfg["root"], "timed", "chunks")))),
-            "complete": bool(res.complete.all()),
-            "f_aval": res.avalanche.mean(-1)[:, 0].round(4).tolist(),
-            "eta_sum": float(res.eta_tot.sum())}), flush=True)
+        print(
+            "RESULT "
+            + json.dumps(
+                {
+                    "seconds": elapsed,
+                    "chunk_size": chunk,
+                    "n_chunks": len(list(os.scandir(os.path.join(cfg["root"], "timed", "chunks")))),
+                    "complete": bool(res.complete.all()),
+                    "f_aval": res.avalanche.mean(-1)[:, 0].round(4).tolist(),
+                    "eta_sum": float(res.eta_tot.sum()),
+                }
+            ),
+            flush=True,
+        )
 
 
 def _free_port():
@@ -82,10 +93,16 @@ def _free_port():
 def _timed_run(count, cfg, timeout):
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
     port = str(_free_port())
-    procs = [subprocess.Popen([sys.executable, __file__, "--worker", str(i), str(count), port,
-                               json.dumps(cfg)], env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-             for i in range(count)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--worker", str(i), str(count), port, json.dumps(cfg)],
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for i in range(count)
+    ]
     try:
         outs = [p.communicate(timeout=timeout) for p in procs]
     finally:
@@ -117,16 +134,29 @@ def main(argv=None):
     total = len(args.W.split(",")) * args.draws
     runs = {}
     with tempfile.TemporaryDirectory() as root:
-        for name, count, pin in [("1 process", 1, False), ("1 process, 1 core", 1, True),
-                                 (f"{args.processes} processes", args.processes, True)]:
-            cfg = {"R": args.R, "kind": args.kind, "draws": args.draws, "pin": pin,
-                   "W": [float(w) for w in args.W.split(",")],
-                   "root": os.path.join(root, name.replace(" ", "_").replace(",", ""))}
+        for name, count, pin in [
+            ("1 process", 1, False),
+            ("1 process, 1 core", 1, True),
+            (f"{args.processes} processes", args.processes, True),
+        ]:
+            cfg = {
+                "R": args.R,
+                "kind": args.kind,
+                "draws": args.draws,
+                "pin": pin,
+                "W": [float(w) for w in args.W.split(",")],
+                "root": os.path.join(root, name.replace(" ", "_").replace(",", "")),
+            }
             load = os.getloadavg()[0]
             r = _timed_run(count, cfg, args.timeout)
-            runs[name] = {**r, "processes": count, "pinned": pin,
-                          "per_s": round(total / r["seconds"], 2),
-                          "seconds": round(r["seconds"], 3), "load_before": round(load, 2)}
+            runs[name] = {
+                **r,
+                "processes": count,
+                "pinned": pin,
+                "per_s": round(total / r["seconds"], 2),
+                "seconds": round(r["seconds"], 3),
+                "load_before": round(load, 2),
+            }
     base = runs["1 process"]
     for r in runs.values():
         r["ratio_to_1_process"] = round(r["per_s"] / base["per_s"], 3)
@@ -137,13 +167,24 @@ def main(argv=None):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from _common import emit
 
-    emit("distributed_sweep", {
-        "R": args.R, "N": lattice.num_sites(args.R), "kind": args.kind, "W": args.W,
-        "realizations": total, "runs": runs,
-        "ratio": runs[f"{args.processes} processes"]["ratio_to_1_process"],
-        "efficiency": round(runs[f"{args.processes} processes"]["per_s"] / (
-            args.processes * runs["1 process, 1 core"]["per_s"]), 3),
-        "load_after": round(os.getloadavg()[0], 2)})
+    emit(
+        "distributed_sweep",
+        {
+            "R": args.R,
+            "N": lattice.num_sites(args.R),
+            "kind": args.kind,
+            "W": args.W,
+            "realizations": total,
+            "runs": runs,
+            "ratio": runs[f"{args.processes} processes"]["ratio_to_1_process"],
+            "efficiency": round(
+                runs[f"{args.processes} processes"]["per_s"]
+                / (args.processes * runs["1 process, 1 core"]["per_s"]),
+                3,
+            ),
+            "load_after": round(os.getloadavg()[0], 2),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -36,11 +36,19 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--min-N", type=int, default=5)
     ap.add_argument("--max-N", type=int, default=8, help="N = 10 is D = 8192 (minutes each)")
-    ap.add_argument("--samples", type=int, default=None,
-                    help="realizations per N (default: 8 up to N = 7, then halving)")
+    ap.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="realizations per N (default: 8 up to N = 7, then halving)",
+    )
     ap.add_argument("--alpha", type=float, default=0.7)
-    ap.add_argument("--threads", type=int, default=None,
-                    help="set OPENBLAS/OMP/MKL thread counts before importing numpy and jax")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="set OPENBLAS/OMP/MKL thread counts before importing numpy and jax",
+    )
     args = ap.parse_args(argv)
     if args.threads is not None:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -77,28 +85,40 @@ def main(argv=None):
                 # same physics from both paths (entropies are basis-sign invariant)
                 assert np.allclose(S, S_ref, atol=1e-6), "scipy and JAX disagree"
             t_sp[driver] = (time.perf_counter() - t0) / n
-        rows.append(dict(
-            N=N, D=8 * 2**N, samples=n,
-            jax_s=round(t_jax, 5),
-            jax_compile_s=round(max(first - n * t_jax, 0.0), 3),
-            scipy_evd_s=round(t_sp["evd"], 5),
-            scipy_evr_s=round(t_sp["evr"], 5),
-            ratio_jax_over_scipy_evd=round(t_jax / t_sp["evd"], 3),
-            ratio_jax_over_scipy_evr=round(t_jax / t_sp["evr"], 3),
-        ))
+        rows.append(
+            dict(
+                N=N,
+                D=8 * 2**N,
+                samples=n,
+                jax_s=round(t_jax, 5),
+                jax_compile_s=round(max(first - n * t_jax, 0.0), 3),
+                scipy_evd_s=round(t_sp["evd"], 5),
+                scipy_evr_s=round(t_sp["evr"], 5),
+                ratio_jax_over_scipy_evd=round(t_jax / t_sp["evd"], 3),
+                ratio_jax_over_scipy_evr=round(t_jax / t_sp["evr"], 3),
+            )
+        )
         print(f"N={N}: {rows[-1]}", file=sys.stderr)
 
-    print(json.dumps(dict(
-        benchmark="ed_time_per_realization",
-        alpha=args.alpha,
-        results=rows,
-        threads={v: os.environ.get(v, "unset")
-                 for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
-        XLA_FLAGS=os.environ.get("XLA_FLAGS", "unset"),
-        cpu_count=os.cpu_count(),
-        device=str(jax.devices()[0]),
-        jax=jax.__version__, numpy=np.__version__, scipy=scipy.__version__,
-    )))
+    print(
+        json.dumps(
+            dict(
+                benchmark="ed_time_per_realization",
+                alpha=args.alpha,
+                results=rows,
+                threads={
+                    v: os.environ.get(v, "unset")
+                    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+                },
+                XLA_FLAGS=os.environ.get("XLA_FLAGS", "unset"),
+                cpu_count=os.cpu_count(),
+                device=str(jax.devices()[0]),
+                jax=jax.__version__,
+                numpy=np.__version__,
+                scipy=scipy.__version__,
+            )
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -58,15 +58,18 @@ def main():
     err = float(np.max(np.abs(ref - np.asarray(jaxmf.eta(g_sp, "poisson"))) / ref))
 
     per_jax = t_jax / args.n
-    emit("eta", {
-        "n_values": args.n,
-        "jax_seconds": t_jax,
-        "jax_values_per_s": args.n / t_jax,
-        "scipy_seconds_per_value": t_sp,
-        "scipy_values_per_s": 1.0 / t_sp,
-        "speedup": t_sp / per_jax,
-        "max_rel_diff_table_vs_scipy": err,
-    })
+    emit(
+        "eta",
+        {
+            "n_values": args.n,
+            "jax_seconds": t_jax,
+            "jax_values_per_s": args.n / t_jax,
+            "scipy_seconds_per_value": t_sp,
+            "scipy_values_per_s": 1.0 / t_sp,
+            "speedup": t_sp / per_jax,
+            "max_rel_diff_table_vs_scipy": err,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -47,10 +47,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--radii", default="10,15,22,33,50", help="comma-separated R")
     parser.add_argument("--W", type=float, default=40.0, help="potential strength")
-    parser.add_argument("--batch", type=int, default=0,
-                        help="realizations per vmapped call (default: 8 below N=2000, else 1)")
-    parser.add_argument("--min-time", type=float, default=2.0,
-                        help="seconds per measurement (at least one batch)")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="realizations per vmapped call (default: 8 below N=2000, else 1)",
+    )
+    parser.add_argument(
+        "--min-time", type=float, default=2.0, help="seconds per measurement (at least one batch)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -63,27 +68,36 @@ def main(argv=None):
         row = {"R": R, "N": n, "batch": batch, "auto": lattice.resolve_method("auto", n)}
         outs = {}
         for method in ("eigh", "fast"):
-            fn = jax.jit(jax.vmap(lambda t, m=method, R=R: lattice.bare_couplings(
-                R, args.W, theta0=t, method=m)))
+            fn = jax.jit(
+                jax.vmap(
+                    lambda t, m=method, R=R: lattice.bare_couplings(R, args.W, theta0=t, method=m)
+                )
+            )
             row[f"{method}_per_s"], outs[method] = _rate(fn, thetas, args.min_time)
         row["speedup"] = row["fast_per_s"] / row["eigh_per_s"]
         row["max_abs_diff"] = float(np.max(np.abs(outs["fast"] - outs["eigh"])))
         results.append(row)
 
-    print(json.dumps({
-        "benchmark": "lattice_bare_couplings",
-        "jaxmf": jaxmf.__version__,
-        "jax": jax.__version__,
-        "device": str(jax.devices()[0]),
-        "backend": jax.default_backend(),
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "threads": {v: os.environ.get(v) for v in
-                    ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
-        "W": args.W,
-        "kind": "qp",
-        "results": results,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "lattice_bare_couplings",
+                "jaxmf": jaxmf.__version__,
+                "jax": jax.__version__,
+                "device": str(jax.devices()[0]),
+                "backend": jax.default_backend(),
+                "cpu": platform.processor() or platform.machine(),
+                "cpu_count": os.cpu_count(),
+                "threads": {
+                    v: os.environ.get(v)
+                    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+                },
+                "W": args.W,
+                "kind": "qp",
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -53,10 +53,16 @@ def tail_curves(Rs, Ws=None, seed=0):
         Wr = Ws or grid
         tag = ("" if Wr == grid else f"_W{Wr[0]:g}-{Wr[-1]:g}") + (f"_s{seed}" if seed else "")
         rows, name = [], f"rare_tail_R{R}{tag}.json"
-        rare.f_aval_tail(R, Wr, key=jax.random.key(3000 + R + 100 * seed), g0=(1.0, 0.5),
-                         n=n, replicas=reps, progress=True,
-                         callback=lambda r, rows=rows, name=name: (rows.append(r._asdict()),
-                                                                   _dump(name, rows)))
+        rare.f_aval_tail(
+            R,
+            Wr,
+            key=jax.random.key(3000 + R + 100 * seed),
+            g0=(1.0, 0.5),
+            n=n,
+            replicas=reps,
+            progress=True,
+            callback=lambda r, rows=rows, name=name: (rows.append(r._asdict()), _dump(name, rows)),
+        )
     return time.time() - t0
 
 
@@ -65,24 +71,40 @@ def qp_maps():
     Wg = np.geomspace(40.0, 1000.0, 25)
     theta_star = {}
     for R, n_theta, n_starts, n_zoom in ((10, 64, 4, 5), (15, 32, 3, 4), (22, 16, 2, 4)):
-        for g0 in ((1.0, 0.5) if R == 10 else (1.0,)):
+        for g0 in (1.0, 0.5) if R == 10 else (1.0,):
             t = time.time()
-            s = thresholds.sup_threshold(R, g0=g0, n_theta=n_theta, n_starts=n_starts,
-                                   n_zoom=n_zoom, rtol=1e-4, W_grid=Wg)
-            row = {"R": R, "g0": g0, "n_theta": n_theta, "n_starts": n_starts,
-                   "n_zoom": n_zoom, "sup": s.sup, "err": s.err,
-                   "theta_star": s.theta_star, "history": s.history,
-                   "theta0": s.coarse.theta0, "W_th": s.coarse.W_th}
+            s = thresholds.sup_threshold(
+                R, g0=g0, n_theta=n_theta, n_starts=n_starts, n_zoom=n_zoom, rtol=1e-4, W_grid=Wg
+            )
+            row = {
+                "R": R,
+                "g0": g0,
+                "n_theta": n_theta,
+                "n_starts": n_starts,
+                "n_zoom": n_zoom,
+                "sup": s.sup,
+                "err": s.err,
+                "theta_star": s.theta_star,
+                "history": s.history,
+                "theta0": s.coarse.theta0,
+                "W_th": s.coarse.W_th,
+            }
             theta_star.setdefault(g0, s.theta_star)
             # the same phase on every R: the threshold of the R = 10 maximiser
-            row["W_th_at_R10_star"] = float(thresholds.qp_threshold_map(
-                R, [theta_star[g0]], g0=g0, rtol=1e-6, W_grid=Wg).W_th[0])
+            row["W_th_at_R10_star"] = float(
+                thresholds.qp_threshold_map(R, [theta_star[g0]], g0=g0, rtol=1e-6, W_grid=Wg).W_th[
+                    0
+                ]
+            )
             row["seconds"] = time.time() - t
             out.append(row)
             _dump("rare_qp.json", out)
-            print(f"QP R={R} g0={g0}: sup W_th = {row['sup']:.3f} +- {row['err']:.3f} "
-                  f"at theta0 = {row['theta_star']:.6f}; W_th(theta0* of R=10) = "
-                  f"{row['W_th_at_R10_star']:.4f} ({row['seconds']:.0f} s)", flush=True)
+            print(
+                f"QP R={R} g0={g0}: sup W_th = {row['sup']:.3f} +- {row['err']:.3f} "
+                f"at theta0 = {row['theta_star']:.6f}; W_th(theta0* of R=10) = "
+                f"{row['W_th_at_R10_star']:.4f} ({row['seconds']:.0f} s)",
+                flush=True,
+            )
     return time.time() - t0
 
 
@@ -90,7 +112,8 @@ def pooled(R, suffix=""):
     """Rows of rare_tail_R{R}{suffix}.json and its W-part files, replicas of the same
     (W, g0) pooled, sorted by (g0, W)."""
     files = sorted(OUT.glob(f"rare_tail_R{R}{suffix}.json")) + sorted(
-        OUT.glob(f"rare_tail_R{R}{suffix}_W*.json"))
+        OUT.glob(f"rare_tail_R{R}{suffix}_W*.json")
+    )
     merged = {}
     for f in files:
         for r in json.loads(f.read_text()):
@@ -120,8 +143,9 @@ def tables():
 
     from jaxmf.plot.rare import plot_rare
 
-    print("| R | W | g0 | f_aval | std. error | replicas (each) | levels | min distinct "
-          "| reliable |")
+    print(
+        "| R | W | g0 | f_aval | std. error | replicas (each) | levels | min distinct | reliable |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     allrows = []
     for R in (10, 15, 22):
@@ -131,26 +155,36 @@ def tables():
         allrows += rows
         for r in rows:
             reps = ", ".join(f"{x:.1g}" for x in r["replicas"])
-            print(f"| {R} | {r['W']:g} | {r['g0']:g} | {r['f']:.2g} | {r['stderr']:.1g} | {reps} "
-                  f"| {'/'.join(map(str, r['levels']))} | {min(r['distinct']):.2f} "
-                  f"| {'yes' if r['reliable'] else 'no'} |")
+            print(
+                f"| {R} | {r['W']:g} | {r['g0']:g} | {r['f']:.2g} | {r['stderr']:.1g} | {reps} "
+                f"| {'/'.join(map(str, r['levels']))} | {min(r['distinct']):.2f} "
+                f"| {'yes' if r['reliable'] else 'no'} |"
+            )
         print()
         for g0 in (1.0, 0.5):
             fit = rare.fit_tail([r for r in rows if r["g0"] == g0 and r["reliable"]])
-            print(f"R={R} g0={g0}: exp W_1 = {fit.exp[0]:.1f} +- {fit.exp[1]:.1f} "
-                  f"(chi2/dof {fit.exp[2]:.1f}); power m = {fit.power[0]:.1f} +- "
-                  f"{fit.power[1]:.1f} (chi2/dof {fit.power[2]:.1f}); n = {fit.n}")
+            print(
+                f"R={R} g0={g0}: exp W_1 = {fit.exp[0]:.1f} +- {fit.exp[1]:.1f} "
+                f"(chi2/dof {fit.exp[2]:.1f}); power m = {fit.power[0]:.1f} +- "
+                f"{fit.power[1]:.1f} (chi2/dof {fit.power[2]:.1f}); n = {fit.n}"
+            )
         for r in rows:
             if r["g0"] == 1.0:
-                print(f"  calm W={r['W']:g}: " + " ".join(f"{x:.2f}" for x in r["calm_rms_rel"])
-                      + (f"; resonant {r['resonant']} vs iid {np.round(r['resonant_iid'], 3)}"
-                         if "resonant" in r else ""))
+                print(
+                    f"  calm W={r['W']:g}: "
+                    + " ".join(f"{x:.2f}" for x in r["calm_rms_rel"])
+                    + (
+                        f"; resonant {r['resonant']} vs iid {np.round(r['resonant_iid'], 3)}"
+                        if "resonant" in r
+                        else ""
+                    )
+                )
     qp = json.loads((OUT / "rare_qp.json").read_text()) if (OUT / "rare_qp.json").exists() else []
     fig, ax = plt.subplots(figsize=(5.2, 4.0), constrained_layout=True)
-    plot_rare({"random": allrows,
-                    "qp": [q for q in qp if q["R"] == 10]}, ax)
-    ax.set_title("random: subset simulation, replica errors (open: not reliable); "
-                 "QP: sup W_th", fontsize=7)
+    plot_rare({"random": allrows, "qp": [q for q in qp if q["R"] == 10]}, ax)
+    ax.set_title(
+        "random: subset simulation, replica errors (open: not reliable); QP: sup W_th", fontsize=7
+    )
     fig.savefig(OUT.parent / "rare_avalanches.png", dpi=150)
 
 
@@ -165,23 +199,29 @@ def score_cost(R=10, batch=100, W=(120.0, 300.0)):
 
     N = lattice.num_sites(R)
     out = {"R": R, "batch": batch}
-    spec = jax.jit(lambda z, w: lattice.couplings_from_potential(
-        rare.critical.potential_from_gaussian(z, w), R, g0=1.0))
+    spec = jax.jit(
+        lambda z, w: lattice.couplings_from_potential(
+            rare.critical.potential_from_gaussian(z, w), R, g0=1.0
+        )
+    )
     for w in W:
         z = jax.random.normal(jax.random.key(int(w)), (batch, N), jnp.float64)
         res = {}
         for name in ("fold", "bisect"):
             f = gaussian_scorer(R, solver=name)
             res[name] = np.asarray(f(z, jnp.float64(w)).log_scale)  # compile
-            out[f"{name}_ms_W{w:g}"] = 1e3 * best_time(
-                lambda f=f, z=z, w=w: jax.block_until_ready(f(z, jnp.float64(w)))) / batch
+            out[f"{name}_ms_W{w:g}"] = (
+                1e3
+                * best_time(lambda f=f, z=z, w=w: jax.block_until_ready(f(z, jnp.float64(w))))
+                / batch
+            )
         spec(z, w).block_until_ready()
-        out[f"spectrum_ms_W{w:g}"] = 1e3 * best_time(
-            lambda z=z, w=w: jax.block_until_ready(spec(z, w))) / batch
+        out[f"spectrum_ms_W{w:g}"] = (
+            1e3 * best_time(lambda z=z, w=w: jax.block_until_ready(spec(z, w))) / batch
+        )
         ok = np.isfinite(res["fold"]) & np.isfinite(res["bisect"])
         out[f"max_abs_diff_W{w:g}"] = float(np.max(np.abs(res["fold"] - res["bisect"])[ok]))
-        out[f"ratio_fold_over_bisect_W{w:g}"] = (out[f"fold_ms_W{w:g}"]
-                                                  / out[f"bisect_ms_W{w:g}"])
+        out[f"ratio_fold_over_bisect_W{w:g}"] = out[f"fold_ms_W{w:g}"] / out[f"bisect_ms_W{w:g}"]
     emit("rare_score", out)
 
 
@@ -199,8 +239,11 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10):
     folder.mkdir(parents=True, exist_ok=True)
     N, score_fn = lattice.num_sites(R), gaussian_scorer(R)
     for W in Ws:
-        prop = {"lattice": lambda: lattice_moves(R), "pcn": lambda: subset.pcn,
-                "guided": lambda W=W: guided.lattice_guided_moves(R, W)}[kernel]()
+        prop = {
+            "lattice": lambda: lattice_moves(R),
+            "pcn": lambda: subset.pcn,
+            "guided": lambda W=W: guided.lattice_guided_moves(R, W),
+        }[kernel]()
         seed = {"lattice": 7000, "guided": 9000, "pcn": 8000}[kernel] + int(W)
         for r in range(M):
             path = folder / f"{kernel}_W{W:g}_r{r}.npz"
@@ -209,13 +252,31 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10):
             t0 = time.time()
             run = subset.run(
                 lambda z, W=W: np.asarray(score_fn(jnp.asarray(z), jnp.float64(W)).log_scale),
-                N, key=jax.random.fold_in(jax.random.key(seed), r), n=n, stop=0.0,
-                max_levels=14, propose=prop, thin=5, chunk=50)
-            np.savez(path, thresholds=run.thresholds, level_probs=run.level_probs,
-                     scores=run.scores, acceptance=run.acceptance, distinct=run.distinct,
-                     n_evals=run.n_evals, p0=run.p0, seconds=time.time() - t0)
-            print(f"{kernel} W={W:g} replica {r}: levels {len(run.thresholds)} "
-                  f"({time.time() - t0:.0f} s)", flush=True)
+                N,
+                key=jax.random.fold_in(jax.random.key(seed), r),
+                n=n,
+                stop=0.0,
+                max_levels=14,
+                propose=prop,
+                thin=5,
+                chunk=50,
+            )
+            np.savez(
+                path,
+                thresholds=run.thresholds,
+                level_probs=run.level_probs,
+                scores=run.scores,
+                acceptance=run.acceptance,
+                distinct=run.distinct,
+                n_evals=run.n_evals,
+                p0=run.p0,
+                seconds=time.time() - t0,
+            )
+            print(
+                f"{kernel} W={W:g} replica {r}: levels {len(run.thresholds)} "
+                f"({time.time() - t0:.0f} s)",
+                flush=True,
+            )
 
 
 def pool(folder, R=10, g0=1.0):
@@ -228,33 +289,62 @@ def pool(folder, R=10, g0=1.0):
     for path in sorted(Path(folder).glob("*_W*_r*.npz")):
         kernel, W = re.match(r"(\w+)_W([\d.]+)_r\d+\.npz", path.name).groups()
         with np.load(path) as z:
-            run = subset.SubsetRun(z["thresholds"], z["level_probs"], z["scores"], None,
-                                   z["acceptance"], z["distinct"], int(z["n_evals"]),
-                                   float(z["p0"]))
+            run = subset.SubsetRun(
+                z["thresholds"],
+                z["level_probs"],
+                z["scores"],
+                None,
+                z["acceptance"],
+                z["distinct"],
+                int(z["n_evals"]),
+                float(z["p0"]),
+            )
         groups.setdefault((float(W), kernel), []).append(run)
     rows = []
     for (W, kernel), runs in sorted(groups.items()):
         if len(runs) < 2:
             continue
         e = replicas.combine(runs, float(np.log(g0)), warn=False)
-        rows.append({"W": W, "R": R, "g0": g0, "kernel": kernel, "f": e.f, "err": e.err,
-                     "replicas": e.replicas.tolist(), "min_distinct_states": e.min_distinct,
-                     "passed": e.check.passed, "chi2": e.check.chi2,
-                     "chi2_p": e.check.p_value, "claimed_cov": e.cov.tolist(),
-                     "levels": [len(r.thresholds) for r in runs], "n": runs[0].scores.shape[1],
-                     "acceptance": np.nanmean(e.acceptance, axis=0).tolist(),
-                     "distinct": np.nanmin(e.distinct, axis=0).tolist(),
-                     "collapsed": e.collapsed})
-        print(f"W={W:g} {kernel}: f = {e.f:.3g} +- {e.err:.2g} (replicas "
-              f"{', '.join(f'{x:.2g}' for x in e.replicas)}), chi2 p = {e.check.p_value:.2g}"
-              f" {'pass' if e.check.passed else 'FAIL'}, min distinct {e.min_distinct:.2f}")
+        rows.append(
+            {
+                "W": W,
+                "R": R,
+                "g0": g0,
+                "kernel": kernel,
+                "f": e.f,
+                "err": e.err,
+                "replicas": e.replicas.tolist(),
+                "min_distinct_states": e.min_distinct,
+                "passed": e.check.passed,
+                "chi2": e.check.chi2,
+                "chi2_p": e.check.p_value,
+                "claimed_cov": e.cov.tolist(),
+                "levels": [len(r.thresholds) for r in runs],
+                "n": runs[0].scores.shape[1],
+                "acceptance": np.nanmean(e.acceptance, axis=0).tolist(),
+                "distinct": np.nanmin(e.distinct, axis=0).tolist(),
+                "collapsed": e.collapsed,
+            }
+        )
+        print(
+            f"W={W:g} {kernel}: f = {e.f:.3g} +- {e.err:.2g} (replicas "
+            f"{', '.join(f'{x:.2g}' for x in e.replicas)}), chi2 p = {e.check.p_value:.2g}"
+            f" {'pass' if e.check.passed else 'FAIL'}, min distinct {e.min_distinct:.2f}"
+        )
     _dump("rare_tail.json", rows)
     for kernel in sorted({r["kernel"] for r in rows}):
-        fit = rare.fit_tail([{"W": r["W"], "f": r["f"], "stderr": r["err"]} for r in rows
-                             if r["kernel"] == kernel and r["passed"]])
-        print(f"{kernel}: exp W_1 = {fit.exp[0]:.1f} +- {fit.exp[1]:.1f} (chi2/dof "
-              f"{fit.exp[2]:.1f}); power m = {fit.power[0]:.1f} (chi2/dof {fit.power[2]:.1f});"
-              f" {fit.n} rows")
+        fit = rare.fit_tail(
+            [
+                {"W": r["W"], "f": r["f"], "stderr": r["err"]}
+                for r in rows
+                if r["kernel"] == kernel and r["passed"]
+            ]
+        )
+        print(
+            f"{kernel}: exp W_1 = {fit.exp[0]:.1f} +- {fit.exp[1]:.1f} (chi2/dof "
+            f"{fit.exp[2]:.1f}); power m = {fit.power[0]:.1f} (chi2/dof {fit.power[2]:.1f});"
+            f" {fit.n} rows"
+        )
 
 
 def sensitivity(folder, R=10, n_show=3):
@@ -280,7 +370,7 @@ def sensitivity(folder, R=10, n_show=3):
             if best is None or W > best[0]:
                 best = (W, z["samples"], z["scores"][-1])
     W, samples, scores = best
-    pick = np.argsort(scores)[:n_show * 20:20]  # distinct chains of the population
+    pick = np.argsort(scores)[: n_show * 20 : 20]  # distinct chains of the population
     V = np.asarray(potential_from_gaussian(jnp.asarray(samples[pick]), W))
     fn = lambda v: critical_log_g0(v, R, method="eigh").log_scale  # noqa: E731
     grads = np.asarray(jax.vmap(jax.grad(fn))(jnp.asarray(V)))
@@ -289,12 +379,21 @@ def sensitivity(folder, R=10, n_show=3):
     for j in range(n_show):
         g = grads[j]
         lim = np.max(np.abs(g))
-        sc = axes[0, j].scatter(xy[:, 0], xy[:, 1], c=g, cmap="RdBu_r", vmin=-lim, vmax=lim,
-                                s=14, marker="s")
+        sc = axes[0, j].scatter(
+            xy[:, 0], xy[:, 1], c=g, cmap="RdBu_r", vmin=-lim, vmax=lim, s=14, marker="s"
+        )
         axes[0, j].set_title(f"W = {W:g}: log g0_c = {float(fn(V[j])):.3f}", fontsize=8)
         fig.colorbar(sc, ax=axes[0, j], shrink=0.7, label="d log g0_c / dV_n")
-        sc = axes[1, j].scatter(xy[:, 0], xy[:, 1], c=(V[j] - V[j][0]) / W, cmap="PiYG",
-                                vmin=-1, vmax=1, s=14, marker="s")
+        sc = axes[1, j].scatter(
+            xy[:, 0],
+            xy[:, 1],
+            c=(V[j] - V[j][0]) / W,
+            cmap="PiYG",
+            vmin=-1,
+            vmax=1,
+            s=14,
+            marker="s",
+        )
         fig.colorbar(sc, ax=axes[1, j], shrink=0.7, label="(V_n - V_0) / W")
         for ax in axes[:, j]:
             ax.set_aspect("equal")
@@ -303,9 +402,16 @@ def sensitivity(folder, R=10, n_show=3):
     fig.savefig(OUT.parent / "rare_sensitivity.png", dpi=130)
     d = np.abs(xy).sum(axis=1)
     share = [float(np.sum(np.abs(g)[d <= 2]) / np.sum(np.abs(g))) for g in grads]
-    print(json.dumps({"W": W, "log_g0_c": [float(fn(v)) for v in V],
-                      "share_of_abs_gradient_within_d2": share,
-                      "top_sites": [np.argsort(-np.abs(g))[:4].tolist() for g in grads]}))
+    print(
+        json.dumps(
+            {
+                "W": W,
+                "log_g0_c": [float(fn(v)) for v in V],
+                "share_of_abs_gradient_within_d2": share,
+                "top_sites": [np.argsort(-np.abs(g))[:4].tolist() for g in grads],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
@@ -316,8 +422,13 @@ if __name__ == "__main__":
     if what not in ("tail", "qp", "table", "score", "kernels", "pool", "all"):
         sys.exit(__doc__)
     if what == "kernels":
-        kernel_replicas([float(w) for w in sys.argv[2].split(",")], sys.argv[3],
-                        int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])
+        kernel_replicas(
+            [float(w) for w in sys.argv[2].split(",")],
+            sys.argv[3],
+            int(sys.argv[4]),
+            int(sys.argv[5]),
+            sys.argv[6],
+        )
         sys.exit(0)
     if what == "pool":
         pool(sys.argv[2])
@@ -334,10 +445,13 @@ if __name__ == "__main__":
         seed = 0
         if "--seed" in args:
             i = args.index("--seed")
-            seed, args = int(args[i + 1]), args[:i] + args[i + 2:]
+            seed, args = int(args[i + 1]), args[:i] + args[i + 2 :]
         cut = args.index("--W") if "--W" in args else len(args)
-        times["tail_s"] = tail_curves([int(r) for r in args[:cut]] or list(TAIL),
-                                      [float(w) for w in args[cut + 1:]] or None, seed)
+        times["tail_s"] = tail_curves(
+            [int(r) for r in args[:cut]] or list(TAIL),
+            [float(w) for w in args[cut + 1 :]] or None,
+            seed,
+        )
     if what in ("qp", "all"):
         times["qp_s"] = qp_maps()
     if what == "all":

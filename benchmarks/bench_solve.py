@@ -63,21 +63,24 @@ def main():
     t_np = time.perf_counter() - t0
 
     H = np.asarray(res.eta_tot)
-    emit("solve", {
-        "chains": args.chains,
-        "N": args.N,
-        "jax_seconds_first_call": t_jax,
-        "jax_seconds": t_jax_warm,
-        "jax_max_iterations": int(res.iterations.max()),
-        "jax_mean_iterations": float(res.iterations.mean()),
-        "jax_unconverged": int((~np.asarray(res.converged)).sum()),
-        "numpy_seconds": t_np,
-        "numpy_max_iterations": int(steps_np.max()),
-        "numpy_mean_iterations": float(steps_np.mean()),
-        "speedup": t_np / t_jax_warm,
-        "max_abs_diff_eta_tot": float(np.max(np.abs(H - H_np))),
-        "avalanche_fraction": float(np.asarray(jaxmf.meanfield.avalanches(res)).mean()),
-    })
+    emit(
+        "solve",
+        {
+            "chains": args.chains,
+            "N": args.N,
+            "jax_seconds_first_call": t_jax,
+            "jax_seconds": t_jax_warm,
+            "jax_max_iterations": int(res.iterations.max()),
+            "jax_mean_iterations": float(res.iterations.mean()),
+            "jax_unconverged": int((~np.asarray(res.converged)).sum()),
+            "numpy_seconds": t_np,
+            "numpy_max_iterations": int(steps_np.max()),
+            "numpy_mean_iterations": float(steps_np.mean()),
+            "speedup": t_np / t_jax_warm,
+            "max_abs_diff_eta_tot": float(np.max(np.abs(H - H_np))),
+            "avalanche_fraction": float(np.asarray(jaxmf.meanfield.avalanches(res)).mean()),
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -87,17 +87,21 @@ def model(N, kd):
     steps_bisect = 53 * N
     steps_twisted = 5 * N * math.ceil(N / 256)
     flops = 14.0 * kd * kd * tasks + 2 * 53.0 * N * N + 35.0 * N * N
-    return {"steps_reduction": steps_reduce, "steps_bisection": steps_bisect,
-            "steps_first_components": steps_twisted,
-            "steps": steps_reduce + steps_bisect + steps_twisted,
-            "slots_per_phase": [m for _, _, m in plan],
-            "entries_per_step_max": plan[0][2] * kd * 2 * kd,
-            "band_entries_all_steps": entries, "flops": flops}
+    return {
+        "steps_reduction": steps_reduce,
+        "steps_bisection": steps_bisect,
+        "steps_first_components": steps_twisted,
+        "steps": steps_reduce + steps_bisect + steps_twisted,
+        "slots_per_phase": [m for _, _, m in plan],
+        "entries_per_step_max": plan[0][2] * kd * 2 * kd,
+        "band_entries_all_steps": entries,
+        "flops": flops,
+    }
 
 
 def gpu_device_seconds(N, kd, gpu, efficiency, passes, latency, bytes_per_real):
     m = model(N, kd)
-    batch = max(1, int(0.5 * gpu["memory_gib"] * 2 ** 30 // bytes_per_real))
+    batch = max(1, int(0.5 * gpu["memory_gib"] * 2**30 // bytes_per_real))
     compute = m["flops"] / (efficiency * gpu["fp64_tflops"] * 1e12)
     traffic = passes * 16.0 * m["band_entries_all_steps"] / (gpu["bandwidth_tbs"] * 1e12)
     return max(compute, traffic) + m["steps"] * latency / batch, batch
@@ -108,8 +112,12 @@ def main(argv=None):
     p.add_argument("--radii", default="5,10,15,22,33,50")
     p.add_argument("--dense-max-R", type=int, default=22)
     p.add_argument("--max-batch", type=int, default=16)
-    p.add_argument("--min-time", type=float, default=20.0,
-                   help="target seconds of host-route work per batch (sets the batch)")
+    p.add_argument(
+        "--min-time",
+        type=float,
+        default=20.0,
+        help="target seconds of host-route work per batch (sets the batch)",
+    )
     p.add_argument("--repeat", type=int, default=2)
     p.add_argument("--gpu-step-latency", type=float, default=2e-5)
     p.add_argument("--gpu-efficiency", type=float, default=0.1)
@@ -146,8 +154,7 @@ def main(argv=None):
         if row.get("eigh_seconds"):
             row["eigh_over_fast"] = row["eigh_seconds"] / row["fast_seconds"]
             row["device_over_eigh"] = row["device_seconds"] / row["eigh_seconds"]
-        row["max_abs_diff_device_vs_fast"] = float(jnp.max(jnp.abs(outs["device"]
-                                                                   - outs["fast"])))
+        row["max_abs_diff_device_vs_fast"] = float(jnp.max(jnp.abs(outs["device"] - outs["fast"])))
         row["model"] = model(N, kd)
         rows.append(row)
         print(row, file=sys.stderr, flush=True)
@@ -162,32 +169,53 @@ def main(argv=None):
             N, kd = lattice.num_sites(R), lattice.bandwidth(R)
             # memory per realization: measured at the nearest radius, scaled as N kd
             Rm = min(measured_R, key=lambda r: abs(r - R)) if measured_R else None
-            per_real = (bytes_per_real[Rm] * N * kd / (lattice.num_sites(Rm)
-                                                      * lattice.bandwidth(Rm))
-                        if Rm is not None else 60.0 * N * kd * 8)
-            t_dev, batch = gpu_device_seconds(N, kd, gpu, args.gpu_efficiency, args.passes,
-                                              args.gpu_step_latency, per_real)
-            t_eigh = gpu_seconds(N, "eigh", gpu["fp64_tflops"], gpu["bandwidth_tbs"],
-                                 args.gpu_efficiency)
+            per_real = (
+                bytes_per_real[Rm] * N * kd / (lattice.num_sites(Rm) * lattice.bandwidth(Rm))
+                if Rm is not None
+                else 60.0 * N * kd * 8
+            )
+            t_dev, batch = gpu_device_seconds(
+                N, kd, gpu, args.gpu_efficiency, args.passes, args.gpu_step_latency, per_real
+            )
+            t_eigh = gpu_seconds(
+                N, "eigh", gpu["fp64_tflops"], gpu["bandwidth_tbs"], args.gpu_efficiency
+            )
             count = M * 1000 * 10 * 2
             total_device += count * t_dev
             total_eigh += count * t_eigh
-            per_R[R] = {"device_ms": 1e3 * t_dev, "eigh_ms": 1e3 * t_eigh,
-                        "device_batch": batch,
-                        "eigh_batch": int(0.5 * gpu["memory_gib"] * 2 ** 30 // (32 * N * N))}
-        projection[name] = {"device_hours": total_device / 3600,
-                            "eigh_hours": total_eigh / 3600, "per_R": per_R}
-    emit("spectral_routes", {
-        "W": W, "pinned_to_one_core": PINNED, "load_before": load_before,
-        "load_after": os.getloadavg()[0], "rows": rows,
-        "gpu": "not measured: no GPU" if jax.default_backend() == "cpu" else
-        jax.devices()[0].device_kind,
-        "gpu_projection": {"assumptions": {"efficiency": args.gpu_efficiency,
-                                           "step_latency_s": args.gpu_step_latency,
-                                           "passes_per_step": args.passes,
-                                           "memory_fraction": 0.5},
-                           **projection},
-    })
+            per_R[R] = {
+                "device_ms": 1e3 * t_dev,
+                "eigh_ms": 1e3 * t_eigh,
+                "device_batch": batch,
+                "eigh_batch": int(0.5 * gpu["memory_gib"] * 2**30 // (32 * N * N)),
+            }
+        projection[name] = {
+            "device_hours": total_device / 3600,
+            "eigh_hours": total_eigh / 3600,
+            "per_R": per_R,
+        }
+    emit(
+        "spectral_routes",
+        {
+            "W": W,
+            "pinned_to_one_core": PINNED,
+            "load_before": load_before,
+            "load_after": os.getloadavg()[0],
+            "rows": rows,
+            "gpu": "not measured: no GPU"
+            if jax.default_backend() == "cpu"
+            else jax.devices()[0].device_kind,
+            "gpu_projection": {
+                "assumptions": {
+                    "efficiency": args.gpu_efficiency,
+                    "step_latency_s": args.gpu_step_latency,
+                    "passes_per_step": args.passes,
+                    "memory_fraction": 0.5,
+                },
+                **projection,
+            },
+        },
+    )
 
 
 if __name__ == "__main__":

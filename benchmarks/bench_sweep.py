@@ -43,11 +43,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--radii", default="10,15,22", help="comma-separated R")
     parser.add_argument("--kinds", default="qp,random")
-    parser.add_argument("--W", default="60,120",
-                        help="comma-separated W (one avalanching, one failing regime)")
-    parser.add_argument("--draws", type=int, default=0,
-                        help="realizations per (W, R) (default: 128 for N < 500, 64 for "
-                             "N < 1100, else 16)")
+    parser.add_argument(
+        "--W", default="60,120", help="comma-separated W (one avalanching, one failing regime)"
+    )
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=0,
+        help="realizations per (W, R) (default: 128 for N < 500, 64 for N < 1100, else 16)",
+    )
     args = parser.parse_args(argv)
     W = [float(w) for w in args.W.split(",")]
 
@@ -65,31 +69,44 @@ def main(argv=None):
                 res = _run(root, f"{kind}-{R}", kind, R, W, draws, chunk)
                 elapsed = time.perf_counter() - t0
                 total = len(W) * draws
-                results.append({
-                    "kind": kind, "R": R, "N": n, "realizations": total,
-                    "chunk_size": chunk, "method": lattice.resolve_method("auto", n),
-                    "seconds": round(elapsed, 3), "per_s": round(total / elapsed, 2),
-                    "f_aval": [round(float(x), 3) for x in res.avalanche.mean(-1)[:, 0]],
-                    "all_converged": bool(res.converged.all()),
-                })
+                results.append(
+                    {
+                        "kind": kind,
+                        "R": R,
+                        "N": n,
+                        "realizations": total,
+                        "chunk_size": chunk,
+                        "method": lattice.resolve_method("auto", n),
+                        "seconds": round(elapsed, 3),
+                        "per_s": round(total / elapsed, 2),
+                        "f_aval": [round(float(x), 3) for x in res.avalanche.mean(-1)[:, 0]],
+                        "all_converged": bool(res.converged.all()),
+                    }
+                )
 
-    print(json.dumps({
-        "benchmark": "lattice_sweep_end_to_end",
-        "jaxmf": jaxmf.__version__,
-        "jax": jax.__version__,
-        "device": str(jax.devices()[0]),
-        "n_devices": len(jax.local_devices()),
-        "backend": jax.default_backend(),
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "threads": {v: os.environ.get(v) for v in
-                    ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
-        "XLA_FLAGS": os.environ.get("XLA_FLAGS"),
-        "W": W,
-        "g0": 1.0,
-        "dist": "goe",
-        "results": results,
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "lattice_sweep_end_to_end",
+                "jaxmf": jaxmf.__version__,
+                "jax": jax.__version__,
+                "device": str(jax.devices()[0]),
+                "n_devices": len(jax.local_devices()),
+                "backend": jax.default_backend(),
+                "cpu": platform.processor() or platform.machine(),
+                "cpu_count": os.cpu_count(),
+                "threads": {
+                    v: os.environ.get(v)
+                    for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+                },
+                "XLA_FLAGS": os.environ.get("XLA_FLAGS"),
+                "W": W,
+                "g0": 1.0,
+                "dist": "goe",
+                "results": results,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,11 @@ def check_choice(name: str, value, choices) -> None:
 
 def check_int(name: str, value, minimum: int = 0, maximum: int | None = None) -> int:
     """A Python/NumPy integer in [minimum, maximum] (bools refused); returns int."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or (
-            value < minimum or (maximum is not None and value > maximum)):
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, (int, np.integer))
+        or (value < minimum or (maximum is not None and value > maximum))
+    ):
         upper = "" if maximum is None else f" and <= {maximum}"
         raise ValueError(f"{name} must be an integer >= {minimum}{upper}, got {value!r}")
     return int(value)
@@ -41,8 +44,9 @@ def check_radius(R) -> int:
     return check_int("R (lattice radius)", R, 0)
 
 
-def check_nonnegative(name: str, x, *, strictly_positive: bool = False,
-                      finite: bool = False) -> None:
+def check_nonnegative(
+    name: str, x, *, strictly_positive: bool = False, finite: bool = False
+) -> None:
     """ValueError if concrete ``x`` is not real, has NaN or values < 0 (<= 0 if
     ``strictly_positive``; +-inf refused if ``finite``)."""
     if x is None or not is_concrete(x):
@@ -60,9 +64,11 @@ def check_nonnegative(name: str, x, *, strictly_positive: bool = False,
     if finite:
         bad = bad | np.isinf(a)
     if bad.any():
-        raise ValueError(f"{name} must lie in {rng}; got {x!r}" if a.size <= 8
-                         else f"{name} must lie in {rng}; got min {float(a.min())!r}, "
-                              f"max {float(a.max())!r}")
+        raise ValueError(
+            f"{name} must lie in {rng}; got {x!r}"
+            if a.size <= 8
+            else f"{name} must lie in {rng}; got min {float(a.min())!r}, max {float(a.max())!r}"
+        )
 
 
 def check_finite(name: str, x) -> None:

@@ -16,4 +16,5 @@ def require_x64() -> None:
         raise RuntimeError(
             "jaxmf computes in float64, but JAX's x64 mode is off (it was switched off "
             "after importing jaxmf); turn it back on with "
-            "jax.config.update('jax_enable_x64', True)")
+            "jax.config.update('jax_enable_x64', True)"
+        )

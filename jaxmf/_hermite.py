@@ -24,8 +24,16 @@ def hermite(y, dy, u0: float, du: float, u):
     t = s - i
     y0, y1, m0, m1 = y[i], y[i + 1], du * dy[i], du * dy[i + 1]
     t2, t3 = t * t, t * t * t
-    val = ((2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * m0
-           + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * m1)
-    der = ((6 * t2 - 6 * t) * y0 + (3 * t2 - 4 * t + 1) * m0
-           + (-6 * t2 + 6 * t) * y1 + (3 * t2 - 2 * t) * m1) / du
+    val = (
+        (2 * t3 - 3 * t2 + 1) * y0
+        + (t3 - 2 * t2 + t) * m0
+        + (-2 * t3 + 3 * t2) * y1
+        + (t3 - t2) * m1
+    )
+    der = (
+        (6 * t2 - 6 * t) * y0
+        + (3 * t2 - 4 * t + 1) * m0
+        + (-6 * t2 + 6 * t) * y1
+        + (3 * t2 - 2 * t) * m1
+    ) / du
     return val, der

@@ -33,8 +33,17 @@ from typing import NamedTuple
 
 import jax
 
-__all__ = ["Layout", "layout", "initialize", "share", "barrier", "broadcast",
-           "await_files", "abort_on_error", "is_main"]
+__all__ = [
+    "Layout",
+    "layout",
+    "initialize",
+    "share",
+    "barrier",
+    "broadcast",
+    "await_files",
+    "abort_on_error",
+    "is_main",
+]
 
 _PREFIX = "jaxmf"
 _POLL_S = (0.005, 0.25)  # first and longest pause between polls (doubling)
@@ -60,9 +69,15 @@ def is_main() -> bool:
     return layout().index == 0
 
 
-def initialize(coordinator_address=None, num_processes=None, process_id=None, *,
-               heartbeat_timeout_s=100, initialization_timeout_s=300,
-               shutdown_timeout_s=300) -> Layout:
+def initialize(
+    coordinator_address=None,
+    num_processes=None,
+    process_id=None,
+    *,
+    heartbeat_timeout_s=100,
+    initialization_timeout_s=300,
+    shutdown_timeout_s=300,
+) -> Layout:
     """Start ``jax.distributed`` for this process and return its :class:`Layout`.
 
     Arguments left as None are detected by JAX from the environment (SLURM ``srun``
@@ -81,10 +96,13 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None, *,
         shutdown_timeout_s: how long the exit of one process waits for the others.
     """
     jax.distributed.initialize(
-        coordinator_address=coordinator_address, num_processes=num_processes,
-        process_id=process_id, heartbeat_timeout_seconds=int(heartbeat_timeout_s),
+        coordinator_address=coordinator_address,
+        num_processes=num_processes,
+        process_id=process_id,
+        heartbeat_timeout_seconds=int(heartbeat_timeout_s),
         initialization_timeout=int(initialization_timeout_s),
-        shutdown_timeout_seconds=int(shutdown_timeout_s))
+        shutdown_timeout_seconds=int(shutdown_timeout_s),
+    )
     return layout()
 
 
@@ -92,7 +110,7 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None, *,
 def share(items, where: Layout | None = None) -> list:
     """This process's disjoint share of ``items``: items[k] for k = index mod count."""
     where = where or layout()
-    return list(items)[where.index::where.count]
+    return list(items)[where.index :: where.count]
 
 
 def _client():
@@ -140,8 +158,12 @@ def barrier(name="barrier", timeout_s=None):
         return
     client, key = _client(), _next_key(name)
     client.key_value_set(f"{key}/{where.index}", "1")
-    _wait(client, lambda: (True if len(client.key_value_dir_get(key + "/")) >= where.count
-                           else None), timeout_s, f"barrier {name!r}")
+    _wait(
+        client,
+        lambda: True if len(client.key_value_dir_get(key + "/")) >= where.count else None,
+        timeout_s,
+        f"barrier {name!r}",
+    )
 
 
 def broadcast(compute, name="broadcast", timeout_s=None):
@@ -186,8 +208,10 @@ def await_files(paths, timeout_s=300.0):
         if not missing:
             return
         if time.monotonic() - start > timeout_s:
-            raise TimeoutError(f"{len(missing)} file(s) written by other processes are "
-                               f"not visible after {timeout_s:g} s, e.g. {missing[0]}")
+            raise TimeoutError(
+                f"{len(missing)} file(s) written by other processes are "
+                f"not visible after {timeout_s:g} s, e.g. {missing[0]}"
+            )
         time.sleep(pause)
         pause = min(2 * pause, 2.0)
 
@@ -202,7 +226,9 @@ def abort_on_error():
         where = layout()
         if where.count > 1:
             with contextlib.suppress(Exception):
-                _client().key_value_set(f"{_PREFIX}-abort/{where.index}",
-                                        f"{type(err).__name__}: {err}", allow_overwrite=True)
+                _client().key_value_set(
+                    f"{_PREFIX}-abort/{where.index}",
+                    f"{type(err).__name__}: {err}",
+                    allow_overwrite=True,
+                )
         raise
-

@@ -50,9 +50,25 @@ from ._processes import (
     share,
 )
 
-__all__ = ["MANIFEST", "RUN_ID", "DamagedUnit", "ForeignUnit", "canonical_json", "run_id",
-           "read_manifest", "prepare", "write_unit", "read_unit", "set_aside", "run_shared",
-           "versions", "Layout", "layout", "is_main", "share"]
+__all__ = [
+    "MANIFEST",
+    "RUN_ID",
+    "DamagedUnit",
+    "ForeignUnit",
+    "canonical_json",
+    "run_id",
+    "read_manifest",
+    "prepare",
+    "write_unit",
+    "read_unit",
+    "set_aside",
+    "run_shared",
+    "versions",
+    "Layout",
+    "layout",
+    "is_main",
+    "share",
+]
 
 MANIFEST = "manifest.json"
 RUN_ID = "run_id"
@@ -66,11 +82,12 @@ def canonical_json(spec) -> str:
     Raises ValueError for what JSON cannot hold exactly (NaN, infinities, objects).
     """
     try:
-        return json.dumps(to_builtin(spec), sort_keys=True, separators=(",", ":"),
-                          allow_nan=False)
+        return json.dumps(to_builtin(spec), sort_keys=True, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as err:
-        raise ValueError(f"a run spec must be plain JSON values (finite numbers, "
-                         f"strings, lists, dicts), got {spec!r}: {err}") from None
+        raise ValueError(
+            f"a run spec must be plain JSON values (finite numbers, "
+            f"strings, lists, dicts), got {spec!r}: {err}"
+        ) from None
 
 
 def run_id(spec) -> str:
@@ -102,18 +119,23 @@ def read_manifest(root, fmt):
             f"{path} is damaged and cannot be read ({err}). Every result file in "
             f"{path.parent} records the run that made it, so the folder can be checked "
             f"without it: delete {path.name} and rerun the same command (the files of "
-            f"that run are kept, any other is refused), or use a new folder") from None
+            f"that run are kept, any other is refused), or use a new folder"
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != fmt:
-        raise ValueError(f"{path} is not a {fmt} manifest (a folder of another kind): "
-                         f"use a new folder")
+        raise ValueError(
+            f"{path} is not a {fmt} manifest (a folder of another kind): use a new folder"
+        )
     return manifest
 
 
 def _differences(old_parameters, spec):
     """{key: (stored, requested)} of the spec values that differ from the stored ones."""
     old_parameters = old_parameters if isinstance(old_parameters, dict) else {}
-    return {k: (_short(old_parameters.get(k)), _short(to_builtin(v))) for k, v in spec.items()
-            if canonical_json({"v": old_parameters.get(k)}) != canonical_json({"v": v})}
+    return {
+        k: (_short(old_parameters.get(k)), _short(to_builtin(v)))
+        for k, v in spec.items()
+        if canonical_json({"v": old_parameters.get(k)}) != canonical_json({"v": v})
+    }
 
 
 def _short(value):
@@ -151,12 +173,14 @@ def prepare(root, *, fmt, spec, manifest, units, read) -> list:
     if old is not None:
         diff = _differences(old.get("parameters"), spec)
         if diff:
-            raise ValueError(f"{root} holds a run with other parameters (stored, "
-                             f"requested): {diff}; use a new folder")
+            raise ValueError(
+                f"{root} holds a run with other parameters (stored, "
+                f"requested): {diff}; use a new folder"
+            )
     # a manifest of the previous layout (no run id) vouches for the units it lists
     legacy = old is not None and RUN_ID not in old
     good, foreign = [], []
-    for key, path in (units() if root.is_dir() else ()):
+    for key, path in units() if root.is_dir() else ():
         try:
             read(key, path, rid, legacy)
             good.append(key)
@@ -169,7 +193,8 @@ def prepare(root, *, fmt, spec, manifest, units, read) -> list:
             f"{root} holds {len(foreign)} result file(s) made by another run, e.g. "
             f"{_relative(foreign[0].path, root)} ({foreign[0].reason}; this run is "
             f"{rid}): the folder's manifest was deleted or replaced, or files were copied "
-            f"in. They are not mixed into this run: use a new folder, or move them away")
+            f"in. They are not mixed into this run: use a new folder, or move them away"
+        )
     if old is None:
         root.mkdir(parents=True, exist_ok=True)
         write_json(root / MANIFEST, {**manifest, RUN_ID: rid})
@@ -230,8 +255,7 @@ def read_unit(path, rid, *, legacy=False, fields=(), check=None) -> dict:
         raise DamagedUnit(path, f"cannot be read: {type(err).__name__}: {err}") from None
     stored = data.pop(RUN_ID, None)
     if stored is None and not legacy:
-        raise ForeignUnit(path, "made without a run id (by another run or an older "
-                                "version)")
+        raise ForeignUnit(path, "made without a run id (by another run or an older version)")
     if stored is not None and str(stored) != rid:
         raise ForeignUnit(path, f"made by run {stored}")
     missing = [f for f in fields if f not in data]
@@ -255,8 +279,11 @@ def set_aside(path, reason):
         i += 1
         target = path.with_name(f"{path.name}.damaged-{i}")
     path.rename(target)
-    warnings.warn(f"{path} is damaged ({reason}): set aside as {target.name}, it is "
-                  f"computed again", RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"{path} is damaged ({reason}): set aside as {target.name}, it is computed again",
+        RuntimeWarning,
+        stacklevel=3,
+    )
     return target
 
 
@@ -278,9 +305,11 @@ def run_shared(name, rid, make_plan, work, expect=None):
     out = broadcast(lambda: {RUN_ID: rid, "plan": make_plan()}, f"{name} plan")
     with abort_on_error():
         if out[RUN_ID] != rid:
-            raise ValueError(f"process {where.index} was started with other parameters "
-                             f"than process 0 (run {rid}, process 0: {out[RUN_ID]}): "
-                             f"start every process with the same arguments")
+            raise ValueError(
+                f"process {where.index} was started with other parameters "
+                f"than process 0 (run {rid}, process 0: {out[RUN_ID]}): "
+                f"start every process with the same arguments"
+            )
         work(out["plan"], where)
     barrier(f"{name} done")
     if where.count > 1 and expect is not None:

@@ -82,8 +82,9 @@ class Fold(NamedTuple):
 
 def _eta3(l, dist):
     """eta, eta', eta'' at finite l (derivatives in l = log g)."""
-    (e, de), (_, dde) = jax.jvp(lambda v: eta_and_slope_of_log_g(v, dist), (l,),
-                                (jnp.ones_like(l),))
+    (e, de), (_, dde) = jax.jvp(
+        lambda v: eta_and_slope_of_log_g(v, dist), (l,), (jnp.ones_like(l),)
+    )
     return e, de, dde
 
 
@@ -115,8 +116,7 @@ def _phi_jvp(dist, primals, tangents):
 def _terms(x, l0, active, dist):
     """Per l-bit eta, eta', eta'' at l_n = phi(l0_n + x) (0 for absent l-bits)."""
     e, de, dde = _eta3(_phi_newton(l0 + x, dist), dist)
-    return (jnp.where(active, e, 0.0), jnp.where(active, de, 0.0),
-            jnp.where(active, dde, 0.0))
+    return (jnp.where(active, e, 0.0), jnp.where(active, de, 0.0), jnp.where(active, dde, 0.0))
 
 
 def _f_and_slopes(x, l0, active, dist):
@@ -162,8 +162,9 @@ def _crossing(l0, active, dist):
 
     none = n_act == 0
     lo0, hi0 = jnp.where(none, -1.0, lo0), jnp.where(none, 1.0, hi0)
-    s = jax.lax.while_loop(cond, body, _Cross(jnp.clip(-lmax, lo0, hi0), lo0, hi0,
-                                               jnp.zeros((), jnp.int32), none))
+    s = jax.lax.while_loop(
+        cond, body, _Cross(jnp.clip(-lmax, lo0, hi0), lo0, hi0, jnp.zeros((), jnp.int32), none)
+    )
     return s.x, s.it, s.done
 
 
@@ -221,15 +222,31 @@ def _walk(l0, active, x_start, x_A, dist):
         reached = ~now_bracketed & (s.x >= x_A)
         finished = reached | (found & (restart >= x_A))
         x_next = jnp.where(found, restart, jnp.minimum(prop, x_A))
-        return _Walk(x_next, jnp.where(found, -s.sign, s.sign),
-                     jnp.where(found, -jnp.inf, lo), jnp.where(found, jnp.inf, hi),
-                     jnp.where(found, 0.0, jnp.abs(x_next - s.x)), best, x_best, kind,
-                     s.it + 1, finished)
+        return _Walk(
+            x_next,
+            jnp.where(found, -s.sign, s.sign),
+            jnp.where(found, -jnp.inf, lo),
+            jnp.where(found, jnp.inf, hi),
+            jnp.where(found, 0.0, jnp.abs(x_next - s.x)),
+            best,
+            x_best,
+            kind,
+            s.it + 1,
+            finished,
+        )
 
-    s0 = _Walk(x_start, jnp.where(f1_s >= 0, 1.0, -1.0), -jnp.inf, jnp.inf, jnp.zeros(()),
-               best0, jnp.where(use_A, x_A, x_start),
-               jnp.where(use_A, FoldKind.CROSSING, FoldKind.FOLD), jnp.zeros((), jnp.int32),
-               x_start >= x_A)
+    s0 = _Walk(
+        x_start,
+        jnp.where(f1_s >= 0, 1.0, -1.0),
+        -jnp.inf,
+        jnp.inf,
+        jnp.zeros(()),
+        best0,
+        jnp.where(use_A, x_A, x_start),
+        jnp.where(use_A, FoldKind.CROSSING, FoldKind.FOLD),
+        jnp.zeros((), jnp.int32),
+        x_start >= x_A,
+    )
     s = jax.lax.while_loop(cond, body, s0)
     return s.best, s.x_best, s.kind, s.it, s.done
 
@@ -295,8 +312,9 @@ def _fold_one(l0, dist, lo, hi):
     x_sg, kind, it, ok, _ = _locate(jax.lax.stop_gradient(l0s), active, dist, lo)
     # tangents of absent l-bits are dropped (their eta is exactly 0)
     l0d = jnp.where(active, l0s, jax.lax.stop_gradient(l0s))
-    x = jnp.where(kind == FoldKind.FOLD, _fold_point(l0d, x_sg, dist),
-                  _crossing_point(l0d, x_sg, dist))
+    x = jnp.where(
+        kind == FoldKind.FOLD, _fold_point(l0d, x_sg, dist), _crossing_point(l0d, x_sg, dist)
+    )
     y = l0d + x
     e = eta_and_slope_of_log_g(_phi(y, _phi_newton(y, dist), dist), dist)[0]
     gamma = jnp.sum(jnp.where(active, e, 0.0))
@@ -312,8 +330,7 @@ def _fold_batch(flat_l0, dist, lo, hi):
     return jax.vmap(lambda v: _fold_one(v, dist, lo, hi))(flat_l0)
 
 
-def fold_log_scale(log_g0: ArrayLike, dist: str = "goe", *,
-                   bracket=(-40.0, 40.0)) -> Fold:
+def fold_log_scale(log_g0: ArrayLike, dist: str = "goe", *, bracket=(-40.0, 40.0)) -> Fold:
     """The critical log scale u_c = max_{x <= x_A} (x - Gamma(x) / 2), exactly.
 
     Scaling every bare coupling by s, the realization avalanches (eq. 19) iff
@@ -342,8 +359,9 @@ def fold_log_scale(log_g0: ArrayLike, dist: str = "goe", *,
     bad = jnp.any(jnp.isnan(l0) | (l0 == jnp.inf), axis=-1)
     l0 = jnp.where(bad[..., None], -jnp.inf, l0)
     batch = l0.shape[:-1]
-    u, gamma, kind, it, ok = _fold_batch(l0.reshape((-1, l0.shape[-1])), dist,
-                                         jnp.float64(lo), jnp.float64(hi))
+    u, gamma, kind, it, ok = _fold_batch(
+        l0.reshape((-1, l0.shape[-1])), dist, jnp.float64(lo), jnp.float64(hi)
+    )
     shape = lambda a: a.reshape(batch)  # noqa: E731
     nan = lambda a: jnp.where(bad, jnp.nan, shape(a))  # noqa: E731
     return Fold(nan(u), nan(gamma), shape(kind), shape(it), shape(ok) & ~bad)
@@ -355,7 +373,8 @@ def check_bracket(bracket):
         lo, hi = (float(b) for b in bracket)
     except (TypeError, ValueError):
         raise ValueError(
-            f"bracket must be a pair (lo, hi) of finite floats, got {bracket!r}") from None
+            f"bracket must be a pair (lo, hi) of finite floats, got {bracket!r}"
+        ) from None
     if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
         raise ValueError(f"bracket must be finite with lo < hi, got {bracket!r}")
     return lo, hi
@@ -373,5 +392,7 @@ def check_log_couplings(log_g0):
     if np.isnan(a).any():
         raise ValueError("log_g0 contains NaN; log bare couplings must lie in [-inf, inf)")
     if (a == np.inf).any():
-        raise ValueError("log_g0 contains +inf; log bare couplings must lie in [-inf, inf) "
-                         "(an infinite bare coupling)")
+        raise ValueError(
+            "log_g0 contains +inf; log bare couplings must lie in [-inf, inf) "
+            "(an infinite bare coupling)"
+        )

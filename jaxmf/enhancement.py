@@ -252,9 +252,11 @@ def _entropy_table(dist):
         return jax.jvp(f, (lc,), (jnp.ones_like(lc),))
 
     with jax.ensure_compile_time_eval():  # a constant, also when first needed in a trace
-        parts = [value_and_slope(jnp.asarray(l[k:k + 2048])) for k in range(0, n, 2048)]
-    return (np.concatenate([np.asarray(v) for v, _ in parts]),
-            np.concatenate([np.asarray(d) for _, d in parts]))
+        parts = [value_and_slope(jnp.asarray(l[k : k + 2048])) for k in range(0, n, 2048)]
+    return (
+        np.concatenate([np.asarray(v) for v, _ in parts]),
+        np.concatenate([np.asarray(d) for _, d in parts]),
+    )
 
 
 def mean_entropy_of_log_g(log_g: ArrayLike, dist: str = "goe") -> tuple[jax.Array, jax.Array]:

@@ -55,8 +55,18 @@ from .critical import check_bracket, check_log_couplings, fold_log_scale
 from .enhancement import czz, eta_and_slope_of_log_g, mean_entropy_of_log_g
 from .resonance import check_dist
 
-__all__ = ["MeanFieldResult", "solve", "avalanche_flag", "avalanches", "n_thermal",
-           "mean_entropies", "memories", "GRAD_MARGIN", "CriticalScale", "critical_log_scale"]
+__all__ = [
+    "MeanFieldResult",
+    "solve",
+    "avalanche_flag",
+    "avalanches",
+    "n_thermal",
+    "mean_entropies",
+    "memories",
+    "GRAD_MARGIN",
+    "CriticalScale",
+    "critical_log_scale",
+]
 
 GRAD_MARGIN = 1e-9
 _INNER_NEWTON = 4
@@ -107,8 +117,7 @@ def _couplings_at(H, l0, l_guess, dist, n_newton):
         e, de = _eta_and_slope(l, dist)
         l = l - (l + 0.5 * e - l0f - 0.5 * H) / (1.0 + 0.5 * de)
     e, de = _eta_and_slope(l, dist)
-    return (jnp.where(active, l, -jnp.inf), jnp.where(active, e, 0.0),
-            jnp.where(active, de, 0.0))
+    return (jnp.where(active, l, -jnp.inf), jnp.where(active, e, 0.0), jnp.where(active, de, 0.0))
 
 
 def _couplings_from_scratch(H, l0, dist):
@@ -159,8 +168,9 @@ def _solve_one(l0, dist, rtol, max_steps):
         prop = jnp.where(left & (dF >= 0), grow, newton)
         # unbracketed, a step longer than F (the step of iteration (13), which never
         # passes the smallest root) may jump over a narrow window where F < 0: cap it
-        prop = jnp.where(left & ~(hi <= H_max), jnp.minimum(prop, s.H + jnp.maximum(
-            F, _MAX_STRIDE)), prop)
+        prop = jnp.where(
+            left & ~(hi <= H_max), jnp.minimum(prop, s.H + jnp.maximum(F, _MAX_STRIDE)), prop
+        )
         prop = jnp.where(left & ~bracketed, jnp.minimum(prop, H_max), prop)
         outside = (prop <= lo) | (prop >= hi) | ~jnp.isfinite(prop)
         prop = jnp.where(outside & bracketed, 0.5 * (lo + hi), prop)
@@ -171,8 +181,17 @@ def _solve_one(l0, dist, rtol, max_steps):
         return _State(H_next, s.H, lo, hi, jnp.abs(H_next - s.H), l, de, s.it + 1, done)
 
     l_init, _, de_init = _couplings_from_scratch(H_lo, l0, dist)
-    s0 = _State(H_lo, H_lo, H_lo, H_max + 1.0, jnp.zeros(()), l_init, de_init,
-                jnp.zeros((), jnp.int32), n_act == 0)
+    s0 = _State(
+        H_lo,
+        H_lo,
+        H_lo,
+        H_max + 1.0,
+        jnp.zeros(()),
+        l_init,
+        de_init,
+        jnp.zeros((), jnp.int32),
+        n_act == 0,
+    )
     s = jax.lax.while_loop(cond, body, s0)
     # polish the couplings at the final H and measure the stability margin
     l, _, de = _couplings_at(s.H, l0, s.l, dist, n_newton=2)
@@ -242,9 +261,15 @@ def _solve_batch(flat_l0, dist, rtol, max_steps):
     return jax.vmap(lambda x: _solve_log(x, dist, rtol, max_steps))(flat_l0)
 
 
-def solve(g0: ArrayLike, dist: str = "goe", *, mask: ArrayLike | None = None,
-          rtol: float = 1e-13, max_steps: int = 400,
-          log_input: bool = False) -> MeanFieldResult:
+def solve(
+    g0: ArrayLike,
+    dist: str = "goe",
+    *,
+    mask: ArrayLike | None = None,
+    rtol: float = 1e-13,
+    max_steps: int = 400,
+    log_input: bool = False,
+) -> MeanFieldResult:
     """Solve the mean-field equations (eq. 11/13) for a batch of realizations.
 
     Args:
@@ -295,20 +320,30 @@ def solve(g0: ArrayLike, dist: str = "goe", *, mask: ArrayLike | None = None,
     l, e, H, it, done, margin = _solve_batch(flat, dist, rtol, max_steps)
     unflat = lambda a: a.reshape(batch + a.shape[1:])  # noqa: E731
     nan_if_bad = lambda a: jnp.where(  # noqa: E731
-        bad.reshape(bad.shape + (1,) * (a.ndim - bad.ndim)), jnp.nan, a)
+        bad.reshape(bad.shape + (1,) * (a.ndim - bad.ndim)), jnp.nan, a
+    )
     l, e = nan_if_bad(unflat(l)), nan_if_bad(unflat(e))
     return MeanFieldResult(
-        g=jnp.exp(l), log_g=l, eta=e, eta_tot=nan_if_bad(unflat(H)), iterations=unflat(it),
-        converged=unflat(done) & ~bad, stability=nan_if_bad(unflat(margin)),
-        n_lbits=jnp.where(bad, 0, jnp.sum(jnp.isfinite(l), axis=-1)))
+        g=jnp.exp(l),
+        log_g=l,
+        eta=e,
+        eta_tot=nan_if_bad(unflat(H)),
+        iterations=unflat(it),
+        converged=unflat(done) & ~bad,
+        stability=nan_if_bad(unflat(margin)),
+        n_lbits=jnp.where(bad, 0, jnp.sum(jnp.isfinite(l), axis=-1)),
+    )
 
 
 def _check_solve_input(g0, mask, log_input, rtol=0.5, max_steps=1):
     shape = np.shape(g0)  # static, also under jit
     if len(shape) < 1 or shape[-1] < 1:
         raise ValueError(f"g0 must have shape (..., N) with N >= 1, got shape {shape}")
-    if not (isinstance(rtol, (float, int, np.floating, np.integer))
-            and not isinstance(rtol, (bool, np.bool_)) and 0.0 < rtol < 1.0):
+    if not (
+        isinstance(rtol, (float, int, np.floating, np.integer))
+        and not isinstance(rtol, (bool, np.bool_))
+        and 0.0 < rtol < 1.0
+    ):
         raise ValueError(f"rtol must be a number in (0, 1) (a relative tolerance), got {rtol!r}")
     check_int("max_steps", max_steps, 1)
     if not is_concrete(g0):
@@ -372,8 +407,7 @@ def _critical_batch(flat_l0, dist, lo, hi, n_bisect, rtol):
     n_lbits = jnp.sum(jnp.isfinite(flat_l0), axis=-1)
 
     def flags(lam):
-        H, _, _, done, _ = jax.vmap(lambda x, s: _solve_one(x + s, dist, rtol, 400))(
-            flat_l0, lam)
+        H, _, _, done, _ = jax.vmap(lambda x, s: _solve_one(x + s, dist, rtol, 400))(flat_l0, lam)
         return avalanche_flag(H, n_lbits), done
 
     b = flat_l0.shape[0]
@@ -386,8 +420,9 @@ def _critical_batch(flat_l0, dist, lo, hi, n_bisect, rtol):
         f, cv = flags(mid)
         return jnp.where(f, a, mid), jnp.where(f, mid, z), ok & cv
 
-    a, z, ok = jax.lax.fori_loop(0, n_bisect, body,
-                                 (jnp.full(b, lo), jnp.full(b, hi), ok_lo & ok_hi))
+    a, z, ok = jax.lax.fori_loop(
+        0, n_bisect, body, (jnp.full(b, lo), jnp.full(b, hi), ok_lo & ok_hi)
+    )
     lam = jnp.where(f_lo, -jnp.inf, jnp.where(f_hi, 0.5 * (a + z), jnp.inf))
     return lam, ok
 
@@ -405,9 +440,15 @@ class CriticalScale(NamedTuple):
     converged: jax.Array
 
 
-def critical_log_scale(log_g0: ArrayLike, dist: str = "goe", *, bracket=(-40.0, 40.0),
-                       method: str = "fold", n_bisect: int = 48,
-                       rtol: float = 1e-13) -> CriticalScale:
+def critical_log_scale(
+    log_g0: ArrayLike,
+    dist: str = "goe",
+    *,
+    bracket=(-40.0, 40.0),
+    method: str = "fold",
+    n_bisect: int = 48,
+    rtol: float = 1e-13,
+) -> CriticalScale:
     """The avalanche threshold in the overall coupling scale: lambda_c = log(s_c).
 
     Scaling all bare couplings by s (g_{n,0} -> s g_{n,0}) raises every l-bit's coupling,
@@ -454,7 +495,12 @@ def critical_log_scale(log_g0: ArrayLike, dist: str = "goe", *, bracket=(-40.0, 
     bad = jnp.any(jnp.isnan(l0) | (l0 == jnp.inf), axis=-1)
     l0 = jnp.where(bad[..., None], -jnp.inf, l0)
     batch = l0.shape[:-1]
-    lam, ok = _critical_batch(l0.reshape((-1, l0.shape[-1])), dist, jnp.float64(lo),
-                              jnp.float64(hi), int(n_bisect), float(rtol))
-    return CriticalScale(jnp.where(bad, jnp.nan, lam.reshape(batch)),
-                         ok.reshape(batch) & ~bad)
+    lam, ok = _critical_batch(
+        l0.reshape((-1, l0.shape[-1])),
+        dist,
+        jnp.float64(lo),
+        jnp.float64(hi),
+        int(n_bisect),
+        float(rtol),
+    )
+    return CriticalScale(jnp.where(bad, jnp.nan, lam.reshape(batch)), ok.reshape(batch) & ~bad)

@@ -291,9 +291,7 @@ def family(dist: str) -> ResonanceFamily:
     try:
         return _FAMILIES[dist]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"dist must be one of {list(DISTRIBUTIONS)}, got {dist!r}"
-        ) from None
+        raise ValueError(f"dist must be one of {list(DISTRIBUTIONS)}, got {dist!r}") from None
 
 
 def check_dist(dist) -> None:

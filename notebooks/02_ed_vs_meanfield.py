@@ -36,8 +36,17 @@ print(S.shape, "mean [S_end] =", S.mean(), "max =", S.max(), "<= log 2 =", np.lo
 # %%
 single = fig2.single_spin_data(quick=True, key=jax.random.key(0))
 for name, r in single.items():
-    print(name, "ED mean", r.ed_mean, "best family:", r.best,
-          "KS(goe)-KS(poisson) =", r.ks_diff, "+-", r.ks_diff_err)
+    print(
+        name,
+        "ED mean",
+        r.ed_mean,
+        "best family:",
+        r.best,
+        "KS(goe)-KS(poisson) =",
+        r.ks_diff,
+        "+-",
+        r.ks_diff_err,
+    )
 plot_single_spin(single["large_grain_weak"])
 
 # %% [markdown]
@@ -51,5 +60,7 @@ fig, axs = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
 plot_fig2a(data["fig2a"], axs[0])
 plot_fig2b(data["fig2b"], axs[1])
 fit = data["fig2a"]["fit"]
-print(f"fitted g10 = {fit['g10']:.4f} +- {fit['g10_err']:.4f} (chi2 = {fit['chi2']:.2f}, "
-      f"alpha_c = {ed_compare.ALPHA_C:.4f})")
+print(
+    f"fitted g10 = {fit['g10']:.4f} +- {fit['g10_err']:.4f} (chi2 = {fit['chi2']:.2f}, "
+    f"alpha_c = {ed_compare.ALPHA_C:.4f})"
+)

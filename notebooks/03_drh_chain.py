@@ -27,8 +27,14 @@ from jaxmf.models import chain
 # %%
 res = jaxmf.solve(chain.drh_couplings(50, chain.ALPHA_C - 0.07, 0.5))
 S = np.asarray(mean_entropies(res))
-print("eta_tot =", float(res.eta_tot), " n* =", float(n_thermal(res)),
-      " iterations:", int(res.iterations))
+print(
+    "eta_tot =",
+    float(res.eta_tot),
+    " n* =",
+    float(n_thermal(res)),
+    " iterations:",
+    int(res.iterations),
+)
 plt.semilogy(np.arange(1, 51), S, "o-")
 plt.xlabel("n")
 plt.ylabel("[S_n] (nats)")

@@ -30,8 +30,14 @@ from jaxmf.plot.lattice import plot_fig4, plot_fig5
 # %%
 g0 = lattice.bare_couplings(10, 80.0, theta0=2.954)
 res = jaxmf.solve(g0)
-print("N =", g0.size, "eta_tot =", float(res.eta_tot), "avalanche:",
-      bool(jaxmf.meanfield.avalanches(res)))
+print(
+    "N =",
+    g0.size,
+    "eta_tot =",
+    float(res.eta_tot),
+    "avalanche:",
+    bool(jaxmf.meanfield.avalanches(res)),
+)
 
 # %% [markdown]
 # ## Fig. 4: entropy maps of one QP realization (R = 15, theta0 = 2.954)
@@ -62,7 +68,11 @@ def f(W):
     return thresholds.eta_tot(6, W, realization=QPPhase(0.3))
 
 
-print("d eta_tot/dW at W = 150:", float(jax.grad(f)(150.0)),
-      " FD:", (float(f(150.0 + 1e-4)) - float(f(150.0 - 1e-4))) / 2e-4)
+print(
+    "d eta_tot/dW at W = 150:",
+    float(jax.grad(f)(150.0)),
+    " FD:",
+    (float(f(150.0 + 1e-4)) - float(f(150.0 - 1e-4))) / 2e-4,
+)
 r = thresholds.threshold_W(6, np.array([0.3]))
 print("W_th(theta0 = 0.3) in [", r.W_aval, ",", r.W_fail, "]")

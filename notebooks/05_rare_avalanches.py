@@ -32,7 +32,8 @@ from jaxmf.paper import rare as paper_rare
 # %%
 R, W = 10, 150.0
 V = jax.vmap(lambda k: lattice.potential(R, W, key=k, kind="random"))(
-    jax.random.split(jax.random.key(0), 8))
+    jax.random.split(jax.random.key(0), 8)
+)
 crit = rare.critical_log_g0(V, R)
 print("g0_c of 8 random potentials at W = 150:", np.round(np.exp(crit.log_scale), 2))
 
@@ -42,12 +43,19 @@ print("g0_c of 8 random potentials at W = 150:", np.round(np.exp(crit.log_scale)
 # %%
 e = rare.subset_estimate(2, 80.0, key=jax.random.key(5), g0=(0.1, 0.05), n=200, replicas=4)
 p = rare.plain_estimate(2, 80.0, key=jax.random.key(7), g0=0.1, n=50_000, chunk=10_000)
-print(f"subset simulation: f(g0=0.1) = {e.f[0]:.2e} +- {e.stderr[0]:.1e}, "
-      f"f(g0=0.05) = {e.f[1]:.2e} +- {e.stderr[1]:.1e} ({e.n_evals} lattices)")
+print(
+    f"subset simulation: f(g0=0.1) = {e.f[0]:.2e} +- {e.stderr[0]:.1e}, "
+    f"f(g0=0.05) = {e.f[1]:.2e} +- {e.stderr[1]:.1e} ({e.n_evals} lattices)"
+)
 print(f"plain sampling:    f(g0=0.1) = {p.f:.2e} +- {p.stderr:.1e} ({p.hits} hits of 50000)")
 prof = rare.calm_profile(e.conditional_V, 2, r_max=2)
-print("rms of V_0, V_n - V_0 (d = 1, 2) among avalanching potentials:", np.round(prof.rms, 1),
-      "(iid:", np.round([80 / np.sqrt(3), 80 * np.sqrt(2 / 3), 80 * np.sqrt(2 / 3)], 1), ")")
+print(
+    "rms of V_0, V_n - V_0 (d = 1, 2) among avalanching potentials:",
+    np.round(prof.rms, 1),
+    "(iid:",
+    np.round([80 / np.sqrt(3), 80 * np.sqrt(2 / 3), 80 * np.sqrt(2 / 3)], 1),
+    ")",
+)
 
 # %% [markdown]
 # ## The figure of `jaxmf reproduce` (quick sizes): R = 10, random vs QP

@@ -24,13 +24,20 @@ from jaxmf.models import QPPhase, TightBinding, couplings_from_hamiltonian, near
 # %% [markdown]
 # ## The model: sites, bonds, grain, potential of a phase
 
+
 # %%
 def ladder(R, potential="cosine"):
     """Two-leg ladder of length 2R + 1 (N = 4R + 2), grain in the middle of one leg."""
     sites = np.array([(x, y) for x in range(-R, R + 1) for y in (0, 1)])
-    return TightBinding(sites, nearest_neighbour_bonds(sites), grain=2 * R,
-                        potential=potential, q=np.pi * np.array([1 + 5**0.5, 1 + 3**0.5]),
-                        name="ladder", R=R)
+    return TightBinding(
+        sites,
+        nearest_neighbour_bonds(sites),
+        grain=2 * R,
+        potential=potential,
+        q=np.pi * np.array([1 + 5**0.5, 1 + 3**0.5]),
+        name="ladder",
+        R=R,
+    )
 
 
 model = ladder(20)
@@ -52,8 +59,9 @@ print("max difference:", float(np.max(np.abs(g - g_from_H))))
 # %%
 root = tempfile.mkdtemp()
 W = [1.0, 2.0, 4.0, 8.0, 16.0]
-res = ensemble.sweep(f"{root}/ladder", model=ladder, R=[10, 20], kind="qp", W=W,
-                     n_draws=16, progress=False)
+res = ensemble.sweep(
+    f"{root}/ladder", model=ladder, R=[10, 20], kind="qp", W=W, n_draws=16, progress=False
+)
 avg = ensemble.ensemble_average(res)
 fig, ax = plt.subplots()
 for iR, R in enumerate(res.R):

@@ -16,10 +16,12 @@ jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
 def pytest_report_header(config):
-    return (f"jaxmf {jaxmf.__version__}, jax {jax.__version__} "
-            f"({jax.default_backend()}, {jax.device_count()} device(s)), "
-            f"x64={jax.config.jax_enable_x64}, "
-            f"rank promotion={jax.config.jax_numpy_rank_promotion}")
+    return (
+        f"jaxmf {jaxmf.__version__}, jax {jax.__version__} "
+        f"({jax.default_backend()}, {jax.device_count()} device(s)), "
+        f"x64={jax.config.jax_enable_x64}, "
+        f"rank promotion={jax.config.jax_numpy_rank_promotion}"
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -34,7 +34,8 @@ def fd_derivative(f, x, h):
     ``x - h`` as they are. Returns a float for scalar results, else a NumPy array.
     """
     out = (np.asarray(f(x + h), np.float64) - np.asarray(f(x - h), np.float64)) / (
-        2 * np.asarray(h, np.float64))
+        2 * np.asarray(h, np.float64)
+    )
     return float(out) if out.ndim == 0 else out
 
 
@@ -112,7 +113,8 @@ QP_R, QP_THETA0 = 4, 2.954
 QP_W_FAILED, QP_W_AVALANCHE = 90.0, 20.0
 
 
-def qp_realization(W=QP_W_FAILED, *, R=QP_R, theta0=QP_THETA0, g0=1.0,
-                   method="eigh") -> QPRealization:
+def qp_realization(
+    W=QP_W_FAILED, *, R=QP_R, theta0=QP_THETA0, g0=1.0, method="eigh"
+) -> QPRealization:
     g = np.asarray(lattice.bare_couplings(R, W, g0=g0, theta0=theta0, method=method))
     return QPRealization(R, float(W), float(theta0), float(g0), g)

@@ -32,9 +32,13 @@ ENTRY = {
     "bare_couplings(W)": (lambda x: lattice.bare_couplings(2, x, theta0=0.3), "W"),
     "bare_couplings(g0)": (lambda x: lattice.bare_couplings(2, 5.0, g0=x, theta0=0.3), "g0"),
     "couplings_from_potential(g0)": (
-        lambda x: lattice.couplings_from_potential(jnp.zeros(13), 2, g0=x), "g0"),
+        lambda x: lattice.couplings_from_potential(jnp.zeros(13), 2, g0=x),
+        "g0",
+    ),
     "lattice eta_tot(g0)": (
-        lambda x: thresholds.eta_tot(2, 5.0, g0=x, realization=QPPhase(0.3)), "g0"),
+        lambda x: thresholds.eta_tot(2, 5.0, g0=x, realization=QPPhase(0.3)),
+        "g0",
+    ),
 }
 
 
@@ -70,8 +74,9 @@ def test_jitted_solve_flags_only_the_bad_realization(bad):
 
 
 def test_jitted_solve_log_input():
-    res = jax.jit(lambda l: jaxmf.solve(l, log_input=True))(jnp.array([[-2.0, jnp.nan],
-                                                                      [-2.0, jnp.inf]]))
+    res = jax.jit(lambda l: jaxmf.solve(l, log_input=True))(
+        jnp.array([[-2.0, jnp.nan], [-2.0, jnp.inf]])
+    )
     assert not np.any(np.asarray(res.converged)) and np.all(np.isnan(res.eta_tot))
 
 
@@ -82,10 +87,13 @@ def test_zeros_are_valid():
     assert bool(res.converged) and float(res.eta_tot) == 0.0 and int(res.n_lbits) == 0
 
 
-@pytest.mark.parametrize("g0, match", [
-    (np.zeros((3, 0)), "N >= 1"),
-    (np.zeros(()), "N >= 1"),
-])
+@pytest.mark.parametrize(
+    "g0, match",
+    [
+        (np.zeros((3, 0)), "N >= 1"),
+        (np.zeros(()), "N >= 1"),
+    ],
+)
 def test_empty_input_is_refused(g0, match):
     with pytest.raises(ValueError, match=match):
         jaxmf.solve(g0)

@@ -60,10 +60,11 @@ def assert_matches(lam, amp, lam_ref, amp_ref):
     lam, amp = np.asarray(lam), np.asarray(amp)
     scale = np.max(np.abs(lam_ref))
     np.testing.assert_allclose(lam, lam_ref, rtol=0, atol=1e-12 * scale)
-    np.testing.assert_allclose(np.sum(amp ** 2), 1.0, atol=1e-12)
+    np.testing.assert_allclose(np.sum(amp**2), 1.0, atol=1e-12)
     starts = clusters(lam_ref, 1e-3 * scale)
-    np.testing.assert_allclose(np.add.reduceat(amp ** 2, starts),
-                               np.add.reduceat(amp_ref ** 2, starts), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        np.add.reduceat(amp**2, starts), np.add.reduceat(amp_ref**2, starts), rtol=0, atol=1e-12
+    )
     sizes = np.diff(np.append(starts, len(lam)))
     isolated = starts[sizes == 1]
     np.testing.assert_allclose(amp[isolated], amp_ref[isolated], rtol=0, atol=1e-12)
@@ -94,9 +95,16 @@ def test_lattices_match_dense_eigh_more_radii(R):
     test_lattices_match_dense_eigh_and_host_route(R)
 
 
-@pytest.mark.parametrize("n, kd", [(30, 3), (7, 9), pytest.param(13, 6, marks=pytest.mark.slow),
-                                   pytest.param(9, 1, marks=pytest.mark.slow),
-                                   pytest.param(6, 0, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "n, kd",
+    [
+        (30, 3),
+        (7, 9),
+        pytest.param(13, 6, marks=pytest.mark.slow),
+        pytest.param(9, 1, marks=pytest.mark.slow),
+        pytest.param(6, 0, marks=pytest.mark.slow),
+    ],
+)
 def test_random_band_matrices_match_dense_eigh(n, kd):
     # not lattices: every entry in the band random (scales 1e-3 to 1e3 on the
     # diagonal); kd >= n - 1 is a full matrix, kd <= 1 needs no reduction
@@ -209,11 +217,10 @@ def test_grad_matches_finite_differences_and_eigh_route():
 
     def ipr(V, method):  # sum_k |phi_k(0)|^4 weighted by energy: smooth at W = 3
         g = lattice.couplings_from_potential(V, R, method=method)
-        return jnp.sum(g ** 4 * jnp.arange(g.shape[-1]))
+        return jnp.sum(g**4 * jnp.arange(g.shape[-1]))
 
     grad = jax.jit(jax.grad(lambda v: ipr(v, "device")))(V0)
-    np.testing.assert_allclose(grad, jax.jit(jax.grad(lambda v: ipr(v, "eigh")))(V0),
-                               atol=1e-12)
+    np.testing.assert_allclose(grad, jax.jit(jax.grad(lambda v: ipr(v, "eigh")))(V0), atol=1e-12)
     f = jax.jit(lambda v: ipr(v, "device"))
     fd = fd_grad(lambda v: float(f(v)), V0, 1e-5, index=[0, 3, 7])
     np.testing.assert_allclose(np.asarray(grad)[[0, 3, 7]], fd[[0, 3, 7]], atol=1e-7)
@@ -232,20 +239,33 @@ def test_dense_hamiltonian_route():
 @pytest.mark.slow  # minutes: two sweep compilations, one in a 4-device subprocess
 def test_sweep_on_four_emulated_devices_matches_one(tmp_path):
     # no callback, so no deadlock: the chunk is sharded over all 4 devices
-    kw = dict(kind="random", R=[2], W=[20.0, 90.0], n_draws=6, seed=3, chunk_size=8,
-              method="device", progress=False)
+    kw = dict(
+        kind="random",
+        R=[2],
+        W=[20.0, 90.0],
+        n_draws=6,
+        seed=3,
+        chunk_size=8,
+        method="device",
+        progress=False,
+    )
     script = textwrap.dedent(f"""
         import jax, json
         from jaxmf.analysis import ensemble
         assert len(jax.local_devices()) == 4, jax.local_devices()
         assert ensemble.chunk_devices("device", 13) == 4
-        res = ensemble.sweep({str(tmp_path / 'four')!r}, **{kw!r})
+        res = ensemble.sweep({str(tmp_path / "four")!r}, **{kw!r})
         assert res.complete.all()
     """)
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "OPENBLAS_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                         text=True, timeout=600)
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "OPENBLAS_NUM_THREADS": "1",
+        "JAX_PLATFORMS": "cpu",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     from jaxmf.analysis import ensemble
 

@@ -39,16 +39,19 @@ def test_bubble_size_diverges_with_nu_one():
     np.testing.assert_allclose(np.asarray(res.eta_tot)[~fail], N * np.log(2), rtol=1e-9)
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(N=0, alpha=0.5), "N"),
-    (dict(N=2.5, alpha=0.5), "N"),
-    (dict(N=True, alpha=0.5), "N"),
-    (dict(N=5, alpha=0.0), "alpha"),
-    (dict(N=5, alpha=np.array([0.5, -0.1])), "alpha"),
-    (dict(N=5, alpha=np.nan), "alpha"),
-    (dict(N=5, alpha=0.5, g10=0.0), "g10"),
-    (dict(N=5, alpha=0.5, g10=-1.0), "g10"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(N=0, alpha=0.5), "N"),
+        (dict(N=2.5, alpha=0.5), "N"),
+        (dict(N=True, alpha=0.5), "N"),
+        (dict(N=5, alpha=0.0), "alpha"),
+        (dict(N=5, alpha=np.array([0.5, -0.1])), "alpha"),
+        (dict(N=5, alpha=np.nan), "alpha"),
+        (dict(N=5, alpha=0.5, g10=0.0), "g10"),
+        (dict(N=5, alpha=0.5, g10=-1.0), "g10"),
+    ],
+)
 @pytest.mark.parametrize("fn", [chain.drh_couplings, chain.drh_log_couplings])
 def test_bad_input(fn, kw, match):
     with pytest.raises(ValueError, match=match):

@@ -28,15 +28,18 @@ def test_check_int_range_and_return():
         _checks.check_radius(-1)
 
 
-@pytest.mark.parametrize("kw, value, match", [
-    ({}, -1.0, r"x must lie in \[0, inf\]"),
-    ({}, np.nan, r"x contains NaN; accepted range is \[0, inf\]"),
-    ({"strictly_positive": True}, 0.0, r"x must lie in \(0, inf\]"),
-    ({"finite": True}, np.inf, r"x must lie in \[0, inf\)"),
-    ({}, np.array(["a"]), "x must be a real numeric array"),
-    ({}, np.array([1j]), "x must be real"),
-    ({}, -np.arange(20.0), r"x must lie in \[0, inf\]; got min .*-19\.0.*, max"),
-])
+@pytest.mark.parametrize(
+    "kw, value, match",
+    [
+        ({}, -1.0, r"x must lie in \[0, inf\]"),
+        ({}, np.nan, r"x contains NaN; accepted range is \[0, inf\]"),
+        ({"strictly_positive": True}, 0.0, r"x must lie in \(0, inf\]"),
+        ({"finite": True}, np.inf, r"x must lie in \[0, inf\)"),
+        ({}, np.array(["a"]), "x must be a real numeric array"),
+        ({}, np.array([1j]), "x must be real"),
+        ({}, -np.arange(20.0), r"x must lie in \[0, inf\]; got min .*-19\.0.*, max"),
+    ],
+)
 def test_check_nonnegative_names_argument_and_range(kw, value, match):
     with pytest.raises(ValueError, match=match):
         _checks.check_nonnegative("x", value, **kw)

@@ -26,9 +26,15 @@ METADATA = {"jaxmf_version", "jax_version", "device", "command", "parameters", "
 
 
 def jaxmf(*argv, timeout=120, cwd=None):
-    return subprocess.run([sys.executable, "-m", "jaxmf.cli", *map(str, argv)],
-                          capture_output=True, text=True, timeout=timeout, env=ENV, cwd=cwd,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "jaxmf.cli", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=ENV,
+        cwd=cwd,
+        check=False,
+    )
 
 
 def file_mode_ok(path):
@@ -57,8 +63,7 @@ def run_main(capsys, *argv):
 # --------------------------------------------------------------------------- good runs
 def test_eta_summary_file_and_json(tmp_path, capsys):
     path = tmp_path / "eta.json"
-    status, out, _ = run_main(capsys, "eta", "--g", 0, 0.1, 10, "--dist", "poisson",
-                              "--out", path)
+    status, out, _ = run_main(capsys, "eta", "--g", 0, 0.1, 10, "--dist", "poisson", "--out", path)
     assert status == 0
     assert out.splitlines()[0].startswith("g = 0: eta = 0,") and len(out.splitlines()) == 4
     res = read_doc(path, "eta")["result"]
@@ -70,8 +75,9 @@ def test_eta_summary_file_and_json(tmp_path, capsys):
 
 def test_chain_writes_result_with_metadata(tmp_path, capsys):
     path = tmp_path / "chain.json"
-    status, out, _ = run_main(capsys, "chain", "--N", 50, "--alpha", 1 / np.sqrt(2) - 0.07,
-                              "--out", path)
+    status, out, _ = run_main(
+        capsys, "chain", "--N", 50, "--alpha", 1 / np.sqrt(2) - 0.07, "--out", path
+    )
     assert status == 0 and "n_thermal" in out and "converged: yes" in out
     res = read_doc(path, "chain")["result"]
     assert res["N"] == 50 and res["dist"] == "goe" and res["converged"]
@@ -89,8 +95,9 @@ def test_critical_coupling_of_huge_n(capsys):
     """--N 1e16 used to print g_c N log N = 0.0023 (0.084 is right: the fold solved in
     log space, checked against a root finder in test_symmetric) and
     --N 100000000000000000000 a TypeError traceback."""
-    status, out, err = run_main(capsys, "critical-coupling", "--N", "1e16",
-                                "100000000000000000000", "1e20")
+    status, out, err = run_main(
+        capsys, "critical-coupling", "--N", "1e16", "100000000000000000000", "1e20"
+    )
     assert status == 0, err
     scaled = [float(line.rsplit("= ", 1)[1]) for line in out.splitlines()]
     assert scaled[0] == pytest.approx(0.0843, abs=2e-4)
@@ -101,8 +108,7 @@ def test_lattice_couplings_underflowing_to_zero_are_still_sites(capsys):
     """At W = 1e300, 24 of the 25 couplings of R = 3 underflow to exactly 0; the flag
     used to count only the one left ("avalanche: yes"). It counts all 25 sites and says
     that the couplings underflowed."""
-    status, out, _ = run_main(capsys, "lattice", "--R", 3, "--W", 1e300, "--theta0", 0.3,
-                              "--json")
+    status, out, _ = run_main(capsys, "lattice", "--R", 3, "--W", 1e300, "--theta0", 0.3, "--json")
     res = json.loads(out)["result"]
     assert status == 0 and res["N"] == 25 and res["avalanche"] is False
     assert res["couplings_underflowed"] == 24
@@ -112,22 +118,23 @@ def test_lattice_couplings_underflowing_to_zero_are_still_sites(capsys):
 
 def test_lattice_qp_and_random(tmp_path, capsys):
     path = tmp_path / "lattice.json"
-    status, out, _ = run_main(capsys, "lattice", "--R", 4, "--W", 200, "--theta0", 0.3,
-                              "--out", path)
+    status, out, _ = run_main(
+        capsys, "lattice", "--R", 4, "--W", 200, "--theta0", 0.3, "--out", path
+    )
     assert status == 0 and "avalanche: no" in out
     doc = read_doc(path, "lattice")
     assert doc["result"]["N"] == 41 and doc["result"]["converged"]
     assert "seed" not in doc["metadata"]  # QP: no seed
-    status, out, _ = run_main(capsys, "lattice", "--R", 0, "--W", 20, "--kind", "random",
-                              "--g0", 0, "--json")
+    status, out, _ = run_main(
+        capsys, "lattice", "--R", 0, "--W", 20, "--kind", "random", "--g0", 0, "--json"
+    )
     doc = json.loads(out)
     assert status == 0 and doc["metadata"]["seed"] == 0 and doc["result"]["N"] == 1
 
 
 def test_ed(tmp_path, capsys):
     path = tmp_path / "ed.json"
-    status, out, _ = run_main(capsys, "ed", "--N", 3, "--alpha", 0.6, "--samples", 2,
-                              "--out", path)
+    status, out, _ = run_main(capsys, "ed", "--N", 3, "--alpha", 0.6, "--samples", 2, "--out", path)
     assert status == 0 and "[S_end]" in out
     doc = read_doc(path, "ed")
     assert doc["metadata"]["seed"] == 0 and doc["result"]["D"] == 64
@@ -148,8 +155,23 @@ def test_threshold_prints_distinct_bracket_ends_and_fold(tmp_path, capsys):
 
 def test_rare_rows_metadata_and_reliability_in_summary(tmp_path, capsys):
     path = tmp_path / "rare.json"
-    status, out, err = run_main(capsys, "rare", "--R", 1, "--W", 20, "--g0", 0.2, 0.1,
-                                "--n", 50, "--replicas", 2, "--out", path)
+    status, out, err = run_main(
+        capsys,
+        "rare",
+        "--R",
+        1,
+        "--W",
+        20,
+        "--g0",
+        0.2,
+        0.1,
+        "--n",
+        50,
+        "--replicas",
+        2,
+        "--out",
+        path,
+    )
     assert status == 0
     lines = out.splitlines()
     assert len(lines) == 3 and all("reliable: no" in x for x in lines[:2])  # 2 replicas
@@ -158,8 +180,9 @@ def test_rare_rows_metadata_and_reliability_in_summary(tmp_path, capsys):
     assert doc["result"]["complete"] and doc["metadata"]["seed"] == 0
     f = [r["f"] for r in doc["result"]["rows"]]
     assert len(f) == 2 and 0 <= f[1] <= f[0] <= 1  # smaller g0 avalanches less
-    status, _, err = run_main(capsys, "rare", "--R", 1, "--W", 20, "--g0", 0.2, "--n", 50,
-                              "--replicas", 2, "--quiet")
+    status, _, err = run_main(
+        capsys, "rare", "--R", 1, "--W", 20, "--g0", 0.2, "--n", 50, "--replicas", 2, "--quiet"
+    )
     assert status == 0 and "R=1 W=20" not in err and "level" not in err
 
 
@@ -222,8 +245,9 @@ def test_eta_table_interrupted_resumes_to_the_same_table(tmp_path, capsys, monke
 
 
 def test_reproduce_subset_writes_figures_report_and_summary(tmp_path, capsys):
-    status, out, err = run_main(capsys, "reproduce", "--quick", "--out", tmp_path,
-                                "--only", "fig1d")
+    status, out, err = run_main(
+        capsys, "reproduce", "--quick", "--out", tmp_path, "--only", "fig1d"
+    )
     assert status == 0 and "[jaxmf] fig1d" in err and "[jaxmf]" not in out
     assert (tmp_path / "fig1d_eta.png").stat().st_size > 1000
     assert (tmp_path / "fig1d_eta.pdf").exists()
@@ -256,21 +280,26 @@ def test_defaults_equal_the_api():
     p = cli.build_parser()
     a = p.parse_args(["rare", "--R", "1", "--W", "20"])
     assert (a.n, a.replicas, a.thin, a.max_levels, tuple(a.g0), a.dist) == tuple(
-        default(rare.f_aval_tail, k)
-        for k in ("n", "replicas", "thin", "max_levels", "g0", "dist"))
+        default(rare.f_aval_tail, k) for k in ("n", "replicas", "thin", "max_levels", "g0", "dist")
+    )
     assert a.thin == rare.THIN
     a = p.parse_args(["threshold", "--R", "1", "--theta0", "0"])
     assert (a.g0, a.W_min, a.W_max, a.n_scan, a.rtol) == tuple(
-        default(thresholds.threshold_W, k) for k in ("g0", "W_min", "W_max", "n_scan", "rtol"))
+        default(thresholds.threshold_W, k) for k in ("g0", "W_min", "W_max", "n_scan", "rtol")
+    )
     assert p.parse_args(["chain", "--N", "2", "--alpha", "0.5"]).g10 == default(
-        chain.drh_log_couplings, "g10")
+        chain.drh_log_couplings, "g10"
+    )
     a = p.parse_args(["lattice", "--R", "1", "--W", "1", "--theta0", "0"])
-    assert (a.g0, a.kind) == (default(lattice.bare_couplings, "g0"),
-                              default(lattice.bare_couplings, "kind"))
+    assert (a.g0, a.kind) == (
+        default(lattice.bare_couplings, "g0"),
+        default(lattice.bare_couplings, "kind"),
+    )
     a = p.parse_args(["goe-table"])
     assert (a.samples, a.seed) == (default(goe.build, "n_samples"), default(goe.build, "seed"))
     assert "default: " + default(run, "out") in " ".join(
-        x.help for x in p._subparsers._group_actions[0].choices["reproduce"]._actions)
+        x.help for x in p._subparsers._group_actions[0].choices["reproduce"]._actions
+    )
 
 
 # --------------------------------------------------------------------------- bad arguments
@@ -280,8 +309,11 @@ BAD = [
     (["reproduce", "--out", "/proc/x", "--quick"], 2, "/proc"),
     (["reproduce", "--out", "{file}"], 2, "not a folder"),
     (["reproduce", "--only", "fig99", "--out", "{tmp}/r"], 2, "fig99"),
-    (["sweep", "--out", "{tmp}/s", "--R", "1", "--W", "1", "--kind", "random", "--theta0",
-      "1"], 2, "jaxmf sweep: error: unrecognized arguments: --theta0 1"),
+    (
+        ["sweep", "--out", "{tmp}/s", "--R", "1", "--W", "1", "--kind", "random", "--theta0", "1"],
+        2,
+        "jaxmf sweep: error: unrecognized arguments: --theta0 1",
+    ),
     (["critical-coupling", "--N", "1.5"], 2, "--N must be an integer >= 2"),
     (["eta", "--g", "-0.1"], 2, "--g must be a finite number >= 0"),
     (["eta", "--g", "1", "--dist", "wigner"], 2, "--dist"),
@@ -291,25 +323,40 @@ BAD = [
     (["chain", "--N", "10"], 2, "required: --alpha"),
     (["chain", "--N", "10", "--alpha", "0.6", "--out", "{tmp}"], 2, "is a folder"),
     (["critical-coupling", "--N", "1"], 2, "--N must be an integer >= 2"),
-    (["critical-coupling", "--N", "100", "--out", "/nonexistent/gc.json"], 2,
-     "/nonexistent does not exist"),
-    (["lattice", "--R", "4", "--W", "60", "--theta0", "nan"], 2,
-     "--theta0 must be a finite number"),
+    (
+        ["critical-coupling", "--N", "100", "--out", "/nonexistent/gc.json"],
+        2,
+        "/nonexistent does not exist",
+    ),
+    (
+        ["lattice", "--R", "4", "--W", "60", "--theta0", "nan"],
+        2,
+        "--theta0 must be a finite number",
+    ),
     (["lattice", "--R", "4", "--W", "60"], 2, "--kind qp needs --theta0"),
     (["lattice", "--R", "-1", "--W", "60", "--theta0", "1"], 2, "--R must be an integer >= 0"),
     (["lattice", "--R", "4", "--W", "60", "--theta0", "1", "--g0", "-1"], 2, "--g0 must"),
-    (["lattice", "--R", "4", "--W", "60", "--kind", "random", "--theta0", "1"], 2,
-     "--theta0 is for --kind qp"),
+    (
+        ["lattice", "--R", "4", "--W", "60", "--kind", "random", "--theta0", "1"],
+        2,
+        "--theta0 is for --kind qp",
+    ),
     (["sweep", "--out", "/proc/foo", "--R", "1", "--W", "20"], 2, "/proc"),
     (["sweep", "--out", "{file}", "--R", "1", "--W", "20"], 2, "not a folder"),
     (["sweep", "--out", "{tmp}/s", "--R", "1", "1", "--W", "20"], 2, "--R must not repeat"),
     (["ed", "--N", "30", "--alpha", "0.6"], 2, "GiB"),
     (["ed", "--N", "4", "--alpha", "inf"], 2, "--alpha must be a finite number"),
-    (["threshold", "--R", "4", "--theta0", "0.3", "--W-min", "50", "--W-max", "40"], 2,
-     "--W-min must be < --W-max"),
+    (
+        ["threshold", "--R", "4", "--theta0", "0.3", "--W-min", "50", "--W-max", "40"],
+        2,
+        "--W-min must be < --W-max",
+    ),
     (["threshold", "--R", "4", "--theta0", "nan"], 2, "--theta0 must be a finite number"),
-    (["threshold", "--R", "4", "--theta0", "0.3", "--W-max", "30"], 1,
-     Status.AVALANCHE_AT_MAX.message),
+    (
+        ["threshold", "--R", "4", "--theta0", "0.3", "--W-max", "30"],
+        1,
+        Status.AVALANCHE_AT_MAX.message,
+    ),
     (["rare", "--R", "1", "--W", "-5"], 2, "--W must be a finite number > 0"),
     (["rare", "--R", "1", "--W", "20", "--n", "55"], 2, "multiple of 10"),
     (["rare", "--R", "1", "--W", "20", "--g0", "0"], 2, "--g0 must"),
@@ -337,12 +384,15 @@ def test_bad_arguments_one_line_no_traceback(argv, status, words, tmp_path):
         assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # nothing written
 
 
-@pytest.mark.parametrize("argv", [
-    ["rare", "--R", "10", "--W", "300", "--out", "/nonexistent/rare.json"],
-    ["sweep", "--out", "/proc/sweep", "--R", "10", "--W", "20", "--samples", "100000"],
-    ["eta-table", "--out", "/nonexistent/eta.npz"],
-    ["ed", "--N", "10", "--alpha", "0.5", "--samples", "1000", "--out", "/proc/ed.json"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["rare", "--R", "10", "--W", "300", "--out", "/nonexistent/rare.json"],
+        ["sweep", "--out", "/proc/sweep", "--R", "10", "--W", "20", "--samples", "100000"],
+        ["eta-table", "--out", "/nonexistent/eta.npz"],
+        ["ed", "--N", "10", "--alpha", "0.5", "--samples", "1000", "--out", "/proc/ed.json"],
+    ],
+)
 def test_bad_out_is_refused_before_computing(argv, tmp_path):
     """Each of these would compute for minutes before writing."""
     t0 = time.time()
@@ -355,10 +405,27 @@ def test_changed_sweep_refusal_is_short(tmp_path, capsys):
     """Rerunning a QP sweep folder as a random one is refused in one short line: the
     theta0 grid is named by its length, not printed."""
     folder = tmp_path / "sw"
-    assert run_main(capsys, "sweep", "--out", folder, "--R", 0, "--W", 5, "--samples", 64,
-                    "--quiet")[0] == 0
-    status, _, err = run_main(capsys, "sweep", "--out", folder, "--R", 0, "--W", 5,
-                              "--samples", 64, "--kind", "random", "--quiet")
+    assert (
+        run_main(capsys, "sweep", "--out", folder, "--R", 0, "--W", 5, "--samples", 64, "--quiet")[
+            0
+        ]
+        == 0
+    )
+    status, _, err = run_main(
+        capsys,
+        "sweep",
+        "--out",
+        folder,
+        "--R",
+        0,
+        "--W",
+        5,
+        "--samples",
+        64,
+        "--kind",
+        "random",
+        "--quiet",
+    )
     assert status == 2 and err.count("\n") == 1 and len(err) < 400
     assert err.startswith("jaxmf sweep: error:") and "<64 values>" in err
 
@@ -374,8 +441,7 @@ def test_interruption_before_any_file_says_nothing_was_kept(tmp_path, capsys, mo
         raise KeyboardInterrupt
 
     monkeypatch.setattr(rare, "f_aval_tail", stop)
-    status, _, err = run_main(capsys, "rare", "--R", 1, "--W", 20, "--out",
-                              tmp_path / "rare.json")
+    status, _, err = run_main(capsys, "rare", "--R", 1, "--W", 20, "--out", tmp_path / "rare.json")
     assert status == 130 and err == "jaxmf rare: interrupted; no W point had finished\n"
     monkeypatch.setattr(eta_table, "atomic_write", stop)
     status, _, err = run_main(capsys, "eta-table", "--out", tmp_path / "eta.npz", "--quiet")
@@ -387,10 +453,31 @@ def test_interruption_before_any_file_says_nothing_was_kept(tmp_path, capsys, mo
 def test_killed_rare_keeps_finished_rows(tmp_path):
     """SIGKILL after the first W point: the file holds it, complete and valid."""
     path = tmp_path / "rare.json"
-    proc = subprocess.Popen([sys.executable, "-m", "jaxmf.cli", "rare", "--R", "2", "--W",
-                             "20", "3000", "--g0", "1", "--n", "50", "--replicas", "3",
-                             "--quiet", "--out", str(path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jaxmf.cli",
+            "rare",
+            "--R",
+            "2",
+            "--W",
+            "20",
+            "3000",
+            "--g0",
+            "1",
+            "--n",
+            "50",
+            "--replicas",
+            "3",
+            "--quiet",
+            "--out",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
     try:
         deadline = time.time() + 90
         while not path.exists() and proc.poll() is None and time.time() < deadline:
@@ -413,10 +500,20 @@ def test_terminated_eta_table_says_so_and_resumes(tmp_path):
     from importlib import resources
 
     path = tmp_path / "eta.npz"
-    argv = [sys.executable, "-m", "jaxmf.cli", "eta-table", "--dist", "poisson", "--quiet",
-            "--out", str(path)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=ENV)
+    argv = [
+        sys.executable,
+        "-m",
+        "jaxmf.cli",
+        "eta-table",
+        "--dist",
+        "poisson",
+        "--quiet",
+        "--out",
+        str(path),
+    ]
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
+    )
     partial = tmp_path / "eta.partial.npz"
     while not partial.exists() and proc.poll() is None:
         time.sleep(0.05)
@@ -453,25 +550,45 @@ def test_sweep_verb_with_two_processes_equals_one(tmp_path, layout):
     same summary as one process (the realizations' keys do not depend on the process
     count)."""
     job, port = _slurm_port()
-    args = ["sweep", "--R", "2", "--W", "10", "50", "--kind", "random", "--samples", "8",
-            "--quiet"]
-    one = subprocess.run([sys.executable, "-m", "jaxmf.cli", *args, "--out",
-                          str(tmp_path / "one")], capture_output=True, text=True, timeout=300)
+    args = ["sweep", "--R", "2", "--W", "10", "50", "--kind", "random", "--samples", "8", "--quiet"]
+    one = subprocess.run(
+        [sys.executable, "-m", "jaxmf.cli", *args, "--out", str(tmp_path / "one")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert one.returncode == 0 and one.stdout, one.stderr
     env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
     if layout == "flags":
-        extra = [["--coordinator", f"localhost:{port}", "--num-processes", "2",
-                  "--process-id", str(i)] for i in range(2)]
+        extra = [
+            ["--coordinator", f"localhost:{port}", "--num-processes", "2", "--process-id", str(i)]
+            for i in range(2)
+        ]
         envs = [env, env]
     else:  # what srun sets for a 2-task step on one node
         extra = [["--distributed"]] * 2
-        envs = [{**env, "SLURM_JOB_ID": str(job), "SLURM_STEP_NODELIST": "localhost",
-                 "SLURM_NTASKS": "2", "SLURM_PROCID": str(i), "SLURM_LOCALID": str(i),
-                 "SLURM_STEP_NUM_NODES": "1"} for i in range(2)]
-    procs = [subprocess.Popen([sys.executable, "-m", "jaxmf.cli", *args, "--out",
-                               str(tmp_path / "two"), *extra[i]], env=envs[i],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for i in range(2)]
+        envs = [
+            {
+                **env,
+                "SLURM_JOB_ID": str(job),
+                "SLURM_STEP_NODELIST": "localhost",
+                "SLURM_NTASKS": "2",
+                "SLURM_PROCID": str(i),
+                "SLURM_LOCALID": str(i),
+                "SLURM_STEP_NUM_NODES": "1",
+            }
+            for i in range(2)
+        ]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "jaxmf.cli", *args, "--out", str(tmp_path / "two"), *extra[i]],
+            env=envs[i],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [o[1] for o in outs]
     assert outs[1][0] == ""  # only process 0 prints the summary
@@ -482,8 +599,13 @@ def test_sweep_verb_with_two_processes_equals_one(tmp_path, layout):
 
 # --------------------------------------------------------------------------- interruptions
 def start_jaxmf(*argv):
-    return subprocess.Popen([sys.executable, "-m", "jaxmf.cli", *map(str, argv)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    return subprocess.Popen(
+        [sys.executable, "-m", "jaxmf.cli", *map(str, argv)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
 
 
 def wait_for(proc, ready, timeout=600):
@@ -505,8 +627,9 @@ def interrupt(proc, sig, after=0.5):
 ED = ["ed", "--N", 7, "--alpha", 0.6, "--samples", 6, "--max-memory", 0.1]  # 2 per batch
 
 
-@pytest.mark.parametrize("sig, status", [
-    (signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "sig, status", [(signal.SIGINT, 130), pytest.param(signal.SIGTERM, 143, marks=pytest.mark.slow)]
+)
 def test_ed_stops_inside_a_batch_and_keeps_the_finished_ones(tmp_path, sig, status):
     """`jaxmf ed` used to ignore Ctrl-C and SIGTERM (one long XLA call): now it stops in
     the middle of a batch, says so in one line (below the progress bar) with the resume
@@ -549,16 +672,32 @@ def test_interrupted_ed_resumes_to_the_uninterrupted_realizations(tmp_path):
     np.testing.assert_allclose(res["memory"], ref.memory, rtol=1e-10)
 
 
-@pytest.mark.parametrize("delay", [0.0, pytest.param(0.7, marks=pytest.mark.slow),
-                                   pytest.param(1.9, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "delay",
+    [0.0, pytest.param(0.7, marks=pytest.mark.slow), pytest.param(1.9, marks=pytest.mark.slow)],
+)
 def test_interrupted_host_spectral_sweep_exits_130_with_intact_chunks(tmp_path, delay):
     """Ctrl-C in a sweep at R = 10 (the host banded spectral route, a callback) used to
     give, about one time in two, a traceback, a CpuCallback error and exit 2: now 130,
     one line with the resume hint, whatever the moment; the chunks on disk load and the
     rerun completes the sweep."""
     folder = tmp_path / "sw"
-    argv = ["sweep", "--out", folder, "--R", 10, "--W", 60, 140, "--samples", 600,
-            "--kind", "random", "--seed", 5]
+    argv = [
+        "sweep",
+        "--out",
+        folder,
+        "--R",
+        10,
+        "--W",
+        60,
+        140,
+        "--samples",
+        600,
+        "--kind",
+        "random",
+        "--seed",
+        5,
+    ]
     proc = start_jaxmf(*argv)
     chunks = folder / "chunks"
     wait_for(proc, lambda: chunks.is_dir() and any(chunks.glob("R*.npz")))

@@ -53,9 +53,11 @@ def test_fold_agrees_with_bisection_of_the_flag():
 def _plain_iteration_eta_tot(g0, steps):
     """Iteration (13) from the bare couplings, g_n = g_{n,0} exp(sum_{m != n} eta_m / 2):
     it increases monotonically to the smallest fixed point (an independent reference)."""
+
     def body(_, g):
         e = jaxmf.eta(g)
         return g0 * jnp.exp(0.5 * (jnp.sum(e) - e))
+
     return float(jnp.sum(jaxmf.eta(jax.lax.fori_loop(0, steps, body, g0))))
 
 
@@ -119,9 +121,9 @@ def test_gradient_through_the_lattice_spectrum():
     """d log g0_c / dV through couplings_from_potential (dense eigh) against central
     differences, R = 3."""
     from jaxmf.analysis.rare.critical import critical_log_g0
+
     R, W = 3, 30.0
-    V = W * jax.random.uniform(jax.random.key(3), (lattice.num_sites(R),), minval=-1,
-                               maxval=1)
+    V = W * jax.random.uniform(jax.random.key(3), (lattice.num_sites(R),), minval=-1, maxval=1)
     fn = lambda v: critical_log_g0(v, R, method="eigh", bracket=(-40.0, 40.0)).log_scale  # noqa: E731
     assert np.isfinite(float(fn(V)))
     g = np.asarray(jax.grad(fn)(V))
@@ -156,8 +158,7 @@ def test_outside_the_bracket_and_no_lbits():
     by -s); a realization without l-bits never avalanches (+inf)."""
     l0 = _random_log_couplings(4, (3, 40))
     u = np.asarray(fold_log_scale(l0).log_scale)
-    out = fold_log_scale(np.stack([l0[0] + 60.0, l0[1] - 60.0, l0[2] + 0.5,
-                                   np.full(40, -np.inf)]))
+    out = fold_log_scale(np.stack([l0[0] + 60.0, l0[1] - 60.0, l0[2] + 0.5, np.full(40, -np.inf)]))
     assert float(out.log_scale[0]) == -np.inf and float(out.log_scale[1]) == np.inf
     assert float(out.log_scale[2]) == pytest.approx(u[2] - 0.5, abs=1e-11)
     assert float(out.log_scale[3]) == np.inf and bool(out.converged[3])

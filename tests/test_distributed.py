@@ -70,13 +70,25 @@ def _launch(tmp_path, count, cfg):
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
     port = _free_port()
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "OPENBLAS_NUM_THREADS": "1",
-           "XLA_FLAGS": "", "JAX_COMPILATION_CACHE_DIR": str(tmp_path.parent / "jit-cache"),
-           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-    procs = [subprocess.Popen([sys.executable, str(script), str(i), str(count), str(port),
-                               json.dumps(cfg)], cwd=tmp_path, env=env, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-             for i in range(count)]
+    env = {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "OPENBLAS_NUM_THREADS": "1",
+        "XLA_FLAGS": "",
+        "JAX_COMPILATION_CACHE_DIR": str(tmp_path.parent / "jit-cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(i), str(count), str(port), json.dumps(cfg)],
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(count)
+    ]
     out = []
     try:
         for p in procs:
@@ -92,8 +104,11 @@ def _launch(tmp_path, count, cfg):
 
 
 def _config(root, die=None):
-    return {"sweep": {"path": str(root / "sweep"), "kw": SWEEP},
-            "rare": {"path": str(root / "rare"), "kw": RARE}, "die": die}
+    return {
+        "sweep": {"path": str(root / "sweep"), "kw": SWEEP},
+        "rare": {"path": str(root / "rare"), "kw": RARE},
+        "die": die,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -139,10 +154,13 @@ def test_two_processes_match_one(tmp_path, single):
     _check_against_single(tmp_path, single, results)
 
 
-@pytest.mark.parametrize("first, then", [
-    (2, 1),  # resumed by one plain process
-    pytest.param(3, 3, marks=pytest.mark.slow),  # resumed by the same command
-])
+@pytest.mark.parametrize(
+    "first, then",
+    [
+        (2, 1),  # resumed by one plain process
+        pytest.param(3, 3, marks=pytest.mark.slow),  # resumed by the same command
+    ],
+)
 def test_killed_process_then_resume(tmp_path, single, first, then):
     # process 1 dies right after its first chunk; the coordination service ends the
     # others (heartbeat); what is on disk is kept
@@ -156,8 +174,11 @@ def test_killed_process_then_resume(tmp_path, single, first, then):
     # run again, with any process count: only the missing chunks are computed
     again = _launch(tmp_path, then, _config(tmp_path))
     assert all(rc == 0 for rc, _, _ in again), again[0][2][-3000:]
-    redone = {f"R{R}_W{SWEEP['W'].index(W)}_{s}-{min(s + 2, 7)}.npz"
-              for _, r, _ in again for R, W, s in r["chunks"]}
+    redone = {
+        f"R{R}_W{SWEEP['W'].index(W)}_{s}-{min(s + 2, 7)}.npz"
+        for _, r, _ in again
+        for R, W, s in r["chunks"]
+    }
     assert redone and not redone & names and len(redone | names) == 8
     for p, t in mtimes.items():
         assert p.stat().st_mtime_ns == t  # nothing already written is rewritten
@@ -180,7 +201,7 @@ def test_error_in_one_process_stops_the_others(tmp_path):
                 raise KeyError("stop here")
 
         try:
-            ensemble.sweep({str(tmp_path / 'err')!r}, **{SWEEP!r}, progress=False,
+            ensemble.sweep({str(tmp_path / "err")!r}, **{SWEEP!r}, progress=False,
                            on_chunk=on_chunk)
         except Exception as err:
             print("RAISED", type(err).__name__, err, flush=True)
@@ -188,12 +209,24 @@ def test_error_in_one_process_stops_the_others(tmp_path):
     """)
     (tmp_path / "err.py").write_text(script)
     port = str(_free_port())
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "OPENBLAS_NUM_THREADS": "1",
-           "JAX_COMPILATION_CACHE_DIR": str(tmp_path.parent / "jit-cache"),
-           "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"}
-    procs = [subprocess.Popen([sys.executable, "err.py", str(i), port], cwd=tmp_path,
-                              env=env, text=True, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT) for i in range(2)]
+    env = {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "OPENBLAS_NUM_THREADS": "1",
+        "JAX_COMPILATION_CACHE_DIR": str(tmp_path.parent / "jit-cache"),
+        "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "err.py", str(i), port],
+            cwd=tmp_path,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for i in range(2)
+    ]
     try:
         logs = [p.communicate(timeout=TIMEOUT)[0] for p in procs]
     finally:
@@ -214,15 +247,21 @@ def test_process_flags():
     a = parser.parse_args([])
     assert initialize_from_args(a) == (0, 1)  # one process: nothing started
     assert not jax.distributed.is_initialized()
-    a = parser.parse_args(["--coordinator", "node1:1234", "--num-processes", "4",
-                           "--process-id", "3"])
+    a = parser.parse_args(
+        ["--coordinator", "node1:1234", "--num-processes", "4", "--process-id", "3"]
+    )
     assert (a.coordinator, a.num_processes, a.process_id, a.distributed) == (
-        "node1:1234", 4, 3, False)
+        "node1:1234",
+        4,
+        3,
+        False,
+    )
     with pytest.raises(SystemExit):
         parser.parse_args(["--num-processes", "0"])
     with pytest.raises(ValueError, match="process-id"):
-        initialize_from_args(parser.parse_args(
-            ["--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"]))
+        initialize_from_args(
+            parser.parse_args(["--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"])
+        )
     with pytest.raises(ValueError, match="HOST:PORT"):
         initialize_from_args(parser.parse_args(["--coordinator", "h"]))
     assert parser.parse_args(["--distributed"]).distributed
@@ -246,13 +285,11 @@ def test_rare_folder_resumes_and_refuses_other_parameters(tmp_path, single):
     rare.f_aval_tail(**{**RARE, "Ws": RARE["Ws"][:1]}, key=jax.random.key(7), folder=folder)
     stamp = (folder / "W60.0_r0.npz").stat().st_mtime_ns
     seen = []
-    again = rare.f_aval_tail(**RARE, key=jax.random.key(7), folder=folder,
-                             callback=seen.append)
+    again = rare.f_aval_tail(**RARE, key=jax.random.key(7), folder=folder, callback=seen.append)
     assert (folder / "W60.0_r0.npz").stat().st_mtime_ns == stamp
     assert seen == again
     for a, b in zip(rows, again):
-        np.testing.assert_equal(a._replace(seconds=0)._asdict(),
-                                b._replace(seconds=0)._asdict())
+        np.testing.assert_equal(a._replace(seconds=0)._asdict(), b._replace(seconds=0)._asdict())
     with pytest.raises(ValueError, match="other parameters"):
         rare.f_aval_tail(**{**RARE, "n": 30}, key=jax.random.key(7), folder=folder)
     with pytest.raises(ValueError, match="other parameters"):

@@ -51,9 +51,12 @@ def test_python_block_names_exist(code):
             exec(compile(ast.Module([node], []), "<doc>", "exec"), namespace)  # noqa: S102
     modules = {k: v for k, v in namespace.items() if type(v).__name__ == "module"}
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
-                and node.value.id in modules and modules[node.value.id].__name__.startswith(
-                    "jaxmf")):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and modules[node.value.id].__name__.startswith("jaxmf")
+        ):
             assert hasattr(modules[node.value.id], node.attr), ast.unparse(node)
 
 
@@ -61,9 +64,17 @@ def _run(code, cwd, argv=()):
     (cwd / "docs").symlink_to(ROOT / "docs")
     script = cwd / "block.py"
     script.write_text(code)
-    procs = [subprocess.Popen([sys.executable, str(script), *a], cwd=cwd, env=ENV,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for a in (argv or [()])]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), *a],
+            cwd=cwd,
+            env=ENV,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for a in (argv or [()])
+    ]
     outs = [p.communicate(timeout=6 * 3600) for p in procs]
     for p, (_, err) in zip(procs, outs):
         assert p.returncode == 0, err[-3000:]
@@ -81,8 +92,9 @@ def test_python_block_runs(code, tmp_path):
 def test_the_slow_blocks_say_so():
     """Blocks that run in the default tests must be quick; the others name their time."""
     fast = [p for p in PYTHON if not SLOW.match(p.values[0])]
-    assert all("sweep(" not in p.values[0] and "chain_ed(" not in p.values[0]
-               for p in fast), [p.id for p in fast]
+    assert all("sweep(" not in p.values[0] and "chain_ed(" not in p.values[0] for p in fast), [
+        p.id for p in fast
+    ]
 
 
 @pytest.mark.parametrize("code", [p for p in PYTHON if not SLOW.match(p.values[0])])
@@ -93,11 +105,12 @@ def test_quick_python_block_runs(code, tmp_path):
 def _commands(code):
     text = code.replace("\\\n", " ")
     for line in text.splitlines():
-        line = re.sub(r"\$(\w+)", lambda m: "0" if m.group(1) == "i" else "/tmp/x",
-                      line.split("#")[0])
+        line = re.sub(
+            r"\$(\w+)", lambda m: "0" if m.group(1) == "i" else "/tmp/x", line.split("#")[0]
+        )
         words = shlex.split(line)
         if "jaxmf" in words:
-            yield words[words.index("jaxmf") + 1:]
+            yield words[words.index("jaxmf") + 1 :]
 
 
 @pytest.mark.parametrize("code", BASH)

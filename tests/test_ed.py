@@ -192,8 +192,9 @@ def test_vmap_and_ensemble_equal_loop():
 def test_jit_with_static_N_and_vmap_over_alpha():
     key = jax.random.key(10)
     f = jax.jit(ed.drh_end_entropies, static_argnums=0)
-    np.testing.assert_allclose(f(2, 0.6, key=key), ed.drh_end_entropies(2, 0.6, key=key),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        f(2, 0.6, key=key), ed.drh_end_entropies(2, 0.6, key=key), atol=1e-12
+    )
     alphas = jnp.array([0.3, 0.9])
     by_alpha = jax.vmap(lambda a: ed.drh_end_entropies(2, a, key=key))(alphas)
     np.testing.assert_allclose(by_alpha[1], ed.drh_end_entropies(2, 0.9, key=key), atol=1e-12)
@@ -202,8 +203,9 @@ def test_jit_with_static_N_and_vmap_over_alpha():
 def test_raw_uint32_keys():
     keys = jax.random.split(jax.random.PRNGKey(11), 3)  # (3, 2) uint32
     res = ed.drh_ensemble(1, 0.7, key=keys)
-    np.testing.assert_allclose(res.entropy[2], ed.drh_end_entropies(1, 0.7, key=keys[2]),
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        res.entropy[2], ed.drh_end_entropies(1, 0.7, key=keys[2]), atol=1e-12
+    )
     as_list = ed.drh_ensemble(1, 0.7, key=list(keys))  # a Python list of keys works too
     np.testing.assert_allclose(as_list.entropy, res.entropy, atol=1e-12)
 

@@ -71,8 +71,9 @@ def test_ks_and_tv_against_scipy_and_repeated_samples():
     assert tv[0] == pytest.approx(0.5 * np.abs(counts - 0.1).sum(), abs=1e-14)
     w = np.random.default_rng(1).integers(0, 4, size=300).astype(float)  # bootstrap weights
     ks_w, _ = dd.ks_tv(u[None], w[None], 10)
-    assert ks_w[0] == pytest.approx(stats.kstest(np.repeat(u, w.astype(int)), "uniform")
-                                    .statistic, abs=1e-14)
+    assert ks_w[0] == pytest.approx(
+        stats.kstest(np.repeat(u, w.astype(int)), "uniform").statistic, abs=1e-14
+    )
 
 
 @pytest.mark.parametrize("true, other", [("goe", "poisson"), ("poisson", "goe")])
@@ -95,8 +96,7 @@ def test_distance_is_small_for_own_family_and_large_for_the_other(true, other):
 def test_int_seed_equals_typed_key():
     a = dd.sample_entropies(0.1, (3, 4), key=5)
     np.testing.assert_array_equal(a, dd.sample_entropies(0.1, (3, 4), key=jax.random.key(5)))
-    np.testing.assert_array_equal(a, dd.sample_entropies(0.1, (3, 4),
-                                                         key=jax.random.PRNGKey(5)))
+    np.testing.assert_array_equal(a, dd.sample_entropies(0.1, (3, 4), key=jax.random.PRNGKey(5)))
     with pytest.raises(TypeError):
         dd.sample_entropies(0.1, (3, 4))  # the key is required
 
@@ -116,12 +116,14 @@ def test_single_spin_check_runs_and_is_consistent():
         assert jaxmf.mean_entropy(f.g, dist) == pytest.approx(d.ed_mean, rel=1e-9)
         assert f.ks_null > 0 and f.ks > 0
     assert d.ks_diff == pytest.approx(d.families["goe"].ks - d.families["poisson"].ks)
-    mid = ss.single_spin_check(40, n_boot=0, n_null=0, middle_fraction=1 / 3,
-                               dists=("goe",), key=jax.random.key(3))
+    mid = ss.single_spin_check(
+        40, n_boot=0, n_null=0, middle_fraction=1 / 3, dists=("goe",), key=jax.random.key(3)
+    )
     assert mid.params["states_per_sample"] == 6 and np.isnan(mid.ks_diff)
     # realization i uses fold_in(fold_in(key, 1), i); the middle third of 16 states
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.fold_in(jax.random.key(3), 1), i))(
-        np.arange(40))
+        np.arange(40)
+    )
     S = np.asarray(ed.drh_ensemble(1, 0.5, key=keys).entropy)
     assert mid.ed_mean == pytest.approx(S[:, 5:11].mean(), rel=1e-12)
 
@@ -150,11 +152,21 @@ def test_mf_gradient_matches_finite_differences():
 
 def _synthetic_ed(values, errs):
     """chain_ed-shaped (JSON-like) data with given [S_end] at alpha_c for N = 2, 3."""
-    return dict(params={}, chains=[
-        dict(N=N, alphas=np.array([0.6, ec.ALPHA_C]), n_samples=10,
-             mean_all=np.array([0.1, v]), stderr_all=np.array([0.01, e]),
-             mean_middle=np.array([0.1, v + 0.05]), stderr_middle=np.array([0.01, e]))
-        for N, v, e in zip((2, 3), values, errs)])
+    return dict(
+        params={},
+        chains=[
+            dict(
+                N=N,
+                alphas=np.array([0.6, ec.ALPHA_C]),
+                n_samples=10,
+                mean_all=np.array([0.1, v]),
+                stderr_all=np.array([0.01, e]),
+                mean_middle=np.array([0.1, v + 0.05]),
+                stderr_middle=np.array([0.01, e]),
+            )
+            for N, v, e in zip((2, 3), values, errs)
+        ],
+    )
 
 
 def test_fit_bare_coupling_recovers_g10():
@@ -172,9 +184,19 @@ def test_fit_bare_coupling_recovers_g10():
     assert lo < fit.g10 < hi
     assert abs(np.log(fit.g10 / fit.g10_per_N[0])) < abs(np.log(fit.g10 / fit.g10_per_N[1]))
     with pytest.raises(ValueError, match="alpha_c"):
-        ec.fit_bare_coupling(dict(params={}, chains=[dict(
-            N=2, alphas=np.array([0.5]), mean_all=np.array([0.1]),
-            stderr_all=np.array([0.01]))]))
+        ec.fit_bare_coupling(
+            dict(
+                params={},
+                chains=[
+                    dict(
+                        N=2,
+                        alphas=np.array([0.5]),
+                        mean_all=np.array([0.1]),
+                        stderr_all=np.array([0.01]),
+                    )
+                ],
+            )
+        )
     with pytest.raises(ValueError, match="average"):
         ec.fit_bare_coupling(_synthetic_ed([0.3, 0.4], [0.005, 0.05]), average="mean")
 
@@ -194,7 +216,8 @@ def test_chain_ed_is_reproducible_from_the_key():
     np.testing.assert_array_equal(same.per_sample_all[0], a.per_sample_all[0])
     # the per-realization means are those of models.ed with the documented keys
     keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.fold_in(jax.random.key(5), 2), i))(
-        np.arange(3))
+        np.arange(3)
+    )
     direct = ed.drh_ensemble(2, 0.6, key=keys).entropy.mean(axis=1)
     np.testing.assert_allclose(a.per_sample_all[0], direct, rtol=1e-13)
 
@@ -202,19 +225,27 @@ def test_chain_ed_is_reproducible_from_the_key():
 def test_fig2_pipeline_end_to_end(tmp_path):
     import matplotlib.pyplot as plt
 
-    ed_data = ec.chain_ed((2, 3), (0.45, 0.55, ec.ALPHA_C, 0.9), {2: 6, 3: 4},
-                          key=jax.random.key(0), keep_entropies=True)
+    ed_data = ec.chain_ed(
+        (2, 3),
+        (0.45, 0.55, ec.ALPHA_C, 0.9),
+        {2: 6, 3: 4},
+        key=jax.random.key(0),
+        keep_entropies=True,
+    )
     a = ec.end_entropy_curves(ed_data, alpha_fine=np.linspace(0.4, 1.0, 13))
     assert a["fit"]["Ns"] == [2, 3] and a["fit_other"]["average"] == "middle"
     i = 2  # alpha_c
-    np.testing.assert_allclose([m["S_end_per_N"][np.argmin(abs(m["alpha"] - ec.ALPHA_C))]
-                                for m in a["mf"]], a["fit"]["ed"], atol=0.02)
+    np.testing.assert_allclose(
+        [m["S_end_per_N"][np.argmin(abs(m["alpha"] - ec.ALPHA_C))] for m in a["mf"]],
+        a["fit"]["ed"],
+        atol=0.02,
+    )
     assert all("entropies" not in c for c in a["ed"]["chains"])
     assert [m["S_end_at_ed"].shape for m in a["mf"]] == [(4,), (4,)]
-    assert a["fit"]["mf_at_fit"] == pytest.approx(
-        [m["S_end_at_ed"][i] for m in a["mf"]], rel=1e-10)
-    b = ec.end_entropy_distributions(3, (0.45, 0.55), g10=a["fit"]["g10"], n_boot=5,
-                                     ed_data=ed_data, key=jax.random.key(0))
+    assert a["fit"]["mf_at_fit"] == pytest.approx([m["S_end_at_ed"][i] for m in a["mf"]], rel=1e-10)
+    b = ec.end_entropy_distributions(
+        3, (0.45, 0.55), g10=a["fit"]["g10"], n_boot=5, ed_data=ed_data, key=jax.random.key(0)
+    )
     assert b["ed_density"].shape == (2, 40) and b["mf_density"].shape == (2, 399)
     w = np.diff(b["hist_edges"])
     np.testing.assert_allclose(b["mf_bin_density"] @ w, 1.0, atol=1e-9)
@@ -259,8 +290,9 @@ def test_presets_are_consistent(cfg):
 def test_large_grain_weak_coupling_prefers_goe():
     """Where the theory's assumptions hold (dense GOE bath, weak coupling, middle of the
     spectrum) ED's N = 1 distribution is the GOE family's, not the Poisson one's."""
-    d = ss.single_spin_check(500, n_boot=100, n_null=5, key=jax.random.key(0),
-                             **ss.SINGLE_SPIN_CASES["large_grain_weak"])
+    d = ss.single_spin_check(
+        500, n_boot=100, n_null=5, key=jax.random.key(0), **ss.SINGLE_SPIN_CASES["large_grain_weak"]
+    )
     goe = d.families["goe"]
     assert d.best == "goe"
     assert goe.ks < 3 * goe.ks_null + 3 * goe.ks_err

@@ -53,5 +53,6 @@ def test_random_lattice_takes_typed_and_vmapped_keys():
     keys = jax.random.split(jax.random.key(3), 2)
     batch = jax.vmap(lambda k: lattice.bare_couplings(1, 5.0, kind="random", key=k))(keys)
     assert typed.shape == (5,) and batch.shape == (2, 5)
-    np.testing.assert_array_equal(batch[1], lattice.bare_couplings(1, 5.0, kind="random",
-                                                                   key=keys[1]))
+    np.testing.assert_array_equal(
+        batch[1], lattice.bare_couplings(1, 5.0, kind="random", key=keys[1])
+    )

@@ -109,8 +109,9 @@ def test_entropy_pdf_normalized_with_mean_s(dist, g):
 def test_resonance_pdf_scaling(dist):
     g = 0.3
     ga = np.array([0.1, 1.0, 5.0])
-    np.testing.assert_allclose(jaxmf.resonance_pdf(ga, g, dist),
-                               jaxmf.resonance.family(dist).pdf(ga / g) / g, rtol=1e-14)
+    np.testing.assert_allclose(
+        jaxmf.resonance_pdf(ga, g, dist), jaxmf.resonance.family(dist).pdf(ga / g) / g, rtol=1e-14
+    )
     # midpoint rule in log g_a over [0.1 g, 1e4 g]; beyond, the tail mass is ~2e-4
     u = np.linspace(np.log(0.1 * g), np.log(1e4 * g), 200_001)
     um = 0.5 * (u[1:] + u[:-1])

@@ -45,13 +45,13 @@ def test_sweep_values_match_direct_solve(reference):
         assert res.avalanche[iW, iR, i] == bool(avalanches(sol))
         # one [S] table for the sweep and meanfield.n_thermal: equal up to the
         # round-off of the batched solve (~1e-13)
-        assert res.n_thermal[iW, iR, i] == pytest.approx(float(n_thermal(sol)),
-                                                         rel=1e-10)
+        assert res.n_thermal[iW, iR, i] == pytest.approx(float(n_thermal(sol)), rel=1e-10)
         assert res.stability[iW, iR, i] == pytest.approx(float(sol.stability), rel=1e-8)
         assert res.iterations[iW, iR, i] >= 1
     # W = 20 avalanches everywhere (eta_tot ~ N log 2), W = 90 mostly fails
-    np.testing.assert_allclose(res.eta_tot[0], res.N[:, None] * np.log(2) * np.ones((1, 7)),
-                               rtol=2e-3)
+    np.testing.assert_allclose(
+        res.eta_tot[0], res.N[:, None] * np.log(2) * np.ones((1, 7)), rtol=2e-3
+    )
     assert res.avalanche[0].all() and not res.avalanche[1].all()
 
 
@@ -88,8 +88,7 @@ def test_loader_round_trip(reference):
 def test_chunking_invariance(tmp_path, reference):
     _, res = reference
     other = ensemble.sweep(tmp_path / "c", **{**QP, "R": [3]}, chunk_size=7, progress=False)
-    ref3 = res._replace(**{f: getattr(res, f)[:, :1] for f in
-                           ensemble.FIELDS + ("complete",)})
+    ref3 = res._replace(**{f: getattr(res, f)[:, :1] for f in ensemble.FIELDS + ("complete",)})
     _assert_same(other, ref3)
 
 
@@ -97,8 +96,14 @@ def test_resume_after_interruption(tmp_path, reference):
     _, ref = reference
     path = tmp_path / "resume"
     calls = []
-    part = ensemble.sweep(path, **QP, chunk_size=CHUNK, progress=False, max_chunks=5,
-                          on_chunk=lambda **kw: calls.append(kw))
+    part = ensemble.sweep(
+        path,
+        **QP,
+        chunk_size=CHUNK,
+        progress=False,
+        max_chunks=5,
+        on_chunk=lambda **kw: calls.append(kw),
+    )
     assert len(calls) == 5 and part.complete.sum() == 3 + 3 + 1 + 3 + 3
     first = {p: p.stat().st_mtime_ns for p in (path / "chunks").glob("*.npz")}
 
@@ -115,8 +120,9 @@ def test_resume_after_interruption(tmp_path, reference):
     assert ensemble.load(path).complete.sum() == part.complete.sum() + 3 + 3 + 1
     done = {(c["R"], c["W"], c["start"]) for c in calls}
     calls_before = len(calls)
-    final = ensemble.sweep(path, **QP, chunk_size=CHUNK, progress=False,
-                           on_chunk=lambda **kw: calls.append(kw))
+    final = ensemble.sweep(
+        path, **QP, chunk_size=CHUNK, progress=False, on_chunk=lambda **kw: calls.append(kw)
+    )
     new = calls[calls_before:]
     assert len(new) == 12 - 8  # only the missing chunks are computed
     assert not done & {(c["R"], c["W"], c["start"]) for c in new}
@@ -124,8 +130,13 @@ def test_resume_after_interruption(tmp_path, reference):
         assert p.stat().st_mtime_ns == t
     _assert_same(final, ref)
     # a complete sweep resumes to a no-op
-    ensemble.sweep(path, **QP, chunk_size=CHUNK, progress=False,
-                   on_chunk=lambda **kw: pytest.fail("recomputed a chunk"))
+    ensemble.sweep(
+        path,
+        **QP,
+        chunk_size=CHUNK,
+        progress=False,
+        on_chunk=lambda **kw: pytest.fail("recomputed a chunk"),
+    )
 
 
 def test_resume_with_other_parameters_is_refused(reference):
@@ -153,10 +164,15 @@ def test_random_draws_are_deterministic(tmp_path):
 
 def _run_with_host_devices(script, n):
     """Run ``script`` in a fresh Python process with ``n`` emulated CPU devices."""
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
-           "OPENBLAS_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu"}
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
-                         text=True, timeout=300)
+    env = {
+        **os.environ,
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={n}",
+        "OPENBLAS_NUM_THREADS": "1",
+        "JAX_PLATFORMS": "cpu",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]
 
 
@@ -166,7 +182,7 @@ def test_multi_device_matches_single_device(tmp_path, reference):
         import jax, numpy as np
         from jaxmf.analysis import ensemble
         assert len(jax.local_devices()) == 4, jax.local_devices()
-        res = ensemble.sweep({str(tmp_path / 'md')!r}, kind="qp", R=[3], W=[20.0, 90.0],
+        res = ensemble.sweep({str(tmp_path / "md")!r}, kind="qp", R=[3], W=[20.0, 90.0],
                              n_draws=7, chunk_size=5, progress=False)
         assert res.complete.all()
     """)
@@ -174,9 +190,10 @@ def test_multi_device_matches_single_device(tmp_path, reference):
     multi = ensemble.load(tmp_path / "md")
     # chunk_size 5 is rounded up to 8 (a multiple of the 4 devices)
     assert {p.name for p in (tmp_path / "md" / "chunks").iterdir()} == {
-        "R3_W0_0-7.npz", "R3_W1_0-7.npz"}
-    ref3 = ref._replace(**{f: getattr(ref, f)[:, :1] for f in
-                           ensemble.FIELDS + ("complete",)})
+        "R3_W0_0-7.npz",
+        "R3_W1_0-7.npz",
+    }
+    ref3 = ref._replace(**{f: getattr(ref, f)[:, :1] for f in ensemble.FIELDS + ("complete",)})
     _assert_same(multi, ref3)
 
 
@@ -193,18 +210,21 @@ def test_host_path_runs_on_one_cpu_device(tmp_path, reference):
         assert ensemble.chunk_devices("eigh", 25) == 4
         assert ensemble.chunk_devices("auto", 25) == 4  # N = 25 resolves to eigh
         assert ensemble.chunk_devices("auto", 221) == 1  # ... and N = 221 to fast
-        res = ensemble.sweep({str(tmp_path / 'fast')!r}, kind="qp", R=[3], W=[20.0, 90.0],
+        res = ensemble.sweep({str(tmp_path / "fast")!r}, kind="qp", R=[3], W=[20.0, 90.0],
                              n_draws=7, chunk_size=5, method="fast", progress=False)
         assert res.complete.all()
     """)
     _run_with_host_devices(script, 4)
     fast = ensemble.load(tmp_path / "fast")
     assert {p.name for p in (tmp_path / "fast" / "chunks").iterdir()} == {
-        "R3_W0_0-5.npz", "R3_W0_5-7.npz", "R3_W1_0-5.npz", "R3_W1_5-7.npz"}
+        "R3_W0_0-5.npz",
+        "R3_W0_5-7.npz",
+        "R3_W1_0-5.npz",
+        "R3_W1_5-7.npz",
+    }
     # against the single-device dense-eigh reference: the two spectral routes agree
     # to ~1e-12
-    ref3 = ref._replace(**{f: getattr(ref, f)[:, :1] for f in
-                           ensemble.FIELDS + ("complete",)})
+    ref3 = ref._replace(**{f: getattr(ref, f)[:, :1] for f in ensemble.FIELDS + ("complete",)})
     _assert_same(fast, ref3)
 
 
@@ -212,11 +232,21 @@ def test_host_path_runs_on_one_cpu_device(tmp_path, reference):
 def _fake(eta, aval, N=(41,), W=(1.0, 2.0, 3.0)):
     shape = np.shape(eta)
     return ensemble.SweepResult(
-        W=np.asarray(W), R=np.arange(shape[1]), N=np.asarray(N), draws=np.arange(shape[2]),
-        theta0=None, parameters={}, manifest={}, eta_tot=np.asarray(eta, float),
-        avalanche=np.asarray(aval), converged=np.ones(shape, bool),
-        iterations=np.ones(shape, int), n_thermal=np.zeros(shape),
-        stability=np.ones(shape), complete=np.ones(shape, bool))
+        W=np.asarray(W),
+        R=np.arange(shape[1]),
+        N=np.asarray(N),
+        draws=np.arange(shape[2]),
+        theta0=None,
+        parameters={},
+        manifest={},
+        eta_tot=np.asarray(eta, float),
+        avalanche=np.asarray(aval),
+        converged=np.ones(shape, bool),
+        iterations=np.ones(shape, int),
+        n_thermal=np.zeros(shape),
+        stability=np.ones(shape),
+        complete=np.ones(shape, bool),
+    )
 
 
 def test_ensemble_average_and_threshold_bracket():
@@ -253,25 +283,28 @@ def test_ensemble_average_and_threshold_bracket():
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("kw, match", [
-    (dict(kind="qp", R=[-1], W=[1.0], n_draws=2), "R"),
-    (dict(kind="qp", R=[2.5], W=[1.0], n_draws=2), "R"),
-    (dict(kind="qp", R=[3], W=[-1.0], n_draws=2), "W"),
-    (dict(kind="qp", R=[3], W=[np.nan], n_draws=2), "W"),
-    (dict(kind="qp", R=[3], W=[1.0]), "theta0"),
-    (dict(kind="qp", R=[3], W=[1.0], n_draws=0), "n_draws"),
-    (dict(kind="qp", R=[3], W=[1.0], n_draws=2, seed=1), "seed"),
-    (dict(kind="random", R=[3], W=[1.0], n_draws=2), "seed"),
-    (dict(kind="random", R=[3], W=[1.0], n_draws=2, seed=-3), "seed"),
-    (dict(kind="random", R=[3], W=[1.0], seed=1), "n_draws"),
-    (dict(kind="random", R=[3], W=[1.0], n_draws=2, seed=1, theta0=[0.1, 0.2]), "theta0"),
-    (dict(kind="aubry", R=[3], W=[1.0], n_draws=2), "kind"),
-    (dict(kind="qp", R=[3], W=[1.0], n_draws=2, dist="wigner"), "dist"),
-    (dict(kind="qp", R=[3], W=[1.0], n_draws=2, method="lanczos"), "method"),
-    (dict(kind="qp", R=[3], W=[1.0], n_draws=2, g0=-1.0), "g0"),
-    (dict(kind="qp", R=[3, 3], W=[1.0], n_draws=2), "repeated"),
-    (dict(kind="qp", R=[3], W=[1.0], n_draws=2, chunk_size=0), "chunk_size"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(kind="qp", R=[-1], W=[1.0], n_draws=2), "R"),
+        (dict(kind="qp", R=[2.5], W=[1.0], n_draws=2), "R"),
+        (dict(kind="qp", R=[3], W=[-1.0], n_draws=2), "W"),
+        (dict(kind="qp", R=[3], W=[np.nan], n_draws=2), "W"),
+        (dict(kind="qp", R=[3], W=[1.0]), "theta0"),
+        (dict(kind="qp", R=[3], W=[1.0], n_draws=0), "n_draws"),
+        (dict(kind="qp", R=[3], W=[1.0], n_draws=2, seed=1), "seed"),
+        (dict(kind="random", R=[3], W=[1.0], n_draws=2), "seed"),
+        (dict(kind="random", R=[3], W=[1.0], n_draws=2, seed=-3), "seed"),
+        (dict(kind="random", R=[3], W=[1.0], seed=1), "n_draws"),
+        (dict(kind="random", R=[3], W=[1.0], n_draws=2, seed=1, theta0=[0.1, 0.2]), "theta0"),
+        (dict(kind="aubry", R=[3], W=[1.0], n_draws=2), "kind"),
+        (dict(kind="qp", R=[3], W=[1.0], n_draws=2, dist="wigner"), "dist"),
+        (dict(kind="qp", R=[3], W=[1.0], n_draws=2, method="lanczos"), "method"),
+        (dict(kind="qp", R=[3], W=[1.0], n_draws=2, g0=-1.0), "g0"),
+        (dict(kind="qp", R=[3, 3], W=[1.0], n_draws=2), "repeated"),
+        (dict(kind="qp", R=[3], W=[1.0], n_draws=2, chunk_size=0), "chunk_size"),
+    ],
+)
 def test_bad_input(tmp_path, kw, match):
     with pytest.raises(ValueError, match=match):
         ensemble.sweep(tmp_path / "bad", progress=False, **kw)
@@ -286,17 +319,17 @@ def test_load_refuses_other_directories(tmp_path):
 def test_default_chunk_size():
     assert ensemble.default_chunk_size(221, 1, "cpu") == 296
     assert ensemble.default_chunk_size(5101, 4, "cpu") == 48
-    assert ensemble.default_chunk_size(10 ** 7, 2, "cpu") == 2
+    assert ensemble.default_chunk_size(10**7, 2, "cpu") == 2
     assert ensemble.default_chunk_size(5101, 1, "gpu") >= 1
 
 
 @pytest.mark.slow
 def test_qp_vs_random_contrast(tmp_path):
     # above the QP threshold (~116 for g0 = 1) no phase avalanches, random draws still do
-    qp = ensemble.sweep(tmp_path / "qp", kind="qp", R=[10], W=[130.0], n_draws=256,
-                        progress=False)
-    rnd = ensemble.sweep(tmp_path / "rnd", kind="random", R=[10], W=[130.0], n_draws=256,
-                         seed=2022, progress=False)
+    qp = ensemble.sweep(tmp_path / "qp", kind="qp", R=[10], W=[130.0], n_draws=256, progress=False)
+    rnd = ensemble.sweep(
+        tmp_path / "rnd", kind="random", R=[10], W=[130.0], n_draws=256, seed=2022, progress=False
+    )
     assert ensemble.ensemble_average(qp).f_aval[0, 0] == 0.0
     assert ensemble.ensemble_average(rnd).f_aval[0, 0] > 0.02
     assert qp.converged.all() and rnd.converged.all()

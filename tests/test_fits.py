@@ -71,9 +71,15 @@ def test_power_law_matches_curve_fit_and_minpack():
     y = _power_law_np(X, 1.6, 0.99, -0.9) * (1 + 0.01 * rng.normal(size=X.size))
     fit = least_squares(power_law, [1.0, 1.0, 1.0], X, y)
     p_cf, cov_cf = optimize.curve_fit(_power_law_np, X, y, p0=(1.0, 1.0, 1.0))
-    lm = optimize.least_squares(lambda p: _power_law_np(X, *p) - y, [1.0, 1.0, 1.0],
-                                jac=lambda p: _power_law_jac(p, X), method="lm",
-                                xtol=1e-15, ftol=1e-15, gtol=1e-15)
+    lm = optimize.least_squares(
+        lambda p: _power_law_np(X, *p) - y,
+        [1.0, 1.0, 1.0],
+        jac=lambda p: _power_law_jac(p, X),
+        method="lm",
+        xtol=1e-15,
+        ftol=1e-15,
+        gtol=1e-15,
+    )
     err = np.sqrt(np.diag(cov_cf))
     # the minimum is flat to rounding within ~1e-7 standard errors
     assert np.all(np.abs(fit.params - lm.x) < 1e-6 * err)
@@ -90,8 +96,14 @@ def test_weighted_badly_scaled_model_matches_curve_fit_absolute_sigma():
     s = np.full(t.size, 5.0)
     y = 2e3 * np.exp(-t / 0.012) + 3.0 + s * rng.normal(size=t.size)
     fit = least_squares(weighted_decay, [1e3, 0.02, 0.0], t, y, s)
-    p, cov = optimize.curve_fit(lambda t, a, tau, c: a * np.exp(-t / tau) + c, t, y,
-                                p0=(1e3, 0.02, 0.0), sigma=s, absolute_sigma=True)
+    p, cov = optimize.curve_fit(
+        lambda t, a, tau, c: a * np.exp(-t / tau) + c,
+        t,
+        y,
+        p0=(1e3, 0.02, 0.0),
+        sigma=s,
+        absolute_sigma=True,
+    )
     assert fit.converged
     np.testing.assert_allclose(fit.params, p, rtol=1e-6)
     np.testing.assert_allclose(fit.covariance, cov, rtol=1e-5)
@@ -120,19 +132,23 @@ def _ed_at_alpha_c(chains):
 def _brentq_fits(Ns, y, e, dist="goe"):
     """Per-N roots MF_N(g10) = y_N and the shared minimum of chi^2 by brentq in log g10
     (d chi^2 / d log g10 from central differences, not from JAX)."""
+
     def mf(N, lg):
         return float(ec.mf_end_entropy(N, ec.ALPHA_C, np.exp(lg), dist))
 
     def root(N, yN):
-        return optimize.brentq(lambda lg: mf(N, lg) - yN, np.log(1e-3), np.log(2.0),
-                               xtol=1e-14, rtol=1e-14)
+        return optimize.brentq(
+            lambda lg: mf(N, lg) - yN, np.log(1e-3), np.log(2.0), xtol=1e-14, rtol=1e-14
+        )
 
     per = [np.exp(root(N, yN)) for N, yN in zip(Ns, y)]
     h = 1e-4
 
     def dchi2(lg):
-        return sum((mf(N, lg) - yN) / eN**2 * (mf(N, lg + h) - mf(N, lg - h)) / (2 * h)
-                   for N, yN, eN in zip(Ns, y, e))
+        return sum(
+            (mf(N, lg) - yN) / eN**2 * (mf(N, lg + h) - mf(N, lg - h)) / (2 * h)
+            for N, yN, eN in zip(Ns, y, e)
+        )
 
     lo, hi = np.log(min(per)), np.log(max(per))
     return np.array(per), float(np.exp(optimize.brentq(dchi2, lo, hi, xtol=1e-13)))
@@ -149,6 +165,7 @@ def test_fit_bare_coupling_matches_brentq_on_stored_ed_data():
     assert fit.converged and fit.Ns == [6, 7]
     np.testing.assert_allclose(fit.g10_per_N, per, rtol=1e-9)
     assert fit.g10 == pytest.approx(shared, rel=1e-8)
+
     # errors: (d MF_N / d g10)^-1 times the ED error, slope by central differences
     def slope(N, g):
         return fd_derivative(lambda x: ec.mf_end_entropy(N, ec.ALPHA_C, x), g, 1e-6 * g)

@@ -16,8 +16,12 @@ def test_fresh_venv_install_and_reproduce_quick(tmp_path):
     pip = venv / "bin" / "pip"
     subprocess.run([str(pip), "install", "--quiet", str(ROOT)], check=True)
     out = tmp_path / "figures"
-    proc = subprocess.run([str(venv / "bin" / "jaxmf"), "reproduce", "--quick", "--out", str(out)],
-                          capture_output=True, text=True, timeout=1800)
+    proc = subprocess.run(
+        [str(venv / "bin" / "jaxmf"), "reproduce", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     report = (out / "REPORT.md").read_text()
     assert "| claim" in report

@@ -14,8 +14,9 @@ from jaxmf.models import QPPhase, chain
 def _fd_of_grad(grad, x, h):
     """Central differences of ``grad`` (R^n -> R^n) at x: an independent Hessian."""
     x = jnp.asarray(x, jnp.float64)
-    cols = [(grad(x.at[i].add(h[i])) - grad(x.at[i].add(-h[i]))) / (2 * h[i])
-            for i in range(x.size)]
+    cols = [
+        (grad(x.at[i].add(h[i])) - grad(x.at[i].add(-h[i]))) / (2 * h[i]) for i in range(x.size)
+    ]
     return np.stack([np.asarray(c) for c in cols])
 
 
@@ -24,8 +25,11 @@ def test_drh_chain_second_derivative_in_alpha(transform):
     # a failed avalanche of the DRH chain (N = 20, alpha = 0.6 < alpha_c)
     f = lambda a: jaxmf.solve(chain.drh_couplings(20, a)).eta_tot  # noqa: E731
     grad = jax.grad(f)
-    second = {"hessian": jax.hessian(f), "jacfwd_grad": jax.jacfwd(grad),
-              "jacrev_grad": jax.jacrev(grad)}[transform](0.6)
+    second = {
+        "hessian": jax.hessian(f),
+        "jacfwd_grad": jax.jacfwd(grad),
+        "jacrev_grad": jax.jacrev(grad),
+    }[transform](0.6)
     fd = (grad(0.6 + 1e-5) - grad(0.6 - 1e-5)) / 2e-5
     assert float(second) == pytest.approx(float(fd), rel=1e-6)
     assert float(second) < -900  # the curvature grows towards alpha_c (it is ~ -1000)
@@ -43,8 +47,7 @@ def test_hessian_in_the_bare_couplings():
 @pytest.mark.parametrize("R, method", [(4, "eigh"), (5, "fast")])
 def test_lattice_hessian_in_W_and_g0(R, method):
     def f(p):
-        return thresholds.eta_tot(R, p[0], g0=p[1], realization=QPPhase(2.954),
-                                  method=method)
+        return thresholds.eta_tot(R, p[0], g0=p[1], realization=QPPhase(2.954), method=method)
 
     p = jnp.array([90.0, 1.0])
     H = np.asarray(jax.hessian(f)(p))
@@ -73,4 +76,4 @@ def test_second_derivative_near_the_fold():
         d2 = float(jax.hessian(f)(s))
         assert d2 == pytest.approx(float((grad(s + h) - grad(s - h)) / (2 * h)), rel=1e-5)
         second.append(d2)
-    assert second[1] / second[0] == pytest.approx(100.0 ** 1.5, rel=0.01)
+    assert second[1] / second[0] == pytest.approx(100.0**1.5, rel=0.01)

@@ -31,8 +31,9 @@ def test_site_list(R):
     assert s.shape == (2 * R * R + 2 * R + 1, 2) == (lattice.num_sites(R), 2)
     assert s.dtype.kind == "i"
     assert tuple(s[0]) == (0, 0)  # site 0 is the origin
-    expected = {(a, b) for a, b in itertools.product(range(-R, R + 1), repeat=2)
-                if abs(a) + abs(b) <= R}
+    expected = {
+        (a, b) for a, b in itertools.product(range(-R, R + 1), repeat=2) if abs(a) + abs(b) <= R
+    }
     assert set(map(tuple, s)) == expected and len(set(map(tuple, s))) == len(s)
     # pairs (-n, n) follow the origin
     np.testing.assert_array_equal(s[1::2], -s[2::2])
@@ -57,8 +58,11 @@ def test_hopping_matrix_symmetric_and_banded(R):
 def test_triangle_wave_shape():
     a = TWO_PI / lattice.Q[0]
     v = lattice.triangle_wave
-    np.testing.assert_allclose([v(0.0), v(a), v(TWO_PI), v(a / 2), v((a + TWO_PI) / 2)],
-                               [1.0, -1.0, 1.0, 0.0, 0.0], atol=1e-14)
+    np.testing.assert_allclose(
+        [v(0.0), v(a), v(TWO_PI), v(a / 2), v((a + TWO_PI) / 2)],
+        [1.0, -1.0, 1.0, 0.0, 0.0],
+        atol=1e-14,
+    )
     theta = np.linspace(-20, 20, 4001)
     vals = np.asarray(v(theta))
     assert vals.min() >= -1 and vals.max() <= 1
@@ -78,8 +82,12 @@ def test_qp_potential():
 
 def test_random_potential_uniform():
     R, W = 30, 3.0
-    V = np.concatenate([np.asarray(lattice.potential(R, W, key=jax.random.key(i), kind="random"))
-                        for i in range(3)])
+    V = np.concatenate(
+        [
+            np.asarray(lattice.potential(R, W, key=jax.random.key(i), kind="random"))
+            for i in range(3)
+        ]
+    )
     assert np.all(np.abs(V) <= W)
     assert scipy.stats.kstest(V, scipy.stats.uniform(-W, 2 * W).cdf).pvalue > 1e-3
     a, b = (lattice.potential(R, W, key=jax.random.key(i), kind="random") for i in (0, 1))
@@ -228,8 +236,9 @@ def test_couplings_from_potential(method):
     thetas = (0.7, 2.954)
     V = jnp.stack([lattice.potential(R, 90.0, theta0=t) for t in thetas])
     g = lattice.couplings_from_potential(V, R, g0=0.5, method=method)
-    ref = jnp.stack([lattice.bare_couplings(R, 90.0, g0=0.5, theta0=t, method="eigh")
-                     for t in thetas])
+    ref = jnp.stack(
+        [lattice.bare_couplings(R, 90.0, g0=0.5, theta0=t, method="eigh") for t in thetas]
+    )
     assert g.shape == (2, N)
     np.testing.assert_allclose(g, ref, atol=1e-12)
     # any potential (here Gaussian), batched over two leading axes; reference: NumPy's
@@ -244,28 +253,31 @@ def test_couplings_from_potential(method):
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("call, match", [
-    (lambda: lattice.sites(-1), "R"),
-    (lambda: lattice.sites(2.5), "R"),
-    (lambda: lattice.bare_couplings(-2, 1.0, theta0=0.0), "R"),
-    (lambda: lattice.bare_couplings(3.0, 1.0, theta0=0.0), "R"),
-    (lambda: lattice.bare_couplings(3, -1.0, theta0=0.0), "W"),
-    (lambda: lattice.bare_couplings(3, float("nan"), theta0=0.0), "W"),
-    (lambda: lattice.bare_couplings(3, 1.0, g0=-0.1, theta0=0.0), "g0"),
-    (lambda: lattice.bare_couplings(3, 1.0, g0=float("nan"), theta0=0.0), "g0"),
-    (lambda: lattice.bare_couplings(3, 1.0), "theta0"),
-    (lambda: lattice.bare_couplings(3, 1.0, kind="random"), "key"),
-    (lambda: lattice.bare_couplings(3, 1.0, theta0=0.0, kind="aubry"), "kind"),
-    (lambda: lattice.bare_couplings(3, 1.0, theta0=0.0, method="lanczos"), "method"),
-    (lambda: lattice.potential(3, -5.0, theta0=0.0), "W"),
-    (lambda: lattice.assign_orbitals(np.ones((3, 4))), "phi"),
-    (lambda: lattice.orbital_radii(np.eye(5), 1, how="max"), "how"),
-    (lambda: lattice.couplings_from_potential(np.zeros(12), 2), "V must have shape"),
-    (lambda: lattice.couplings_from_potential(np.float64(0.0), 0), "V must have shape"),
-    (lambda: lattice.couplings_from_potential(np.zeros(13), 2, g0=-1.0), "g0"),
-    (lambda: lattice.couplings_from_potential(np.zeros(13), 2, method="qr"), "method"),
-    (lambda: lattice.couplings_from_potential(np.zeros(13), -2), "R"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: lattice.sites(-1), "R"),
+        (lambda: lattice.sites(2.5), "R"),
+        (lambda: lattice.bare_couplings(-2, 1.0, theta0=0.0), "R"),
+        (lambda: lattice.bare_couplings(3.0, 1.0, theta0=0.0), "R"),
+        (lambda: lattice.bare_couplings(3, -1.0, theta0=0.0), "W"),
+        (lambda: lattice.bare_couplings(3, float("nan"), theta0=0.0), "W"),
+        (lambda: lattice.bare_couplings(3, 1.0, g0=-0.1, theta0=0.0), "g0"),
+        (lambda: lattice.bare_couplings(3, 1.0, g0=float("nan"), theta0=0.0), "g0"),
+        (lambda: lattice.bare_couplings(3, 1.0), "theta0"),
+        (lambda: lattice.bare_couplings(3, 1.0, kind="random"), "key"),
+        (lambda: lattice.bare_couplings(3, 1.0, theta0=0.0, kind="aubry"), "kind"),
+        (lambda: lattice.bare_couplings(3, 1.0, theta0=0.0, method="lanczos"), "method"),
+        (lambda: lattice.potential(3, -5.0, theta0=0.0), "W"),
+        (lambda: lattice.assign_orbitals(np.ones((3, 4))), "phi"),
+        (lambda: lattice.orbital_radii(np.eye(5), 1, how="max"), "how"),
+        (lambda: lattice.couplings_from_potential(np.zeros(12), 2), "V must have shape"),
+        (lambda: lattice.couplings_from_potential(np.float64(0.0), 0), "V must have shape"),
+        (lambda: lattice.couplings_from_potential(np.zeros(13), 2, g0=-1.0), "g0"),
+        (lambda: lattice.couplings_from_potential(np.zeros(13), 2, method="qr"), "method"),
+        (lambda: lattice.couplings_from_potential(np.zeros(13), -2), "R"),
+    ],
+)
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -289,8 +301,9 @@ def test_assignment_maximises_product():
     rng = np.random.default_rng(0)
     phi = np.linalg.qr(rng.normal(size=(5, 5)))[0]
     site_of = lattice.assign_orbitals(phi)
-    best = max(itertools.permutations(range(5)),
-               key=lambda p: np.prod(np.abs(phi[np.arange(5), list(p)])))
+    best = max(
+        itertools.permutations(range(5)), key=lambda p: np.prod(np.abs(phi[np.arange(5), list(p)]))
+    )
     np.testing.assert_array_equal(site_of, best)
 
 

@@ -66,8 +66,9 @@ def test_entropy_map_of_a_failed_avalanche(qp_failed):
     assert m.eta_tot == pytest.approx(float(res.eta_tot), rel=1e-10)
     assert not m.avalanche and not bool(mf.avalanches(res))
     assert m.n_thermal == pytest.approx(float(mf.n_thermal(res)), rel=1e-10)
-    np.testing.assert_allclose(np.sort(m.entropy), np.sort(np.asarray(mf.mean_entropies(res))),
-                               rtol=1e-8, atol=1e-14)
+    np.testing.assert_allclose(
+        np.sort(m.entropy), np.sort(np.asarray(mf.mean_entropies(res))), rtol=1e-8, atol=1e-14
+    )
     assert m.n_thermal == pytest.approx(m.entropy.sum() / np.log(2), rel=1e-12)
     # Fig. 4: strongest entropy at the grain, nothing left at the edge
     assert m.entropy[0] == m.entropy.max()
@@ -79,8 +80,9 @@ def test_entropy_map_of_a_failed_avalanche(qp_failed):
 
 
 def test_entropy_map_of_an_avalanche(qp_avalanche):
-    m = lattice_maps.entropy_map(qp_avalanche.R, qp_avalanche.W,
-                                 realization=QPPhase(qp_avalanche.theta0))
+    m = lattice_maps.entropy_map(
+        qp_avalanche.R, qp_avalanche.W, realization=QPPhase(qp_avalanche.theta0)
+    )
     assert m.avalanche and np.allclose(m.entropy, np.log(2), atol=1e-2)
     assert m.n_thermal == pytest.approx(lattice.num_sites(qp_avalanche.R), rel=1e-2)
 
@@ -109,30 +111,44 @@ def test_failed_collar_radii(qp_failed):
     assert rnd.collar.shape == (2,) and rnd.avalanche.dtype == bool
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: lattice_maps.failed_collar_radii(
-        SymmetricModel(3), 10.0, realizations=QPPhase([0.1])), "geometry"),
-    (lambda: lattice_maps.failed_collar_radii(3, 10.0, realizations=QPPhase([0.1]),
-                                              how="max"), "how"),
-    (lambda: lattice_maps.entropy_map(3, 10.0, g0=-1.0, realization=QPPhase(0.1)), "g0"),
-    (lambda: lattice_maps.entropy_map(3, -10.0, realization=QPPhase(0.1)), "W"),
-    (lambda: lattice_maps.entropy_map(-3, 10.0, realization=QPPhase(0.1)), "R"),
-    (lambda: lattice_maps.collar_radius([0.1, -0.2], [0, 1], 1.0), "dressed couplings"),
-    (lambda: lattice_maps.collar_radius([0.1, np.nan], [0, 1], 1.0), "dressed couplings"),
-    (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, -1], 1.0), "radii"),
-    (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, 1], np.nan), "eta_tot"),
-    (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, 1], 1.0, d_g=0), "d_g"),
-    (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, 1], 1.0, eps=-0.1), "eps"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (
+            lambda: lattice_maps.failed_collar_radii(
+                SymmetricModel(3), 10.0, realizations=QPPhase([0.1])
+            ),
+            "geometry",
+        ),
+        (
+            lambda: lattice_maps.failed_collar_radii(
+                3, 10.0, realizations=QPPhase([0.1]), how="max"
+            ),
+            "how",
+        ),
+        (lambda: lattice_maps.entropy_map(3, 10.0, g0=-1.0, realization=QPPhase(0.1)), "g0"),
+        (lambda: lattice_maps.entropy_map(3, -10.0, realization=QPPhase(0.1)), "W"),
+        (lambda: lattice_maps.entropy_map(-3, 10.0, realization=QPPhase(0.1)), "R"),
+        (lambda: lattice_maps.collar_radius([0.1, -0.2], [0, 1], 1.0), "dressed couplings"),
+        (lambda: lattice_maps.collar_radius([0.1, np.nan], [0, 1], 1.0), "dressed couplings"),
+        (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, -1], 1.0), "radii"),
+        (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, 1], np.nan), "eta_tot"),
+        (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, 1], 1.0, d_g=0), "d_g"),
+        (lambda: lattice_maps.collar_radius([0.1, 0.2], [0, 1], 1.0, eps=-0.1), "eps"),
+    ],
+)
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
 
 
-@pytest.mark.parametrize("realizations, match", [
-    ([0.1], "QPPhase"),
-    (RandomKey(jax.random.split(jax.random.PRNGKey(0), 2)), "typed"),
-])
+@pytest.mark.parametrize(
+    "realizations, match",
+    [
+        ([0.1], "QPPhase"),
+        (RandomKey(jax.random.split(jax.random.PRNGKey(0), 2)), "typed"),
+    ],
+)
 def test_bad_realizations(realizations, match):
     with pytest.raises(TypeError, match=match):
         lattice_maps.failed_collar_radii(3, 10.0, realizations=realizations)

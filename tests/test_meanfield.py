@@ -184,8 +184,11 @@ def test_entropy_table_matches_quadrature(dist):
     S, dS = (np.asarray(x) for x in enhancement.mean_entropy_of_log_g(l, dist))
     S_quad = np.asarray(jaxmf.mean_entropy(np.exp(l), dist))
     np.testing.assert_allclose(S, S_quad, rtol=1e-9, atol=0)
-    dS_quad = np.asarray(jax.jvp(lambda u: jaxmf.mean_entropy(jnp.exp(u), dist),
-                                 (jnp.asarray(l),), (jnp.ones_like(l),))[1])
+    dS_quad = np.asarray(
+        jax.jvp(
+            lambda u: jaxmf.mean_entropy(jnp.exp(u), dist), (jnp.asarray(l),), (jnp.ones_like(l),)
+        )[1]
+    )
     np.testing.assert_allclose(dS, dS_quad, rtol=1e-6, atol=1e-9)
 
 
@@ -221,8 +224,9 @@ def test_entropy_table_slope_is_its_derivative():
     l = jnp.array([-25.0, -3.2109, 0.0, 1.2345, 4.0])
     S = lambda x: enhancement.mean_entropy_of_log_g(x)[0]  # noqa: E731
     # atol: FD rounding, eps [S] / h ~ 1e-10
-    np.testing.assert_allclose(enhancement.mean_entropy_of_log_g(l)[1], fd_derivative(S, l, 1e-6),
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        enhancement.mean_entropy_of_log_g(l)[1], fd_derivative(S, l, 1e-6), rtol=1e-6, atol=1e-9
+    )
 
 
 def test_n_thermal_counts_thermal_lbits(symmetric_100):
@@ -264,7 +268,8 @@ def test_critical_scale_of_symmetric_couplings_large_N():
     out = mf.critical_log_scale(jnp.zeros(1000))
     assert bool(out.converged)
     assert float(out.log_scale) == pytest.approx(
-        np.log(float(symmetric_fold.critical_coupling(1000))), abs=1e-9)
+        np.log(float(symmetric_fold.critical_coupling(1000))), abs=1e-9
+    )
 
 
 def test_critical_scale_brackets_the_flag_of_random_ensembles():
@@ -290,13 +295,16 @@ def test_critical_scale_brackets_the_flag_of_random_ensembles():
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("bad, match", [
-    (np.array([0.1, -0.2]), "g0 must lie in"),
-    (np.array([0.1, np.nan]), "g0 contains NaN"),
-    (np.zeros((3, 0)), "N >= 1"),
-    (np.array(["a", "b"]), "dtype"),
-    (np.array([0.1, np.inf]), "finite"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.array([0.1, -0.2]), "g0 must lie in"),
+        (np.array([0.1, np.nan]), "g0 contains NaN"),
+        (np.zeros((3, 0)), "N >= 1"),
+        (np.array(["a", "b"]), "dtype"),
+        (np.array([0.1, np.inf]), "finite"),
+    ],
+)
 def test_bad_input(bad, match):
     with pytest.raises(ValueError, match=match):
         jaxmf.solve(bad)

@@ -55,8 +55,9 @@ def test_couplings_from_hamiltonian_jit_vmap_grad():
     dH = jnp.asarray(_random_symmetric(rng, (), 12, band=2))
 
     def loss(t, method):
-        return jnp.sum(couplings_from_hamiltonian(H[0] + t * dH, site=3, g0=1.3,
-                                                  method=method) ** 3)
+        return jnp.sum(
+            couplings_from_hamiltonian(H[0] + t * dH, site=3, g0=1.3, method=method) ** 3
+        )
 
     h = 1e-5
     fd = (loss(h, "eigh") - loss(-h, "eigh")) / (2 * h)
@@ -92,8 +93,11 @@ def test_user_hamiltonian_of_paper_lattice_equals_builtin(kind):
             if j is not None:
                 H[i, j] = H[j, i] = 1.0
     for method in ("eigh", "fast"):
-        np.testing.assert_allclose(couplings_from_hamiltonian(H, site=0, method=method),
-                                   model.couplings(W, 1.0, real), atol=1e-12)
+        np.testing.assert_allclose(
+            couplings_from_hamiltonian(H, site=0, method=method),
+            model.couplings(W, 1.0, real),
+            atol=1e-12,
+        )
 
 
 # --------------------------------------------------------------------------- orderings
@@ -104,9 +108,14 @@ def _band_of(model):
     return int(np.max(np.abs(i - j))) if len(i) else 0
 
 
-@pytest.mark.parametrize("family, R, bound", [
-    (chain1d, 6, lambda R: 2), (square, 6, lambda R: 2 * R + 2),
-    (cubic, 3, lambda R: 2 * (2 * R * R + 2 * R + 1) + 1)])
+@pytest.mark.parametrize(
+    "family, R, bound",
+    [
+        (chain1d, 6, lambda R: 2),
+        (square, 6, lambda R: 2 * R + 2),
+        (cubic, 3, lambda R: 2 * (2 * R * R + 2 * R + 1) + 1),
+    ],
+)
 def test_banded_order_bandwidth(family, R, bound):
     model = family(R)
     assert model.order[0] == model.grain
@@ -127,29 +136,33 @@ def test_generic_ordering_on_paper_lattice():
 def test_builtin_geometries():
     for R in range(4):
         c = cubic(R)
-        pts = {n for n in itertools.product(range(-R, R + 1), repeat=3)
-               if sum(map(abs, n)) <= R}
+        pts = {n for n in itertools.product(range(-R, R + 1), repeat=3) if sum(map(abs, n)) <= R}
         assert set(map(tuple, c.sites.tolist())) == pts and c.N == len(pts)
         assert tuple(c.sites[c.grain]) == (0, 0, 0)
         np.testing.assert_array_equal(c.geometry.distance, np.abs(c.sites).sum(-1))
-        assert len(c.bonds) == sum(1 for p in pts for a in range(3)
-                                   if tuple(x + (k == a) for k, x in enumerate(p)) in pts)
+        assert len(c.bonds) == sum(
+            1 for p in pts for a in range(3) if tuple(x + (k == a) for k, x in enumerate(p)) in pts
+        )
         ch = chain1d(R)
         assert ch.N == 2 * R + 1 and ch.sites[ch.grain, 0] == 0
-        np.testing.assert_array_equal(square(R).geometry.distance,
-                                      np.abs(square(R).sites).sum(-1))
+        np.testing.assert_array_equal(square(R).geometry.distance, np.abs(square(R).sites).sum(-1))
 
 
-@pytest.mark.parametrize("family, R, potential", [
-    pytest.param(chain1d, 100, "cosine", marks=pytest.mark.slow), (cubic, 3, "triangle"),
-    pytest.param(square, 10, "cosine", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "family, R, potential",
+    [
+        pytest.param(chain1d, 100, "cosine", marks=pytest.mark.slow),
+        (cubic, 3, "triangle"),
+        pytest.param(square, 10, "cosine", marks=pytest.mark.slow),
+    ],
+)
 def test_fast_route_matches_eigh(family, R, potential):
     model = family(R, potential)
     for real in (QPPhase(0.4), RandomKey(jax.random.key(5))):
         a = model.couplings(13.0, 1.0, real, method="fast")
         b = model.couplings(13.0, 1.0, real, method="eigh")
         np.testing.assert_allclose(a, b, atol=1e-11)
-        np.testing.assert_allclose(jnp.sum(a ** 2), 1.0, rtol=1e-12)
+        np.testing.assert_allclose(jnp.sum(a**2), 1.0, rtol=1e-12)
 
 
 def test_model_jit_vmap_grad():
@@ -176,8 +189,9 @@ def test_user_tight_binding_model_and_spec():
     m = TightBinding(sites, bonds, grain=2, hopping=hop, potential="cosine", q=[1.7])
     H = np.asarray(m.hamiltonian(m.potential_values(2.0, QPPhase(0.5))))
     assert H[6, 0] == 0.3 and H[2, 2] == 2.0 * np.cos(1.7 * 2 + 0.5)
-    np.testing.assert_allclose(m.couplings(2.0, 1.0, QPPhase(0.5)),
-                               couplings_from_hamiltonian(H, site=2), atol=1e-13)
+    np.testing.assert_allclose(
+        m.couplings(2.0, 1.0, QPPhase(0.5)), couplings_from_hamiltonian(H, site=2), atol=1e-13
+    )
     spec = m.spec()
     assert spec["N"] == 7 and spec["potential"] == "cosine" and len(spec["data_sha256"]) == 64
     other = TightBinding(sites, bonds, grain=2, potential="cosine", q=[1.7])

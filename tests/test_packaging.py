@@ -15,7 +15,8 @@ def test_one_version_source():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "version" not in pyproject["project"] and "version" in pyproject["project"]["dynamic"]
     assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {
-        "attr": "jaxmf._version.__version__"}
+        "attr": "jaxmf._version.__version__"
+    }
     assert f'version: "{jaxmf.__version__}"' in (ROOT / "CITATION.cff").read_text()
 
 

@@ -13,8 +13,7 @@ from jaxmf.paper.report import AGREES, DIFFERS, FAILS, HOLDS, FigureGroup, Row, 
 def test_every_group_is_a_figure_group(name):
     group = REGISTRY[name]
     assert isinstance(group, FigureGroup)
-    assert list(inspect.signature(group.compute).parameters)[:3] == [
-        "quick", "workdir", "progress"]
+    assert list(inspect.signature(group.compute).parameters)[:3] == ["quick", "workdir", "progress"]
 
 
 def test_verdicts():
@@ -31,8 +30,11 @@ def test_fig1d_verdicts_follow_the_numbers(tmp_path, monkeypatch):
     assert all(isinstance(r, Row) for r in rows)
     assert [r.verdict for r in rows] == [AGREES, AGREES]
     # log 2 g^2 / (1 + g^2): decays as g^-2 and starts as g^2
-    monkeypatch.setattr(fig1d, "eta", lambda g, dist="goe": np.log(2) * np.asarray(g) ** 2
-                        / (1 + np.asarray(g) ** 2))
+    monkeypatch.setattr(
+        fig1d,
+        "eta",
+        lambda g, dist="goe": np.log(2) * np.asarray(g) ** 2 / (1 + np.asarray(g) ** 2),
+    )
     _, rows = fig1d.compute(True, tmp_path)
     assert [r.verdict for r in rows] == [DIFFERS, DIFFERS]
 
@@ -51,9 +53,15 @@ def test_figure_numbers_name_code_only_in_paper_and_plot():
         if path.relative_to(root).parts[0] in ("paper", "plot"):
             continue
         for node in ast.walk(ast.parse(path.read_text())):
-            name = (node.name if isinstance(node, (ast.FunctionDef, ast.ClassDef)) else
-                    node.id if isinstance(node, ast.Name) else
-                    node.attr if isinstance(node, ast.Attribute) else None)
+            name = (
+                node.name
+                if isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                else node.id
+                if isinstance(node, ast.Name)
+                else node.attr
+                if isinstance(node, ast.Attribute)
+                else None
+            )
             if name and fig.search(name):
                 found.append(f"{path.relative_to(root)}:{node.lineno} {name}")
     assert not found, found

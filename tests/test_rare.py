@@ -25,8 +25,9 @@ def test_critical_coupling_decides_the_avalanche_for_every_g0():
     lc = np.asarray(crit.log_scale)
     assert np.all(np.asarray(crit.converged)) and np.all(np.isfinite(lc))
     for g0 in (0.05, 0.2, 1.0):
-        g = jax.vmap(lambda k, g0=g0: lattice.bare_couplings(R, W, g0=g0, key=k,
-                                                             kind="random"))(keys)
+        g = jax.vmap(lambda k, g0=g0: lattice.bare_couplings(R, W, g0=g0, key=k, kind="random"))(
+            keys
+        )
         flag = np.asarray(avalanches(solve(g)))
         far = np.abs(lc - np.log(g0)) > 1e-8
         np.testing.assert_array_equal(flag[far], (np.log(g0) > lc)[far])
@@ -35,9 +36,15 @@ def test_critical_coupling_decides_the_avalanche_for_every_g0():
 def test_plain_estimate_counts_the_avalanches_of_its_draws():
     # reference: the critical coupling of the same potentials (bisection, not one solve)
     R, W, n = 1, 10.0, 64
-    lc = np.asarray(rare.critical_log_g0(jax.vmap(
-        lambda k: lattice.potential(R, W, key=k, kind="random"))(
-            jax.random.split(jax.random.key(4), n)), R, n_bisect=40).log_scale)
+    lc = np.asarray(
+        rare.critical_log_g0(
+            jax.vmap(lambda k: lattice.potential(R, W, key=k, kind="random"))(
+                jax.random.split(jax.random.key(4), n)
+            ),
+            R,
+            n_bisect=40,
+        ).log_scale
+    )
     g0 = float(np.exp(np.median(lc) + 1e-3))
     p = rare.plain_estimate(R, W, key=jax.random.key(4), g0=g0, n=n, chunk=16)
     assert isinstance(p, rare.PlainEstimate)
@@ -56,10 +63,13 @@ def test_subset_simulation_agrees_with_plain_sampling_on_a_tiny_lattice():
     assert abs(e.f[0] - p.f) < 4 * np.hypot(e.stderr[0], p.stderr), (e.f, e.stderr, p)
 
 
-@pytest.mark.parametrize("W, n_plain, n, M", [
-    (80.0, 100_000, 200, 6),  # f ~ 1e-3
-    pytest.param(110.0, 1_000_000, 1000, 8, marks=pytest.mark.slow),  # f ~ 1e-4
-])
+@pytest.mark.parametrize(
+    "W, n_plain, n, M",
+    [
+        (80.0, 100_000, 200, 6),  # f ~ 1e-3
+        pytest.param(110.0, 1_000_000, 1000, 8, marks=pytest.mark.slow),  # f ~ 1e-4
+    ],
+)
 def test_subset_simulation_agrees_with_plain_sampling_in_the_tail(W, n_plain, n, M):
     # reference: plain Monte Carlo of lattice.bare_couplings (independent sampler, no
     # critical coupling), enough draws for ~50-100 hits on the 13-site lattice
@@ -111,8 +121,7 @@ def test_f_aval_tail_rows_and_a_split_grid():
     # grid split across calls gives the same rows
     Ws, g0 = [20.0, 30.0], (0.2, 0.1)
     seen = []
-    rows = rare.f_aval_tail(1, Ws, key=KEY, g0=g0, n=50, replicas=3, thin=2,
-                            callback=seen.append)
+    rows = rare.f_aval_tail(1, Ws, key=KEY, g0=g0, n=50, replicas=3, thin=2, callback=seen.append)
     assert [(r.W, r.g0) for r in rows] == [(W, g) for W in Ws for g in g0]
     assert seen == rows and all(isinstance(r, rare.TailRow) for r in rows)
     part = rare.f_aval_tail(1, Ws[1:], key=KEY, g0=g0, n=50, replicas=3, thin=2)
@@ -157,30 +166,30 @@ def test_calm_profile_of_iid_potentials_matches_the_uniform_law():
     # reference: V uniform on [-W, W] has rms W / sqrt 3 (V_0), W sqrt(2/3) (V_n - V_0),
     # median |V_0| = W / 2, and P(|V_n - V_0| < a) = a / W - a^2 / (4 W^2) (analytic)
     R, W, M = 3, 10.0, 20000
-    V = np.asarray(jax.random.uniform(jax.random.key(2), (M, lattice.num_sites(R)),
-                                      minval=-W, maxval=W))
+    V = np.asarray(
+        jax.random.uniform(jax.random.key(2), (M, lattice.num_sites(R)), minval=-W, maxval=W)
+    )
     prof = rare.calm_profile(V, R, r_max=3, widths=(1.0, 3.0))
     assert isinstance(prof, rare.CalmProfile) and prof.rms.shape == (4,)
-    np.testing.assert_allclose(prof.rms, [W / np.sqrt(3)] + [W * np.sqrt(2 / 3)] * 3,
-                               rtol=0.02)
+    np.testing.assert_allclose(prof.rms, [W / np.sqrt(3)] + [W * np.sqrt(2 / 3)] * 3, rtol=0.02)
     assert prof.median_abs[0] == pytest.approx(W / 2, rel=0.03)
     near = 2 * 3 * 4  # sites with 1 <= d <= 3: 4 d per shell
     a = np.array([1.0, 3.0])
-    np.testing.assert_allclose(prof.resonant, near * (a / W - a ** 2 / (4 * W ** 2)),
-                               rtol=0.03)
+    np.testing.assert_allclose(prof.resonant, near * (a / W - a**2 / (4 * W**2)), rtol=0.03)
     np.testing.assert_allclose(prof.resonant_iid, prof.resonant, rtol=0.03)
 
 
 def test_fit_tail_recovers_exact_laws():
     # reference: noiseless exponential and power-law tails (analytic parameters)
     Ws = np.array([100.0, 150.0, 200.0, 250.0])
-    exp_rows = [{"W": W, "f": 3.0 * np.exp(-W / 12.5), "stderr": 0.1 * np.exp(-W / 12.5)}
-                for W in Ws]
+    exp_rows = [
+        {"W": W, "f": 3.0 * np.exp(-W / 12.5), "stderr": 0.1 * np.exp(-W / 12.5)} for W in Ws
+    ]
     fit = rare.fit_tail(exp_rows)
     assert isinstance(fit, rare.TailFit) and fit.n == 4
     assert fit.exp[0] == pytest.approx(12.5, rel=1e-9) and fit.exp[2] < 1e-20
     assert fit.power[2] > 1e-3  # the wrong form does not fit
-    pow_rows = [{"W": W, "f": 5.0 * W ** -7.0, "stderr": 0.2 * W ** -7.0} for W in Ws]
+    pow_rows = [{"W": W, "f": 5.0 * W**-7.0, "stderr": 0.2 * W**-7.0} for W in Ws]
     fit = rare.fit_tail(pow_rows, W_min=120.0)
     assert fit.n == 3 and fit.power[0] == pytest.approx(7.0, rel=1e-9)
     short = rare.fit_tail(exp_rows[:2] + [{"W": 300.0, "f": 0.0, "stderr": 0.0}])

@@ -49,8 +49,16 @@ def test_limits_at_zero_and_infinity():
     np.testing.assert_allclose(overlap_k(0.0, jnp.inf), np.sqrt(2.0), rtol=1e-15)
 
 
-@pytest.mark.parametrize("fn", [resonance_probability, entropy, lambda g: overlap_k(g, 0.0),
-                                lambda g: overlap_k(g, g), lambda g: overlap_k(g, 0.7)])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        resonance_probability,
+        entropy,
+        lambda g: overlap_k(g, 0.0),
+        lambda g: overlap_k(g, g),
+        lambda g: overlap_k(g, 0.7),
+    ],
+)
 def test_derivatives_finite_on_closed_half_line(fn):
     g = jnp.array([0.0, 1e-300, 1e-10, 1.0, 1e10, 1e200, jnp.inf])
     d = jax.vmap(jax.grad(fn))(g)
@@ -84,8 +92,9 @@ def test_tail_is_two_over_x_squared(dist):
 
 def test_poisson_closed_form():
     x = np.array([0.5, 1.0, 3.0, 10.0])
-    np.testing.assert_allclose(resonance.POISSON.pdf(x), 2 / x**2 * np.exp(-np.pi / x**2),
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        resonance.POISSON.pdf(x), 2 / x**2 * np.exp(-np.pi / x**2), rtol=1e-14
+    )
     # the median is sqrt(pi) / erfcinv(1/2) = 3.72 (docs/theory.md, section 2)
     median = np.sqrt(np.pi) / erfcinv(0.5)
     assert float(resonance.POISSON.quantile(0.5)) == pytest.approx(median, rel=1e-12)

@@ -52,12 +52,12 @@ def test_run_id_is_the_hash_of_canonical_json():
     # sorted keys, no spaces, tuples and NumPy values as plain JSON
     text = '{"a":1,"b":[1.5,"x"],"model":{"name":"chain","q":[0.5]}}'
     expected = hashlib.sha256(text.encode()).hexdigest()[:16]
-    spec = {"model": {"q": (0.5,), "name": "chain"}, "b": (np.float64(1.5), "x"),
-            "a": np.int64(1)}
+    spec = {"model": {"q": (0.5,), "name": "chain"}, "b": (np.float64(1.5), "x"), "a": np.int64(1)}
     assert _runs.run_id(spec) == expected
     assert _runs.run_id({**spec, "a": 2}) != expected
     assert _runs.run_id({**spec, "model": {"q": [0.5000000000000001], "name": "chain"}}) != (
-        expected)
+        expected
+    )
     with pytest.raises(ValueError, match="JSON"):
         _runs.run_id({"W": float("nan")})
     with pytest.raises(ValueError, match="dict"):
@@ -79,8 +79,11 @@ def test_deleted_manifest_then_another_seed_is_refused(stored, tmp_path):
     path, ref = _copy(stored, tmp_path)
     names = sorted(p.name for p in (path / "chunks").iterdir())
     (path / "manifest.json").unlink()
-    with pytest.raises(ValueError, match=r"2 result file\(s\) made by another run, "
-                                         r"e\.g\. chunks/R1_W0_"):
+    with pytest.raises(
+        ValueError,
+        match=r"2 result file\(s\) made by another run, "
+        r"e\.g\. chunks/R1_W0_",
+    ):
         _sweep(path, seed=6, on_chunk=_never)
     # nothing mixed, nothing moved, no manifest of the refused run left behind
     assert sorted(p.name for p in (path / "chunks").iterdir()) == names
@@ -111,9 +114,15 @@ def _damage(p, how):
     return p.read_bytes()
 
 
-@pytest.mark.parametrize("how, reason", [
-    ("truncated", "cannot be read: BadZipFile"), ("empty", "an empty file"),
-    ("garbage", "not an .npz file"), ("fields missing", "lacks the field")])
+@pytest.mark.parametrize(
+    "how, reason",
+    [
+        ("truncated", "cannot be read: BadZipFile"),
+        ("empty", "an empty file"),
+        ("garbage", "not an .npz file"),
+        ("fields missing", "lacks the field"),
+    ],
+)
 def test_damaged_chunk_is_named_set_aside_and_recomputed(stored, tmp_path, how, reason):
     path, ref = _copy(stored, tmp_path)
     bad = _damage(path / "chunks" / CHUNK, how)
@@ -123,8 +132,7 @@ def test_damaged_chunk_is_named_set_aside_and_recomputed(stored, tmp_path, how, 
     np.testing.assert_array_equal(part.complete[0, 0], [True, True, False, False])
     # resuming names it, keeps it as NAME.damaged and computes those draws again
     redone = []
-    with pytest.warns(RuntimeWarning, match=f"{CHUNK} is damaged.*set aside as "
-                                            f"{CHUNK}.damaged"):
+    with pytest.warns(RuntimeWarning, match=f"{CHUNK} is damaged.*set aside as {CHUNK}.damaged"):
         res = _sweep(path, on_chunk=lambda **kw: redone.append((kw["start"], kw["stop"])))
     assert redone == [(2, 4)]
     assert (path / "chunks" / f"{CHUNK}.damaged").read_bytes() == bad
@@ -136,8 +144,10 @@ def test_damaged_manifest_is_named_with_what_to_do(stored, tmp_path):
     manifest = path / "manifest.json"
     manifest.write_text(manifest.read_text()[:100])
     for call in (lambda: _sweep(path, on_chunk=_never), lambda: ensemble.load(path)):
-        with pytest.raises(ValueError, match=f"{manifest} is damaged.*delete manifest.json "
-                                             f"and rerun the same command"):
+        with pytest.raises(
+            ValueError,
+            match=f"{manifest} is damaged.*delete manifest.json and rerun the same command",
+        ):
             call()
     manifest.unlink()  # doing what the message says keeps every chunk
     _same(_sweep(path, on_chunk=_never), ref)
@@ -171,8 +181,7 @@ def test_rare_run_refuses_another_key_and_redoes_a_damaged_replica(tmp_path):
         again = rare.f_aval_tail(**RARE, key=jax.random.key(3), folder=folder)
     assert (folder / "W20.0_r1.npz.damaged").read_bytes() == bad
     for a, b in zip(rows, again):
-        np.testing.assert_equal(a._replace(seconds=0)._asdict(),
-                                b._replace(seconds=0)._asdict())
+        np.testing.assert_equal(a._replace(seconds=0)._asdict(), b._replace(seconds=0)._asdict())
     (folder / "manifest.json").unlink()
     with pytest.raises(ValueError, match="made by another run"):
         rare.f_aval_tail(**RARE, key=jax.random.key(4), folder=folder)
@@ -181,12 +190,14 @@ def test_rare_run_refuses_another_key_and_redoes_a_damaged_replica(tmp_path):
 def test_a_process_started_with_other_arguments_stops(monkeypatch):
     # the plan comes with process 0's run id; here process 0 is made to run another spec
     other = _runs.run_id({"seed": 6})
-    monkeypatch.setattr(_runs, "broadcast",
-                        lambda compute, name: {"run_id": other, "plan": compute()})
+    monkeypatch.setattr(
+        _runs, "broadcast", lambda compute, name: {"run_id": other, "plan": compute()}
+    )
     work = []
     with pytest.raises(ValueError, match="other parameters than process 0"):
-        _runs.run_shared("test", _runs.run_id({"seed": 5}), lambda: [1, 2],
-                         lambda plan, where: work.append(plan))
+        _runs.run_shared(
+            "test", _runs.run_id({"seed": 5}), lambda: [1, 2], lambda plan, where: work.append(plan)
+        )
     assert work == []
 
 
@@ -196,16 +207,30 @@ def test_the_command_line_says_it_in_one_line(tmp_path, capsys):
     from jaxmf import cli
 
     folder = tmp_path / "sweep"
-    argv = ["sweep", "--out", str(folder), "--kind", "random", "--R", "1", "--W", "20",
-            "--samples", "4", "--quiet"]
+    argv = [
+        "sweep",
+        "--out",
+        str(folder),
+        "--kind",
+        "random",
+        "--R",
+        "1",
+        "--W",
+        "20",
+        "--samples",
+        "4",
+        "--quiet",
+    ]
     assert cli.main(argv + ["--seed", "5"]) == 0
     chunk = folder / "chunks" / "R1_W0_0-4.npz"
     chunk.write_bytes(b"")
     capsys.readouterr()
     assert cli.main(argv + ["--seed", "5"]) == 0
     err = capsys.readouterr().err.splitlines()
-    assert err == [f"jaxmf sweep: warning: {chunk} is damaged (an empty file): set aside "
-                   f"as R1_W0_0-4.npz.damaged, it is computed again"]
+    assert err == [
+        f"jaxmf sweep: warning: {chunk} is damaged (an empty file): set aside "
+        f"as R1_W0_0-4.npz.damaged, it is computed again"
+    ]
     (folder / "manifest.json").unlink()
     assert cli.main(argv + ["--seed", "6"]) == 2
     err = capsys.readouterr().err.splitlines()

@@ -52,8 +52,14 @@ def test_conditional_populations_have_the_conditional_law(thin):
     d, M = 6, 16
     m1, m2, u, acc = [], [], [], []
     for r in range(M):
-        run = subset.run(lambda z: -np.asarray(z)[:, 0], d, key=jax.random.key(100 + r),
-                          n=500, stop=-3.0, thin=thin)
+        run = subset.run(
+            lambda z: -np.asarray(z)[:, 0],
+            d,
+            key=jax.random.key(100 + r),
+            n=500,
+            stop=-3.0,
+            thin=thin,
+        )
         z, b = run.samples, run.thresholds[-1]
         assert np.all(-z[:, 0] <= b) and len(run.thresholds) >= 2
         m1.append(z[:, 1:].mean())
@@ -80,8 +86,14 @@ def test_proposals_may_be_plain_tuples():
     # a user move returning (z', valid) behaves as the Proposal of the same move
     f = _halfspace(3)
     a = subset.run(f, 3, key=jax.random.key(2), n=100, stop=-2.5)
-    b = subset.run(f, 3, key=jax.random.key(2), n=100, stop=-2.5,
-                   propose=lambda z, s, *, key: tuple(subset.pcn(z, s, key=key))[:2])
+    b = subset.run(
+        f,
+        3,
+        key=jax.random.key(2),
+        n=100,
+        stop=-2.5,
+        propose=lambda z, s, *, key: tuple(subset.pcn(z, s, key=key))[:2],
+    )
     np.testing.assert_array_equal(a.samples, b.samples)
     assert len(a.thresholds) >= 1
 
@@ -109,8 +121,10 @@ def test_bad_input():
 def _radial(d):
     """s(z) = -|z|: P(s <= -r) = P(chi2_d >= r^2) exactly; the normal of its level
     surfaces (z / |z|) turns with the state, so the proposal is not symmetric."""
-    return (lambda z: -np.linalg.norm(np.asarray(z), axis=1),
-            lambda z: -np.asarray(z) / np.linalg.norm(np.asarray(z), axis=1, keepdims=True))
+    return (
+        lambda z: -np.linalg.norm(np.asarray(z), axis=1),
+        lambda z: -np.asarray(z) / np.linalg.norm(np.asarray(z), axis=1, keepdims=True),
+    )
 
 
 def test_guided_moves_keep_the_prior():
@@ -132,9 +146,10 @@ def test_guided_moves_keep_the_prior():
     assert scipy.stats.kstest(z[:, 0], "norm").pvalue > 1e-3
 
 
-@pytest.mark.parametrize("problem, t", [
-    ("halfspace", 4.5), ("halfspace", 7.0),
-    pytest.param("radial", 6.5, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "problem, t",
+    [("halfspace", 4.5), ("halfspace", 7.0), pytest.param("radial", 6.5, marks=pytest.mark.slow)],
+)
 def test_guided_mixture_is_unbiased(problem, t):
     """Subset simulation with the guided kernel mixed with pCN: unbiased within 3 replica
     errors at Phi(-4.5) = 3.4e-6 and Phi(-7) = 1.3e-12 (half-space, analytic; 24
@@ -154,8 +169,7 @@ def test_guided_mixture_is_unbiased(problem, t):
     prop = guided.mixture([guided.guided_moves(grad), subset.pcn], [0.5, 0.5])
     est = []
     for r in range(M):
-        run = subset.run(score, d, key=jax.random.key(100 + r), n=500, stop=-t,
-                         propose=prop)
+        run = subset.run(score, d, key=jax.random.key(100 + r), n=500, stop=-t, propose=prop)
         est.append(float(subset.tail_probability(run, -t).probability))
     est = np.asarray(est)
     se = est.std(ddof=1) / np.sqrt(M)
@@ -179,12 +193,12 @@ def test_replicas_of_a_gaussian_tail_pass_and_a_stuck_sampler_warns():
     (Au & Beck with chain correlations), and their mean agrees with the exact value; a
     sampler whose chains never move collapses every level and warns."""
     d, t = 20, 4.5
-    runs = [subset.run(_halfspace(d), d, key=jax.random.key(200 + r), n=500, stop=-t)
-            for r in range(8)]
+    runs = [
+        subset.run(_halfspace(d), d, key=jax.random.key(200 + r), n=500, stop=-t) for r in range(8)
+    ]
     est = replicas.combine(runs, -t)
     assert est.check.passed and not est.collapsed
-    assert est.acceptance.shape == est.distinct.shape == (8, max(len(r.acceptance)
-                                                                  for r in runs))
+    assert est.acceptance.shape == est.distinct.shape == (8, max(len(r.acceptance) for r in runs))
     assert abs(est.f - scipy.stats.norm.cdf(-t)) < 3 * est.err
     # the claimed errors are of the size of the observed spread
     assert 0.3 < np.median(est.cov) / (est.replicas.std(ddof=1) / est.f) < 3.0
@@ -192,8 +206,10 @@ def test_replicas_of_a_gaussian_tail_pass_and_a_stuck_sampler_warns():
     def stuck(z, sigma, *, key):
         return subset.Proposal(z, np.zeros(len(z), bool))
 
-    runs = [subset.run(_halfspace(d), d, key=jax.random.key(r), n=200, stop=-3.0,
-                       propose=stuck) for r in range(3)]
+    runs = [
+        subset.run(_halfspace(d), d, key=jax.random.key(r), n=200, stop=-3.0, propose=stuck)
+        for r in range(3)
+    ]
     with pytest.warns(RuntimeWarning, match="collapsed"):
         est = replicas.combine(runs, -3.0)
     assert est.collapsed and est.min_distinct <= 0.1

@@ -39,15 +39,18 @@ def test_localized_branch_ends_at_the_critical_coupling(symmetric_100):
     assert bool(mf.avalanches(jaxmf.solve(np.full(N, gc * (1 + 1e-6)))))
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: symmetric.symmetric_couplings(0, 0.1), "N"),
-    (lambda: symmetric.symmetric_couplings(2.5, 0.1), "N"),
-    (lambda: symmetric.symmetric_couplings(4, -0.1), "g0"),
-    (lambda: symmetric.symmetric_couplings(4, np.nan), "g0"),
-    (lambda: symmetric_fold.critical_coupling(1), "N"),
-    (lambda: symmetric_fold.critical_coupling(np.array([10, 1])), "N"),
-    (lambda: symmetric_fold.critical_coupling(10, dist="gue"), "dist"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: symmetric.symmetric_couplings(0, 0.1), "N"),
+        (lambda: symmetric.symmetric_couplings(2.5, 0.1), "N"),
+        (lambda: symmetric.symmetric_couplings(4, -0.1), "g0"),
+        (lambda: symmetric.symmetric_couplings(4, np.nan), "g0"),
+        (lambda: symmetric_fold.critical_coupling(1), "N"),
+        (lambda: symmetric_fold.critical_coupling(np.array([10, 1])), "N"),
+        (lambda: symmetric_fold.critical_coupling(10, dist="gue"), "dist"),
+    ],
+)
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()

@@ -31,8 +31,7 @@ def found():
 # --------------------------------------------------------------------------- status
 def test_status_codes_and_messages():
     assert [int(s) for s in Status] == [0, 1, 2, 3]
-    assert [s.name for s in Status] == ["OK", "NO_AVALANCHE", "AVALANCHE_AT_MAX",
-                                        "NOT_CONVERGED"]
+    assert [s.name for s in Status] == ["OK", "NO_AVALANCHE", "AVALANCHE_AT_MAX", "NOT_CONVERGED"]
     messages = [s.message for s in Status]
     assert len(set(messages)) == 4 and all(isinstance(m, str) and m for m in messages)
     assert "converge" in Status.NOT_CONVERGED.message
@@ -66,12 +65,10 @@ def test_threshold_scalar_phase_is_one_element_of_the_batch(found):
 
 def test_threshold_status_out_of_range():
     # the whole scan above the threshold: no avalanche; below it: avalanche at W_max
-    res = thresholds.threshold_W(QP_R, THETAS, W_min=150.0, W_max=200.0, n_scan=2,
-                                 refine=False)
+    res = thresholds.threshold_W(QP_R, THETAS, W_min=150.0, W_max=200.0, n_scan=2, refine=False)
     assert all(Status(int(s)) is Status.NO_AVALANCHE for s in res.status)
     assert np.all(np.isnan(res.W_aval)) and np.all(res.W_fail == 150.0)
-    res = thresholds.threshold_W(QP_R, THETAS, W_min=10.0, W_max=20.0, n_scan=2,
-                                 refine=False)
+    res = thresholds.threshold_W(QP_R, THETAS, W_min=10.0, W_max=20.0, n_scan=2, refine=False)
     assert all(Status(int(s)) is Status.AVALANCHE_AT_MAX for s in res.status)
     assert np.all(np.isnan(res.W_fail))
 
@@ -101,8 +98,9 @@ def test_qp_threshold_map_status_out_of_range():
 
 def test_qp_threshold_map_brackets_the_flag():
     # reference: direct solves just below and above W_th (R = 2, weak grain coupling)
-    m = thresholds.qp_threshold_map(2, [0.3, 2.0], g0=0.1, W_grid=np.geomspace(1, 200, 12),
-                                    rtol=1e-3)
+    m = thresholds.qp_threshold_map(
+        2, [0.3, 2.0], g0=0.1, W_grid=np.geomspace(1, 200, 12), rtol=1e-3
+    )
     for th, wt in zip(m.theta0, m.W_th):
         assert np.isfinite(wt)
         assert _flag(wt * 0.998, th, R=2, g0=0.1) and not _flag(wt * 1.002, th, R=2, g0=0.1)
@@ -112,13 +110,13 @@ def test_sup_threshold_zooms_reach_the_dense_grid_maximum():
     # reference: the maximum of an independent dense map (512 phases); the zoomed search
     # starts from 16 phases and must reach it (or exceed it: spikes between grid points)
     Wg = np.geomspace(1.0, 200.0, 12)
-    dense = thresholds.qp_threshold_map(2, np.arange(512) * 2 * np.pi / 512, g0=0.1,
-                                        W_grid=Wg, rtol=1e-4)
+    dense = thresholds.qp_threshold_map(
+        2, np.arange(512) * 2 * np.pi / 512, g0=0.1, W_grid=Wg, rtol=1e-4
+    )
     s = thresholds.sup_threshold(2, g0=0.1, n_theta=16, n_starts=3, n_zoom=4, W_grid=Wg)
     assert isinstance(s, thresholds.SupThreshold)
     assert isinstance(s.coarse, thresholds.ThresholdMap) and len(s.coarse.theta0) == 16
-    assert len(s.zooms) == 3 * 4 and all(isinstance(z, thresholds.ThresholdMap)
-                                         for z in s.zooms)
+    assert len(s.zooms) == 3 * 4 and all(isinstance(z, thresholds.ThresholdMap) for z in s.zooms)
     assert s.sup >= np.nanmax(dense.W_th) * (1 - 2e-4)
     assert len(s.history) == 4 + 1
     assert np.all(np.diff(s.history) >= 0) and s.history[-1] == s.sup
@@ -128,33 +126,39 @@ def test_sup_threshold_zooms_reach_the_dense_grid_maximum():
 
 
 # --------------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("kw, match", [
-    (dict(model=-1, theta0=0.1), "R"),
-    (dict(model=3, theta0=np.nan), "theta0"),
-    (dict(model=3, theta0=np.zeros((2, 2))), "theta0"),
-    (dict(model=3, theta0=0.1, W_min=5.0, W_max=1.0), "W_min"),
-    (dict(model=3, theta0=0.1, W_min=-1.0), "W_min"),
-    (dict(model=3, theta0=0.1, dist="wigner"), "dist"),
-    (dict(model=3, theta0=0.1, g0=-1.0), "g0"),
-    (dict(model=3, theta0=0.1, method="lanczos"), "method"),
-    (dict(model=3, theta0=0.1, n_scan=1), "n_scan"),
-    (dict(model=3, theta0=0.1, rtol=0.0), "rtol"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(model=-1, theta0=0.1), "R"),
+        (dict(model=3, theta0=np.nan), "theta0"),
+        (dict(model=3, theta0=np.zeros((2, 2))), "theta0"),
+        (dict(model=3, theta0=0.1, W_min=5.0, W_max=1.0), "W_min"),
+        (dict(model=3, theta0=0.1, W_min=-1.0), "W_min"),
+        (dict(model=3, theta0=0.1, dist="wigner"), "dist"),
+        (dict(model=3, theta0=0.1, g0=-1.0), "g0"),
+        (dict(model=3, theta0=0.1, method="lanczos"), "method"),
+        (dict(model=3, theta0=0.1, n_scan=1), "n_scan"),
+        (dict(model=3, theta0=0.1, rtol=0.0), "rtol"),
+    ],
+)
 def test_threshold_bad_input(kw, match):
     with pytest.raises(ValueError, match=match):
         thresholds.threshold_W(**kw)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda: thresholds.qp_threshold_map(3, [0.1], W_grid=[10.0, 5.0]), "W_grid"),
-    (lambda: thresholds.qp_threshold_map(3, [0.1], W_grid=[10.0]), "W_grid"),
-    (lambda: thresholds.qp_threshold_map(3, [0.1], W_grid=[-1.0, 5.0]), "W_grid"),
-    (lambda: thresholds.qp_threshold_map(3, [0.1], rtol=-1.0), "rtol"),
-    (lambda: thresholds.qp_threshold_map(3, [np.inf]), "theta0"),
-    (lambda: thresholds.qp_threshold_map(-3, [0.1]), "R"),
-    (lambda: thresholds.sup_threshold(3, n_theta=0), "n_theta"),
-    (lambda: thresholds.sup_threshold(3, n_zoom=-1), "n_zoom"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: thresholds.qp_threshold_map(3, [0.1], W_grid=[10.0, 5.0]), "W_grid"),
+        (lambda: thresholds.qp_threshold_map(3, [0.1], W_grid=[10.0]), "W_grid"),
+        (lambda: thresholds.qp_threshold_map(3, [0.1], W_grid=[-1.0, 5.0]), "W_grid"),
+        (lambda: thresholds.qp_threshold_map(3, [0.1], rtol=-1.0), "rtol"),
+        (lambda: thresholds.qp_threshold_map(3, [np.inf]), "theta0"),
+        (lambda: thresholds.qp_threshold_map(-3, [0.1]), "R"),
+        (lambda: thresholds.sup_threshold(3, n_theta=0), "n_theta"),
+        (lambda: thresholds.sup_threshold(3, n_zoom=-1), "n_zoom"),
+    ],
+)
 def test_map_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
@@ -165,8 +169,9 @@ def test_threshold_fold_estimate_accuracy():
     # W_fold (gradient) against a bisection bracket of width ~1e-13 relative
     theta = np.array([0.3, 2.954, 4.0])
     res = thresholds.threshold_W(8, theta, W_min=40.0, W_max=200.0, n_scan=17)
-    ref = thresholds.threshold_W(8, theta, W_min=40.0, W_max=200.0, n_scan=17,
-                                 refine=False, rtol=1e-14)
+    ref = thresholds.threshold_W(
+        8, theta, W_min=40.0, W_max=200.0, n_scan=17, refine=False, rtol=1e-14
+    )
     centre = 0.5 * (ref.W_aval + ref.W_fail)
     assert np.all(np.abs(res.W_fold - centre) < 1e-9)
     assert np.all((res.W_aval <= ref.W_aval) & (ref.W_fail <= res.W_fail))

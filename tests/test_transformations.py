@@ -62,10 +62,8 @@ def test_entropy_pdf(dist):
     S = jnp.array([0.05, 0.3, 0.6])
     g = jnp.array([0.05, 0.5, 3.0])
     # in g at fixed S, and in S at fixed g (away from the kinks of the goe table density)
-    _check_elementwise(lambda x: jaxmf.entropy_pdf(0.3, x, dist), g, 1e-6 * g,
-                       rtol=1e-6, atol=1e-9)
-    _check_elementwise(lambda s: jaxmf.entropy_pdf(s, 0.5, dist), S, 1e-7, rtol=1e-5,
-                       atol=1e-7)
+    _check_elementwise(lambda x: jaxmf.entropy_pdf(0.3, x, dist), g, 1e-6 * g, rtol=1e-6, atol=1e-9)
+    _check_elementwise(lambda s: jaxmf.entropy_pdf(s, 0.5, dist), S, 1e-7, rtol=1e-5, atol=1e-7)
     # both at once: the jvp along (dS, dg) = (1, 2)
     f = lambda x: jaxmf.entropy_pdf(x[0], x[1], dist)  # noqa: E731
     x, v = jnp.array([0.3, 0.5]), jnp.array([1.0, 2.0])
@@ -77,17 +75,25 @@ def test_entropy_pdf(dist):
 def test_resonance_pdf(dist):
     g_a = jnp.array([0.1, 1.0, 5.0])
     g = jnp.array([0.2, 0.7, 4.0])
-    _check_elementwise(lambda x: jaxmf.resonance_pdf(x, 0.3, dist), g_a, 1e-6 * g_a,
-                       rtol=1e-5, atol=1e-9)
-    _check_elementwise(lambda x: jaxmf.resonance_pdf(1.0, x, dist), g, 1e-6 * g,
-                       rtol=1e-5, atol=1e-9)
+    _check_elementwise(
+        lambda x: jaxmf.resonance_pdf(x, 0.3, dist), g_a, 1e-6 * g_a, rtol=1e-5, atol=1e-9
+    )
+    _check_elementwise(
+        lambda x: jaxmf.resonance_pdf(1.0, x, dist), g, 1e-6 * g, rtol=1e-5, atol=1e-9
+    )
 
 
-@pytest.mark.parametrize("fn", [
-    jaxmf.resonance_probability, jaxmf.entropy,
-    lambda g: jaxmf.overlap_k(g, 0.3), lambda g: jaxmf.overlap_k(g, g),
-    lambda g: resonance.k_minus_one(0.7, g),
-], ids=["P", "S", "K(g, 0.3)", "K(g, g)", "K-1(0.7, g)"])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        jaxmf.resonance_probability,
+        jaxmf.entropy,
+        lambda g: jaxmf.overlap_k(g, 0.3),
+        lambda g: jaxmf.overlap_k(g, g),
+        lambda g: resonance.k_minus_one(0.7, g),
+    ],
+    ids=["P", "S", "K(g, 0.3)", "K(g, g)", "K-1(0.7, g)"],
+)
 def test_resonance_functions(fn):
     g = jnp.array([0.01, 0.2, 1.0, 3.0])
     _check_elementwise(fn, g, 1e-6, rtol=1e-7, atol=1e-10)
@@ -121,18 +127,20 @@ def test_solve_gradient_through_drh_couplings(fig3a_chain):
 
     d_g10, d_alpha = jax.grad(eta_tot, argnums=(0, 1))(g10, a0)
     assert float(d_g10) > 0 and float(d_alpha) > 0
-    assert float(d_g10) == pytest.approx(fd_derivative(lambda x: eta_tot(x, a0), g10, 1e-6),
-                                         rel=1e-5)
-    assert float(d_alpha) == pytest.approx(fd_derivative(lambda a: eta_tot(g10, a), a0, 1e-7),
-                                           rel=1e-5)
+    assert float(d_g10) == pytest.approx(
+        fd_derivative(lambda x: eta_tot(x, a0), g10, 1e-6), rel=1e-5
+    )
+    assert float(d_alpha) == pytest.approx(
+        fd_derivative(lambda a: eta_tot(g10, a), a0, 1e-7), rel=1e-5
+    )
     # the log form with log_input=True: same derivative
-    d_log = jax.grad(lambda a: jaxmf.solve(chain.drh_log_couplings(N, a, g10),
-                                           log_input=True).eta_tot)(a0)
+    d_log = jax.grad(
+        lambda a: jaxmf.solve(chain.drh_log_couplings(N, a, g10), log_input=True).eta_tot
+    )(a0)
     assert float(d_log) == pytest.approx(float(d_alpha), rel=1e-10)
     # a smooth function of the couplings (the thermalized count) differentiates too
     nstar = lambda a: mf.n_thermal(jaxmf.solve(chain.drh_couplings(N, a, g10)))  # noqa: E731
-    assert float(jax.grad(nstar)(a0)) == pytest.approx(fd_derivative(nstar, a0, 1e-7),
-                                                       rel=1e-5)
+    assert float(jax.grad(nstar)(a0)) == pytest.approx(fd_derivative(nstar, a0, 1e-7), rel=1e-5)
 
 
 def test_solve_vmap_and_jit_of_grad(fig3a_chain):
@@ -178,15 +186,17 @@ def test_lattice_eta_tot_gradient_in_W_and_g0(method, qp_failed):
     assert d_W == pytest.approx(fd_derivative(lambda w: f(w, 1.0), 90.0, 1e-3), rel=1e-6)
     assert d_g0 == pytest.approx(fd_derivative(lambda g: f(90.0, g), 1.0, 1e-4), rel=1e-6)
     # the same through solve(bare_couplings(...)) as a user would write it
-    d_W2 = jax.grad(lambda w: jaxmf.solve(lattice.bare_couplings(
-        R, w, theta0=theta0, method=method)).eta_tot)(90.0)
+    d_W2 = jax.grad(
+        lambda w: jaxmf.solve(lattice.bare_couplings(R, w, theta0=theta0, method=method)).eta_tot
+    )(90.0)
     assert float(d_W2) == pytest.approx(d_W, rel=1e-12)
 
 
 def test_lattice_eta_tot_random_kind_gradient_in_g0():
     key = jax.random.key(3)
     f = lambda g0: thresholds.eta_tot(  # noqa: E731
-        QP_R, 150.0, g0=g0, realization=RandomKey(key))
+        QP_R, 150.0, g0=g0, realization=RandomKey(key)
+    )
     d = float(jax.grad(f)(1.0))
     assert d > 0 and d == pytest.approx(fd_derivative(f, 1.0, 1e-4), rel=1e-6)
 
@@ -222,11 +232,16 @@ def test_bare_couplings_vmap_and_jit_equal_loop(method):
     _close(grid[0], jnp.stack([one(t, 3.0) for t in THETAS]), atol=1e-14)
     # jit with every parameter traced but R, kind and method
     f = jax.jit(lattice.bare_couplings, static_argnums=0, static_argnames=("kind", "method"))
-    _close(f(R, 9.0, g0=0.5, theta0=2.0, method=method),
-           lattice.bare_couplings(R, 9.0, g0=0.5, theta0=2.0, method=method), atol=1e-14)
-    _close(f(R, 9.0, key=keys[0], kind="random", method=method),
-           lattice.bare_couplings(R, 9.0, key=keys[0], kind="random", method=method),
-           atol=1e-14)
+    _close(
+        f(R, 9.0, g0=0.5, theta0=2.0, method=method),
+        lattice.bare_couplings(R, 9.0, g0=0.5, theta0=2.0, method=method),
+        atol=1e-14,
+    )
+    _close(
+        f(R, 9.0, key=keys[0], kind="random", method=method),
+        lattice.bare_couplings(R, 9.0, key=keys[0], kind="random", method=method),
+        atol=1e-14,
+    )
 
 
 def test_bare_couplings_gradients_fast_equal_eigh():
@@ -239,10 +254,12 @@ def test_bare_couplings_gradients_fast_equal_eigh():
         assert grads[1] == pytest.approx(grads[0], rel=1e-10)
         fd = fd_derivative(lambda w, t=t: loss(w, t, "eigh"), 7.0, 1e-5)
         assert grads[0] == pytest.approx(fd, rel=1e-6)
-    jvp = jax.jvp(lambda w: lattice.bare_couplings(QP_R, w, theta0=0.8, method="fast"),
-                  (7.0,), (1.0,))[1]
-    jvp_fd = fd_derivative(lambda w: lattice.bare_couplings(QP_R, w, theta0=0.8,
-                                                            method="eigh"), 7.0, 1e-5)
+    jvp = jax.jvp(
+        lambda w: lattice.bare_couplings(QP_R, w, theta0=0.8, method="fast"), (7.0,), (1.0,)
+    )[1]
+    jvp_fd = fd_derivative(
+        lambda w: lattice.bare_couplings(QP_R, w, theta0=0.8, method="eigh"), 7.0, 1e-5
+    )
     np.testing.assert_allclose(jvp, jvp_fd, rtol=1e-5, atol=1e-9)
 
 

@@ -41,12 +41,21 @@ def summarize(runs):
                 n = int(avg.n[i, 0])
                 if not res.complete[i, 0].all():  # only W points with all M realizations
                     continue
-                rows.append({"kind": kind, "R": R, "N": int(res.N[0]), "W": float(res.W[i]),
-                             "M": M, "n": n, "n_unconverged": int(avg.n_unconverged[i, 0]),
-                             "eta_mean": float(avg.eta_mean[i, 0]),
-                             "eta_sem": float(avg.eta_sem[i, 0]),
-                             "f_aval": float(avg.f_aval[i, 0]),
-                             "f_aval_err": float(avg.f_aval_err[i, 0])})
+                rows.append(
+                    {
+                        "kind": kind,
+                        "R": R,
+                        "N": int(res.N[0]),
+                        "W": float(res.W[i]),
+                        "M": M,
+                        "n": n,
+                        "n_unconverged": int(avg.n_unconverged[i, 0]),
+                        "eta_mean": float(avg.eta_mean[i, 0]),
+                        "eta_sem": float(avg.eta_sem[i, 0]),
+                        "f_aval": float(avg.f_aval[i, 0]),
+                        "f_aval_err": float(avg.f_aval_err[i, 0]),
+                    }
+                )
     return rows
 
 
@@ -61,11 +70,24 @@ def plot(rows, path):
             if not rr:
                 continue
             W = np.array([r["W"] for r in rr])
-            line = ax.errorbar(W, [r["eta_mean"] for r in rr], yerr=[r["eta_sem"] for r in rr],
-                               marker=marker, ms=3, lw=1, capsize=2,
-                               label=f"R={R} (M={rr[0]['M']})")[0]
-            twin.errorbar(W, [r["f_aval"] for r in rr], yerr=[r["f_aval_err"] for r in rr],
-                          ls="--", lw=1, color=line.get_color())
+            line = ax.errorbar(
+                W,
+                [r["eta_mean"] for r in rr],
+                yerr=[r["eta_sem"] for r in rr],
+                marker=marker,
+                ms=3,
+                lw=1,
+                capsize=2,
+                label=f"R={R} (M={rr[0]['M']})",
+            )[0]
+            twin.errorbar(
+                W,
+                [r["f_aval"] for r in rr],
+                yerr=[r["f_aval_err"] for r in rr],
+                ls="--",
+                lw=1,
+                color=line.get_color(),
+            )
         ax.set_yscale("log")
         ax.set_xlabel("W")
         ax.set_ylabel("[eta_tot] (nats)")
@@ -86,9 +108,11 @@ def main(runs):
     for r in rows:
         # every lattice fully thermal: eta_tot = N log 2 exactly, the spread is round-off
         sem = r["eta_sem"] if r["eta_sem"] > 1e-12 * r["eta_mean"] else 0.0
-        print(f"| {r['kind']} | {r['R']} | {r['W']:g} | {r['n']} / {r['M']} | "
-              f"{r['eta_mean']:.4g} +- {sem:.2g} | "
-              f"{r['f_aval']:.4f} +- {r['f_aval_err']:.4f} |")
+        print(
+            f"| {r['kind']} | {r['R']} | {r['W']:g} | {r['n']} / {r['M']} | "
+            f"{r['eta_mean']:.4g} +- {sem:.2g} | "
+            f"{r['f_aval']:.4f} +- {r['f_aval_err']:.4f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -42,15 +42,30 @@ def qp_rows(quick):
             model = FAMILIES[name](R, potential)
             t0 = time.time()
             try:
-                s = thresholds.sup_threshold(model, n_theta=16, n_starts=1, n_zoom=1, n_local=7,
-                                             rtol=1e-3, W_grid=np.geomspace(0.5, 4000.0, 41))
+                s = thresholds.sup_threshold(
+                    model,
+                    n_theta=16,
+                    n_starts=1,
+                    n_zoom=1,
+                    n_local=7,
+                    rtol=1e-3,
+                    W_grid=np.geomspace(0.5, 4000.0, 41),
+                )
             except (ValueError, RuntimeError) as err:
-                rows.append(dict(model=name, potential=potential, R=R, N=model.N,
-                                 error=str(err)))
+                rows.append(dict(model=name, potential=potential, R=R, N=model.N, error=str(err)))
                 continue
-            rows.append(dict(model=name, potential=potential, R=R, N=model.N,
-                             W_th=s.sup, err=s.err, theta_star=s.theta_star,
-                             seconds=time.time() - t0))
+            rows.append(
+                dict(
+                    model=name,
+                    potential=potential,
+                    R=R,
+                    N=model.N,
+                    W_th=s.sup,
+                    err=s.err,
+                    theta_star=s.theta_star,
+                    seconds=time.time() - t0,
+                )
+            )
             print(rows[-1], flush=True)
     return rows
 
@@ -59,16 +74,32 @@ def random_rows(quick, root):
     rows = []
     for name, potential, R in RANDOM:
         M = 16 if quick else 40
-        res = ensemble.sweep(root / f"{name}_{potential}_R{R}", model=FAMILIES[name],
-                             R=[R], kind="random", W=list(W_RANDOM), n_draws=M, seed=2026,
-                             progress=False)
+        res = ensemble.sweep(
+            root / f"{name}_{potential}_R{R}",
+            model=FAMILIES[name],
+            R=[R],
+            kind="random",
+            W=list(W_RANDOM),
+            n_draws=M,
+            seed=2026,
+            progress=False,
+        )
         avg = ensemble.ensemble_average(res)
         for iW, W in enumerate(res.W):
-            rows.append(dict(model=name, potential=potential, R=R, N=int(res.N[0]),
-                             W=float(W), f_aval=float(avg.f_aval[iW, 0]),
-                             f_aval_err=float(avg.f_aval_err[iW, 0]), M=int(avg.n[iW, 0]),
-                             eta_ratio=float(avg.eta_ratio[iW, 0])))
-        print(rows[-len(res.W):], flush=True)
+            rows.append(
+                dict(
+                    model=name,
+                    potential=potential,
+                    R=R,
+                    N=int(res.N[0]),
+                    W=float(W),
+                    f_aval=float(avg.f_aval[iW, 0]),
+                    f_aval_err=float(avg.f_aval_err[iW, 0]),
+                    M=int(avg.n[iW, 0]),
+                    eta_ratio=float(avg.eta_ratio[iW, 0]),
+                )
+            )
+        print(rows[-len(res.W) :], flush=True)
     return rows
 
 
@@ -80,16 +111,29 @@ def plot(data, path):
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     for name, potential, _ in CASES:
-        r = [x for x in data["qp"] if x["model"] == name and x["potential"] == potential
-             and "W_th" in x]
-        a.errorbar([x["N"] for x in r], [x["W_th"] for x in r], [x["err"] for x in r],
-                   marker="o", label=f"{name}, {potential}")
+        r = [
+            x
+            for x in data["qp"]
+            if x["model"] == name and x["potential"] == potential and "W_th" in x
+        ]
+        a.errorbar(
+            [x["N"] for x in r],
+            [x["W_th"] for x in r],
+            [x["err"] for x in r],
+            marker="o",
+            label=f"{name}, {potential}",
+        )
     a.set(xscale="log", yscale="log", xlabel="N (sites)", ylabel="QP W_th (sup over theta0)")
     a.legend(fontsize=8)
     for name, _, R in RANDOM:
         r = [x for x in data["random"] if x["model"] == name]
-        b.errorbar([x["W"] for x in r], [x["f_aval"] for x in r],
-                   [x["f_aval_err"] for x in r], marker="o", label=f"{name} R={R}")
+        b.errorbar(
+            [x["W"] for x in r],
+            [x["f_aval"] for x in r],
+            [x["f_aval_err"] for x in r],
+            marker="o",
+            label=f"{name} R={R}",
+        )
     b.set(xscale="log", ylim=(-0.05, 1.05), xlabel="W", ylabel="random f_aval (g0 = 1)")
     b.legend(fontsize=8)
     fig.tight_layout()
@@ -102,8 +146,7 @@ def main():
     p.add_argument("--runs", default="runs/models_beyond_paper")
     a = p.parse_args()
     data = {"qp": qp_rows(a.quick), "random": random_rows(a.quick, Path(a.runs))}
-    data["settings"] = dict(quick=a.quick, W_random=W_RANDOM, seed=2026, g0=1.0,
-                            dist="goe")
+    data["settings"] = dict(quick=a.quick, W_random=W_RANDOM, seed=2026, g0=1.0, dist="goe")
     out = HERE / "data" / "models_beyond_paper.json"
     out.write_text(json.dumps(to_builtin(data), indent=1) + "\n")
     plot(data, HERE / "models_beyond_paper.png")

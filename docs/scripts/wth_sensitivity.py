@@ -87,8 +87,9 @@ class Reading:
     note: str = ""
 
     def params(self):
-        return {k: jnp.float64(getattr(self, k))
-                for k in ("apex", "amp", "shift", "hop", "g0", "power")}
+        return {
+            k: jnp.float64(getattr(self, k)) for k in ("apex", "amp", "shift", "hop", "g0", "power")
+        }
 
 
 def wave(x, apex):
@@ -194,8 +195,19 @@ def w_th_single(flag1, theta0, grid, rtol=1e-9):
     return {k: (v[0].item() if hasattr(v[0], "item") else v[0]) for k, v in r.items()}
 
 
-def sup_search(flag, W_ref, *, n_theta=64, n_starts=4, n_zoom=5, n_local=21, shrink=8.0,
-               rtol=1e-4, rtol_fold=1e-9, log=print):
+def sup_search(
+    flag,
+    W_ref,
+    *,
+    n_theta=64,
+    n_starts=4,
+    n_zoom=5,
+    n_local=21,
+    shrink=8.0,
+    rtol=1e-4,
+    rtol_fold=1e-9,
+    log=print,
+):
     """sup_theta0 W_th(theta0): coarse grid, zooms on the best phases, fold refinement."""
     th = np.arange(n_theta) * TWO_PI / n_theta
     grid = np.geomspace(W_ref / 5.0, W_ref * 8.0, 32)
@@ -232,22 +244,31 @@ def sup_search(flag, W_ref, *, n_theta=64, n_starts=4, n_zoom=5, n_local=21, shr
         h /= shrink
         log(f"      zoom level {level}: sup so far {best:.4f} at theta0 = {theta_star:.6f}")
     # refine the best phase's bracket to rtol_fold and take eta at its fold
-    lo_s, hi_s, eta_s = refine(flag, np.array([theta_star]), np.array([bracket_star[0]]),
-                               np.array([bracket_star[1]]), np.array([np.nan]), rtol_fold)
+    lo_s, hi_s, eta_s = refine(
+        flag,
+        np.array([theta_star]),
+        np.array([bracket_star[0]]),
+        np.array([bracket_star[1]]),
+        np.array([np.nan]),
+        rtol_fold,
+    )
     ok = coarse["status"] == "ok"
     j = int(np.argmax(np.where(ok, eta_hi, -np.inf)))
     return dict(
-        sup=float(np.sqrt(lo_s[0] * hi_s[0])), theta_star=theta_star,
+        sup=float(np.sqrt(lo_s[0] * hi_s[0])),
+        theta_star=theta_star,
         eta_fail_star=float(eta_s[0]),
         history=[float(x) for x in history],
         coarse_W_th=[float(x) if np.isfinite(x) else None for x in W_c],
         coarse_eta_fail=[float(x) if o else None for x, o in zip(eta_hi, ok)],
-        max_eta_fail=float(eta_hi[j]), theta_max_eta_fail=float(th[j]),
+        max_eta_fail=float(eta_hi[j]),
+        theta_max_eta_fail=float(th[j]),
         median_eta_fail=float(np.median(eta_hi[ok])),
         frac_eta_fail_below_14log2=float(np.mean(eta_hi[ok] <= 14 * LOG2)),
         W_th_at_max_eta_fail=float(W_c[j]),
         n_no_avalanche=int(np.sum(coarse["status"] == "no_avalanche")),
-        converged=bool(coarse["converged"].all()), n_phases=n_phases,
+        converged=bool(coarse["converged"].all()),
+        n_phases=n_phases,
         grid=[float(grid[0]), float(grid[-1]), len(grid)],
     )
 
@@ -262,6 +283,7 @@ def dense_flag(R, reading):
     A = np.zeros((n, n))
     A[b[:, 0], b[:, 1]] = A[b[:, 1], b[:, 0]] = 1.0
     base = s @ lattice.Q
+
     @jax.jit
     def solve(g):
         r = jaxmf.solve(g, reading.dist)
@@ -286,10 +308,15 @@ def fig4_check(reading):
     ev = evaluator(15, reading.dist)
     f, e, c = ev(np.array([45.0, 20.0]), np.full(2, THETA_FIG4), reading)
     N = lattice.num_sites(15)
-    return dict(W45_avalanche=bool(f[0]), W45_eta_tot=float(e[0]),
-                W20_avalanche=bool(f[1]), W20_eta_tot=float(e[1]),
-                N_log2=N * LOG2, converged=bool(c.all()),
-                reproduces_fig4=bool((not f[0]) and f[1]))
+    return dict(
+        W45_avalanche=bool(f[0]),
+        W45_eta_tot=float(e[0]),
+        W20_avalanche=bool(f[1]),
+        W20_eta_tot=float(e[1]),
+        N_log2=N * LOG2,
+        converged=bool(c.all()),
+        reproduces_fig4=bool((not f[0]) and f[1]),
+    )
 
 
 def g0_for_sup(W, dist, *, R=10, n_theta=64, n_starts=4, n_zoom=5, n_local=21, shrink=8.0):
@@ -304,8 +331,7 @@ def g0_for_sup(W, dist, *, R=10, n_theta=64, n_starts=4, n_zoom=5, n_local=21, s
         return jnp.where(c > 0, jnp.log(jnp.where(c > 0, c, 1.0)), -jnp.inf)
 
     def lam(theta):
-        out = critical_log_scale(logc(jnp.asarray(theta)), dist, bracket=(-12.0, 12.0),
-                                 n_bisect=40)
+        out = critical_log_scale(logc(jnp.asarray(theta)), dist, bracket=(-12.0, 12.0), n_bisect=40)
         return np.asarray(out.log_scale), np.asarray(out.converged)
 
     th = np.arange(n_theta) * TWO_PI / n_theta
@@ -338,9 +364,15 @@ def fixed_W_scan(reading, Ws, n_theta=512):
     for W in Ws:
         f, e, c = ev(np.full(n_theta, float(W)), th, reading)
         failed = ~f
-        rows.append(dict(W=float(W), f_aval=float(f.mean()),
-                         max_failed_eta=float(e[failed].max()) if failed.any() else None,
-                         n_failed=int(failed.sum()), converged=bool(c.all())))
+        rows.append(
+            dict(
+                W=float(W),
+                f_aval=float(f.mean()),
+                max_failed_eta=float(e[failed].max()) if failed.any() else None,
+                n_failed=int(failed.sum()),
+                converged=bool(c.all()),
+            )
+        )
     return rows
 
 
@@ -355,22 +387,30 @@ def run_reading(reading, log, single_grid, dense_check=False):
     one = w_th_single(flag, THETA_FIG4, single_grid)
     W2954 = float(np.sqrt(one["lo"] * one["hi"])) if one["status"] == "ok" else None
     log(f"    W_th(2.954) = {W2954}, eta_fail = {one['eta_hi']:.4f}")
-    out = dict(reading=dataclasses.asdict(reading), W_th_2954=W2954,
-               W_th_2954_bracket=[one["lo"], one["hi"]], eta_fail_2954=float(one["eta_hi"]),
-               status_2954=str(one["status"]))
+    out = dict(
+        reading=dataclasses.asdict(reading),
+        W_th_2954=W2954,
+        W_th_2954_bracket=[one["lo"], one["hi"]],
+        eta_fail_2954=float(one["eta_hi"]),
+        status_2954=str(one["status"]),
+    )
     if dense_check:
         d = w_th_single(dense_flag(10, reading), THETA_FIG4, single_grid)
         out["W_th_2954_dense_hopping"] = float(np.sqrt(d["lo"] * d["hi"]))
         out["eta_fail_2954_dense_hopping"] = float(d["eta_hi"])
-        log(f"    dense H = {reading.hop:g} hop + V route: W_th(2.954) = "
-            f"{out['W_th_2954_dense_hopping']:.6f}")
+        log(
+            f"    dense H = {reading.hop:g} hop + V route: W_th(2.954) = "
+            f"{out['W_th_2954_dense_hopping']:.6f}"
+        )
     sup = sup_search(flag, W2954 if W2954 else 50.0, log=log)
     out.update(sup)
     out["fig4"] = fig4_check(reading)
     out["seconds"] = time.time() - t0
-    log(f"    sup W_th = {sup['sup']:.4f} at theta0* = {sup['theta_star']:.6f}; "
+    log(
+        f"    sup W_th = {sup['sup']:.4f} at theta0* = {sup['theta_star']:.6f}; "
         f"max eta_fail = {sup['max_eta_fail']:.3f}; Fig. 4 (W=45 fails, W=20 avalanches): "
-        f"{out['fig4']['reproduces_fig4']}  [{out['seconds']:.0f} s]")
+        f"{out['fig4']['reproduces_fig4']}  [{out['seconds']:.0f} s]"
+    )
     return out
 
 
@@ -394,7 +434,8 @@ def markdown(res):
             f"| {fmt(r['sup'])} "
             f"({r['history'][-1] - r['history'][-2]:.2f}) "
             f"| {r['theta_star']:.4f} | {fmt(r['eta_fail_2954'])} | {fmt(r['eta_fail_star'])} "
-            f"| {fmt(r['median_eta_fail'])} / {fmt(r['max_eta_fail'])} | {a} | {b} |")
+            f"| {fmt(r['median_eta_fail'])} / {fmt(r['max_eta_fail'])} | {a} | {b} |"
+        )
     return "\n".join(lines)
 
 
@@ -402,11 +443,17 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--json", default=str(DOCS / "data" / "wth_sensitivity.json"))
     ap.add_argument("--md", default=str(DOCS / "wth_sensitivity.md"))
-    ap.add_argument("--no-library-check", action="store_true",
-                    help="skip the comparison with jaxmf.analysis.thresholds")
+    ap.add_argument(
+        "--no-library-check",
+        action="store_true",
+        help="skip the comparison with jaxmf.analysis.thresholds",
+    )
     ap.add_argument("--only", nargs="*", help="compute only these reading keys")
-    ap.add_argument("--from-json", metavar="PATH",
-                    help="rewrite the Markdown page from a stored result, computing nothing")
+    ap.add_argument(
+        "--from-json",
+        metavar="PATH",
+        help="rewrite the Markdown page from a stored result, computing nothing",
+    )
     args = ap.parse_args(argv)
     if args.from_json:
         write_markdown(json.loads(pathlib.Path(args.from_json).read_text()), args.md)
@@ -425,13 +472,18 @@ def main(argv=None):
         Reading("c_g0_half", "(c) g0 = 1/2", g0=0.5),
         Reading("c_g0_2", "(c) g0 = 2", g0=2.0),
         Reading("d_poisson", "(d) ptilde poisson", dist="poisson"),
-        Reading("e_symmetric", "(e) symmetric triangle (apex at pi)", apex=float(np.pi),
-                note="has an inversion centre, which the paper says its V avoids"),
+        Reading(
+            "e_symmetric",
+            "(e) symmetric triangle (apex at pi)",
+            apex=float(np.pi),
+            note="has an inversion centre, which the paper says its V avoids",
+        ),
         Reading("e_0_W", "(e) V in [0, W]", amp=0.5, shift=0.5),
         Reading("e_half", "(e) V in [-W/2, W/2]", amp=0.5),
         Reading("e_apex_phi", "(e) apex at 2 pi/(q1 mod 2 pi) = 1.618", apex=float(PHI)),
-        Reading("e_apex_frac", "(e) apex at 2 pi (2 pi/q1) = 3.883",
-                apex=float(TWO_PI * APEX_PAPER)),
+        Reading(
+            "e_apex_frac", "(e) apex at 2 pi (2 pi/q1) = 3.883", apex=float(TWO_PI * APEX_PAPER)
+        ),
         Reading("f_phi2", "(f) couplings g0 |phi|^2", power=2.0),
     ]
     if args.only:
@@ -448,8 +500,12 @@ def main(argv=None):
     a = by_key["a"]
     s = PAPER_WTH / a["sup"]
     fig4_window = [20.0 / a["W_th_2954"], PAPER_WTH / a["W_th_2954"]]
-    rg = Reading("g_scale", f"(g) W scale s = {s:.4f} (hopping s)", hop=float(s),
-                 note="s = 45 / sup W_th of (a)")
+    rg = Reading(
+        "g_scale",
+        f"(g) W scale s = {s:.4f} (hopping s)",
+        hop=float(s),
+        note="s = 45 / sup W_th of (a)",
+    )
     log(f"{rg.label}  [{time.time() - T0:.0f} s]")
     if not args.only or "g_scale" in args.only:
         out = run_reading(rg, log, single_grid, dense_check=True)
@@ -461,8 +517,12 @@ def main(argv=None):
         log(f"g0 with sup W_th = 45  [{time.time() - T0:.0f} s]")
         g0_45, theta_g0, conv_g0 = g0_for_sup(PAPER_WTH, "goe")
         log(f"    min_theta0 g0_c(W = 45) = {g0_45:.5f} at theta0 = {theta_g0:.6f}")
-        rc = Reading("c_g0_45", f"(c) g0 = {g0_45:.4f} (sup W_th = 45)", g0=float(g0_45),
-                     note="g0 = min over theta0 of the critical grain coupling at W = 45")
+        rc = Reading(
+            "c_g0_45",
+            f"(c) g0 = {g0_45:.4f} (sup W_th = 45)",
+            g0=float(g0_45),
+            note="g0 = min over theta0 of the critical grain coupling at W = 45",
+        )
         out = run_reading(rc, log, single_grid)
         out["g0_search"] = dict(g0=g0_45, theta0=theta_g0, converged=conv_g0)
         results.append(out)
@@ -479,34 +539,54 @@ def main(argv=None):
     library = None
     if not args.no_library_check:
         from jaxmf.analysis import thresholds
+
         log(f"library check (threshold_W, sup_threshold)  [{time.time() - T0:.0f} s]")
         tw = thresholds.threshold_W(10, THETA_FIG4)
         st = thresholds.sup_threshold(10)
-        library = dict(threshold_W_fold=float(tw.W_fold), threshold_W_eta_fail=float(tw.eta_fail),
-                       sup_threshold=float(st.sup), sup_threshold_err=float(st.err),
-                       sup_threshold_theta_star=float(st.theta_star),
-                       script_minus_library_W_th_2954=a["W_th_2954"] - float(tw.W_fold),
-                       script_minus_library_sup=a["sup"] - float(st.sup))
-        log(f"    threshold_W(10, 2.954).W_fold = {tw.W_fold:.8f} (script {a['W_th_2954']:.8f})"
-            f"; sup_threshold(10) = {st.sup:.4f} at {st.theta_star:.6f} (script {a['sup']:.4f})")
+        library = dict(
+            threshold_W_fold=float(tw.W_fold),
+            threshold_W_eta_fail=float(tw.eta_fail),
+            sup_threshold=float(st.sup),
+            sup_threshold_err=float(st.err),
+            sup_threshold_theta_star=float(st.theta_star),
+            script_minus_library_W_th_2954=a["W_th_2954"] - float(tw.W_fold),
+            script_minus_library_sup=a["sup"] - float(st.sup),
+        )
+        log(
+            f"    threshold_W(10, 2.954).W_fold = {tw.W_fold:.8f} (script {a['W_th_2954']:.8f})"
+            f"; sup_threshold(10) = {st.sup:.4f} at {st.theta_star:.6f} (script {a['sup']:.4f})"
+        )
 
     res = dict(
-        jaxmf_version=jaxmf.__version__, jax_version=jax.__version__,
-        python=platform.python_version(), command="OPENBLAS_NUM_THREADS=1 python "
-        "docs/scripts/wth_sensitivity.py",
-        parameters=dict(R=10, R_fig4=15, theta0=THETA_FIG4, g0=1.0, paper_W_th=PAPER_WTH,
-                        coarse_phases=64, coarse_W_grid="32 geometric points in "
-                        "[W_th(2.954) / 5, 8 W_th(2.954)], scanned from the top",
-                        zoom="4 best phases x 5 levels x 21 phases spanning +-h, "
-                        "h = 2 pi / 64 / 8^level; W grid 9 geometric points in "
-                        "[0.8, 1.6] x the coarse maximum", rtol_sup=1e-4, rtol_single=1e-9,
-                        avalanche="eta_tot > N log 2 / 2 (eq. 19)",
-                        eta_fail="eta_tot at the failed end of the bisected bracket "
-                        "(1e-9 relative), i.e. at the fold",
-                        paper_eta_bound=14 * LOG2),
-        W_scale=dict(s_sup=s, s_fig4_window=fig4_window,
-                     note="reading (g): H = s hop + W v(theta); W_th scales by s. "
-                     "Fig. 4 needs W_th(2.954) in (20, 45), i.e. s in s_fig4_window"),
+        jaxmf_version=jaxmf.__version__,
+        jax_version=jax.__version__,
+        python=platform.python_version(),
+        command="OPENBLAS_NUM_THREADS=1 python docs/scripts/wth_sensitivity.py",
+        parameters=dict(
+            R=10,
+            R_fig4=15,
+            theta0=THETA_FIG4,
+            g0=1.0,
+            paper_W_th=PAPER_WTH,
+            coarse_phases=64,
+            coarse_W_grid="32 geometric points in "
+            "[W_th(2.954) / 5, 8 W_th(2.954)], scanned from the top",
+            zoom="4 best phases x 5 levels x 21 phases spanning +-h, "
+            "h = 2 pi / 64 / 8^level; W grid 9 geometric points in "
+            "[0.8, 1.6] x the coarse maximum",
+            rtol_sup=1e-4,
+            rtol_single=1e-9,
+            avalanche="eta_tot > N log 2 / 2 (eq. 19)",
+            eta_fail="eta_tot at the failed end of the bisected bracket "
+            "(1e-9 relative), i.e. at the fold",
+            paper_eta_bound=14 * LOG2,
+        ),
+        W_scale=dict(
+            s_sup=s,
+            s_fig4_window=fig4_window,
+            note="reading (g): H = s hop + W v(theta); W_th scales by s. "
+            "Fig. 4 needs W_th(2.954) in (20, 45), i.e. s in s_fig4_window",
+        ),
         library_check=library,
         fixed_W=fixed,
         readings=results,
@@ -542,19 +622,28 @@ def write_markdown(res, path):
     ]
     fixed = res.get("fixed_W")
     if fixed:
-        md += ["", "Largest failed eta_tot at fixed W over 512 phases theta0 = 2 pi j / 512 "
-               "(R = 10; W in the units of each reading):", "",
-               "| W | (a) f_aval | (a) max failed eta_tot | (g) f_aval | (g) max failed eta_tot |",
-               "|---|---|---|---|---|"]
+        md += [
+            "",
+            "Largest failed eta_tot at fixed W over 512 phases theta0 = 2 pi j / 512 "
+            "(R = 10; W in the units of each reading):",
+            "",
+            "| W | (a) f_aval | (a) max failed eta_tot | (g) f_aval | (g) max failed eta_tot |",
+            "|---|---|---|---|---|",
+        ]
         for ra, rs in zip(fixed["a"], fixed["g_scale"]):
-            md.append(f"| {ra['W']:g} | {ra['f_aval']:.3f} | {fmt(ra['max_failed_eta'])} "
-                      f"| {rs['f_aval']:.3f} | {fmt(rs['max_failed_eta'])} |")
+            md.append(
+                f"| {ra['W']:g} | {ra['f_aval']:.3f} | {fmt(ra['max_failed_eta'])} "
+                f"| {rs['f_aval']:.3f} | {fmt(rs['max_failed_eta'])} |"
+            )
     library = res.get("library_check")
     if library:
-        md += ["", f"Check against the library: `threshold_W(10, 2.954).W_fold` = "
-               f"{library['threshold_W_fold']:.6f} (script {a['W_th_2954']:.6f}); "
-               f"`sup_threshold(10).sup` = {library['sup_threshold']:.4f} at theta0 = "
-               f"{library['sup_threshold_theta_star']:.6f} (script {a['sup']:.4f})."]
+        md += [
+            "",
+            f"Check against the library: `threshold_W(10, 2.954).W_fold` = "
+            f"{library['threshold_W_fold']:.6f} (script {a['W_th_2954']:.6f}); "
+            f"`sup_threshold(10).sup` = {library['sup_threshold']:.4f} at theta0 = "
+            f"{library['sup_threshold_theta_star']:.6f} (script {a['sup']:.4f}).",
+        ]
     pathlib.Path(path).write_text("\n".join(md) + "\n")
     print(table)
 

@@ -28,10 +28,22 @@ from ..resonance import check_dist
 FORMAT = "jaxmf-lattice-sweep"
 FORMAT_VERSION = 2  # 2: the run id in the manifest and in every chunk
 FIELDS = ("eta_tot", "avalanche", "converged", "iterations", "n_thermal", "stability")
-FIELD_DTYPES = {"eta_tot": np.float64, "avalanche": np.bool_, "converged": np.bool_,
-                "iterations": np.int32, "n_thermal": np.float64, "stability": np.float64}
-FILL = {"eta_tot": np.nan, "avalanche": False, "converged": False, "iterations": -1,
-        "n_thermal": np.nan, "stability": np.nan}
+FIELD_DTYPES = {
+    "eta_tot": np.float64,
+    "avalanche": np.bool_,
+    "converged": np.bool_,
+    "iterations": np.int32,
+    "n_thermal": np.float64,
+    "stability": np.float64,
+}
+FILL = {
+    "eta_tot": np.nan,
+    "avalanche": False,
+    "converged": False,
+    "iterations": -1,
+    "n_thermal": np.nan,
+    "stability": np.nan,
+}
 _CHUNK_NAME = re.compile(r"R(\d+)_W(\d+)_(\d+)-(\d+)\.npz")
 
 
@@ -70,8 +82,7 @@ def _paper_models(R):
     return json_spec({str(r): square(r).spec() for r in R})
 
 
-def make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_steps,
-              model=None):
+def make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_steps, model=None):
     """``R``: the models' size labels; ``model``: {label: model spec} (None: the paper's
     lattice at each R)."""
     check_choice("kind", kind, KINDS)
@@ -93,8 +104,10 @@ def make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_ste
             raise ValueError("seed is for kind='random'; QP realizations are set by theta0")
         if theta0 is None:
             if n_draws is None:
-                raise ValueError("kind='qp' needs theta0 (array of phases) or n_draws "
-                                 "(a uniform grid theta_grid(n_draws))")
+                raise ValueError(
+                    "kind='qp' needs theta0 (array of phases) or n_draws "
+                    "(a uniform grid theta_grid(n_draws))"
+                )
             theta0 = theta_grid(n_draws)
         theta0 = np.atleast_1d(np.asarray(theta0, np.float64))
         if theta0.ndim != 1 or not np.all(np.isfinite(theta0)):
@@ -107,8 +120,11 @@ def make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_ste
             raise ValueError("theta0 is for kind='qp'; random draws are set by seed")
         if seed is None:
             raise ValueError("kind='random' needs an explicit integer seed")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not (
-                0 <= seed < 2 ** 63):
+        if (
+            isinstance(seed, bool)
+            or not isinstance(seed, (int, np.integer))
+            or not (0 <= seed < 2**63)
+        ):
             raise ValueError(f"seed must be an int in [0, 2^63), got {seed!r}")
         seed = int(seed)
         if n_draws is None:
@@ -118,8 +134,20 @@ def make_spec(kind, R, W, g0, dist, theta0, n_draws, seed, method, rtol, max_ste
     if model is None:
         model = {r: square(r).spec() for r in Rs}
     model = json_spec({str(r): model[r] for r in Rs})
-    return Spec(kind, Rs, tuple(Ws.tolist()), g0, dist, n_draws, theta0, seed, method,
-                float(rtol), int(max_steps), model)
+    return Spec(
+        kind,
+        Rs,
+        tuple(Ws.tolist()),
+        g0,
+        dist,
+        n_draws,
+        theta0,
+        seed,
+        method,
+        float(rtol),
+        int(max_steps),
+        model,
+    )
 
 
 def make_manifest(spec):
@@ -127,20 +155,22 @@ def make_manifest(spec):
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "description": "Mean-field sweep of a grain + l-bits model (parameters.model; "
-                       "Crowley & Chandran PRB 106, 184208): per realization eta_tot "
-                       "(eq. 14), avalanche flag eta_tot > N log2/2 (eq. 19), solver "
-                       "convergence/iterations, n* = sum_n [S_n]/log 2, stability margin.",
+        "Crowley & Chandran PRB 106, 184208): per realization eta_tot "
+        "(eq. 14), avalanche flag eta_tot > N log2/2 (eq. 19), solver "
+        "convergence/iterations, n* = sum_n [S_n]/log 2, stability margin.",
         # the run id hashes these (except method); no model entry: the paper's lattice
         "parameters": {**spec.identity(), "method": spec.method},
         "N": {str(r): spec.model[str(r)]["N"] for r in spec.R},
-        "realizations": ("theta0 grid (QP phase offsets), see parameters.theta0"
-                         if spec.kind == "qp" else
-                         "random draw i at size label R: key fold_in(fold_in("
-                         "jax.random.key(seed), R), i), independent of W"),
+        "realizations": (
+            "theta0 grid (QP phase offsets), see parameters.theta0"
+            if spec.kind == "qp"
+            else "random draw i at size label R: key fold_in(fold_in("
+            "jax.random.key(seed), R), i), independent of W"
+        ),
         "fields": {f: str(np.dtype(FIELD_DTYPES[f])) for f in FIELDS},
         "layout": "chunks/R{R}_W{index into W}_{first draw}-{last draw + 1}.npz",
         "identity": "run_id: hash of the parameters except method; every chunk records "
-                    "the run_id of the sweep that made it",
+        "the run_id of the sweep that made it",
         **_runs.versions(),
     }
 
@@ -186,8 +216,12 @@ def _chunk_problem(spec, R, iW, start, stop, z):
     says (a string), or None."""
     if R not in spec.R or iW >= len(spec.W):
         return f"R = {R}, W index {iW} is not in the sweep"
-    if z["R"].shape != () or int(z["R"]) != R or z["W"].shape != () or (
-            float(z["W"]) != spec.W[iW]):
+    if (
+        z["R"].shape != ()
+        or int(z["R"]) != R
+        or z["W"].shape != ()
+        or (float(z["W"]) != spec.W[iW])
+    ):
         return "its R or W does not match its name"
     if not np.array_equal(z["draws"], np.arange(start, stop)):
         return "its draws do not match its name"
@@ -198,23 +232,37 @@ def _chunk_problem(spec, R, iW, start, stop, z):
 
 def _reader(spec):
     def read(key, path, rid, legacy):
-        return _runs.read_unit(path, rid, legacy=legacy, fields=FIELDS + ("R", "W", "draws"),
-                               check=lambda z: _chunk_problem(spec, *key, z))
+        return _runs.read_unit(
+            path,
+            rid,
+            legacy=legacy,
+            fields=FIELDS + ("R", "W", "draws"),
+            check=lambda z: _chunk_problem(spec, *key, z),
+        )
+
     return read
 
 
 def _units(root):
-    return [((R, iW, a, b), p) for (R, iW), chunks in chunk_files(root).items()
-            for a, b, p in chunks]
+    return [
+        ((R, iW, a, b), p) for (R, iW), chunks in chunk_files(root).items() for a, b, p in chunks
+    ]
 
 
 def prepare(path, spec):
     """Process 0 before planning: the manifest checked (or written, for a new sweep),
     damaged chunks set aside, chunks of another run refused (:func:`jaxmf._runs.prepare`);
     returns {(R, iW): [(start, stop, path), ...]} of the usable chunk files."""
-    good = set(_runs.prepare(path, fmt=FORMAT, spec=spec.identity(),
-                             manifest=make_manifest(spec), units=lambda: _units(path),
-                             read=_reader(spec)))
+    good = set(
+        _runs.prepare(
+            path,
+            fmt=FORMAT,
+            spec=spec.identity(),
+            manifest=make_manifest(spec),
+            units=lambda: _units(path),
+            read=_reader(spec),
+        )
+    )
     (pathlib.Path(path) / "chunks").mkdir(exist_ok=True)
     found = {}
     for key, p in _units(path):
@@ -233,17 +281,21 @@ def stored_chunks(root, spec, manifest):
         try:
             yield (*key, read(key, p, rid, rid is None))
         except _runs.DamagedUnit as err:
-            warnings.warn(f"{err}: left out; rerun the sweep to compute it again",
-                          RuntimeWarning, stacklevel=3)
+            warnings.warn(
+                f"{err}: left out; rerun the sweep to compute it again",
+                RuntimeWarning,
+                stacklevel=3,
+            )
         except _runs.ForeignUnit as err:
-            raise ValueError(f"{err}, not by the sweep of {root / _runs.MANIFEST}: "
-                             f"move it away or use the folder it belongs to") from None
+            raise ValueError(
+                f"{err}, not by the sweep of {root / _runs.MANIFEST}: "
+                f"move it away or use the folder it belongs to"
+            ) from None
 
 
 def write_chunk(path, spec, R, iW, start, stop, arrays):
     """Store one chunk (the fields and W, R, draws ...) with the sweep's run id."""
-    _runs.write_unit(chunk_path(path, R, iW, start, stop), arrays,
-                     _runs.run_id(spec.identity()))
+    _runs.write_unit(chunk_path(path, R, iW, start, stop), arrays, _runs.run_id(spec.identity()))
 
 
 def spec_from_dict(d):

@@ -43,9 +43,19 @@ from .ed_statistics import entropy_histogram, entropy_statistics
 from .entropy_distance import distribution_distance, entropy_cdf
 from .fits import least_squares
 
-__all__ = ["ALPHA_C", "ChainRecord", "ChainED", "BareCouplingFit", "per_N", "chain_ed",
-           "mf_end_entropy", "mf_end_coupling", "fit_bare_coupling", "end_entropy_curves",
-           "end_entropy_distributions"]
+__all__ = [
+    "ALPHA_C",
+    "ChainRecord",
+    "ChainED",
+    "BareCouplingFit",
+    "per_N",
+    "chain_ed",
+    "mf_end_entropy",
+    "mf_end_coupling",
+    "fit_bare_coupling",
+    "end_entropy_curves",
+    "end_entropy_distributions",
+]
 
 
 class ChainRecord(NamedTuple):
@@ -133,9 +143,18 @@ def per_N(value, N: int, name: str = "value"):
 
 
 # ------------------------------------------------------------------------------ ED
-def chain_ed(Ns=(6, 7, 8), alphas=(0.5, 0.6, ALPHA_C, 0.8, 0.9), n_samples=4, *, key,
-             middle_fraction: float = 1 / 3, bins: int = 40, keep_entropies: bool = False,
-             progress: bool = False, **params) -> ChainED:
+def chain_ed(
+    Ns=(6, 7, 8),
+    alphas=(0.5, 0.6, ALPHA_C, 0.8, 0.9),
+    n_samples=4,
+    *,
+    key,
+    middle_fraction: float = 1 / 3,
+    bins: int = 40,
+    keep_entropies: bool = False,
+    progress: bool = False,
+    **params,
+) -> ChainED:
     """ED of the DRH chain: end-spin entropy statistics for each N and alpha.
 
     Args:
@@ -162,32 +181,60 @@ def chain_ed(Ns=(6, 7, 8), alphas=(0.5, 0.6, ALPHA_C, 0.8, 0.9), n_samples=4, *,
         n_N = check_int("n_samples", per_N(n_samples, N, "n_samples"), 1)
         keys = sample_keys(key, n_N, N)
         t0 = time.perf_counter()
-        cols = {k: [] for k in ("mean_all", "stderr_all", "mean_middle", "stderr_middle",
-                                "per_sample_all", "per_sample_middle", "hist_density",
-                                "hist_stderr", "entropies")}
+        cols = {
+            k: []
+            for k in (
+                "mean_all",
+                "stderr_all",
+                "mean_middle",
+                "stderr_middle",
+                "per_sample_all",
+                "per_sample_middle",
+                "hist_density",
+                "hist_stderr",
+                "entropies",
+            )
+        }
         for alpha in a_N:
             S = np.asarray(ed.drh_ensemble(N, float(alpha), key=keys, **params).entropy)
             st = entropy_statistics(S, middle_fraction)
             hist = entropy_histogram(S, bins=bins)
-            for name in ("mean_all", "stderr_all", "mean_middle", "stderr_middle",
-                         "per_sample_all", "per_sample_middle"):
+            for name in (
+                "mean_all",
+                "stderr_all",
+                "mean_middle",
+                "stderr_middle",
+                "per_sample_all",
+                "per_sample_middle",
+            ):
                 cols[name].append(np.asarray(getattr(st, name)))
             cols["hist_density"].append(hist.density)
             cols["hist_stderr"].append(hist.stderr)
             if keep_entropies:
                 cols["entropies"].append(S)
             if progress:
-                print(f"ED N={N} alpha={alpha:.4f}: [S_end] = {float(st.mean_all):.4f} "
-                      f"+- {float(st.stderr_all):.4f} ({time.perf_counter() - t0:.0f} s)",
-                      flush=True)
+                print(
+                    f"ED N={N} alpha={alpha:.4f}: [S_end] = {float(st.mean_all):.4f} "
+                    f"+- {float(st.stderr_all):.4f} ({time.perf_counter() - t0:.0f} s)",
+                    flush=True,
+                )
         seconds = time.perf_counter() - t0
         stacked: dict[str, Any] = {k: np.stack(v) if v else None for k, v in cols.items()}
-        chains.append(ChainRecord(
-            N=int(N), alphas=a_N, n_samples=n_N, hist_edges=hist.edges, seconds=seconds,
-            seconds_per_sample=seconds / (n_N * len(a_N)),
-            **stacked))
-    return ChainED(params=dict(middle_fraction=middle_fraction, bins=bins,
-                               **{**ed.DEFAULTS, **params}), chains=tuple(chains))
+        chains.append(
+            ChainRecord(
+                N=int(N),
+                alphas=a_N,
+                n_samples=n_N,
+                hist_edges=hist.edges,
+                seconds=seconds,
+                seconds_per_sample=seconds / (n_N * len(a_N)),
+                **stacked,
+            )
+        )
+    return ChainED(
+        params=dict(middle_fraction=middle_fraction, bins=bins, **{**ed.DEFAULTS, **params}),
+        chains=tuple(chains),
+    )
 
 
 # ---------------------------------------------------------------------- mean field
@@ -210,8 +257,7 @@ def mf_end_entropy(N: int, alpha, g10, dist: str = "goe"):
         jax array [S](g_N), shape of alpha; differentiable in g10 and alpha.
     """
     check_dist(dist)
-    return _mf_end_entropy(N, jnp.asarray(alpha, jnp.float64), jnp.asarray(g10, jnp.float64),
-                           dist)
+    return _mf_end_entropy(N, jnp.asarray(alpha, jnp.float64), jnp.asarray(g10, jnp.float64), dist)
 
 
 def mf_end_coupling(N: int, alpha, g10, dist: str = "goe") -> np.ndarray:
@@ -228,8 +274,12 @@ def _alpha_c_residuals(Ns: tuple, dist: str):
 
     def residuals(log_g10, y, e):
         lg = jnp.broadcast_to(log_g10, (len(Ns),))
-        S = jnp.stack([_mf_end_entropy(N, jnp.float64(ALPHA_C), jnp.exp(lg[i]), dist)
-                       for i, N in enumerate(Ns)])
+        S = jnp.stack(
+            [
+                _mf_end_entropy(N, jnp.float64(ALPHA_C), jnp.exp(lg[i]), dist)
+                for i, N in enumerate(Ns)
+            ]
+        )
         return (S - y) / e
 
     return residuals
@@ -249,8 +299,9 @@ def _ed_at_alpha_c(ed_data, average):
     return Ns, np.array(vals), np.array(errs)
 
 
-def fit_bare_coupling(ed_data, dist: str = "goe", average: str = "all", *,
-                      max_iter: int = 200) -> BareCouplingFit:
+def fit_bare_coupling(
+    ed_data, dist: str = "goe", average: str = "all", *, max_iter: int = 200
+) -> BareCouplingFit:
     """Fit g10 = g_{1,0} so that mean field and ED agree at alpha = alpha_c (Sec. VI).
 
     Per N: the root of [S_N](g10; alpha_c) = [S_end]_ED. Shared: one g10 for all N by
@@ -279,23 +330,41 @@ def fit_bare_coupling(ed_data, dist: str = "goe", average: str = "all", *,
     shared = least_squares(res, [np.mean(per.params)], y, e, max_iter=max_iter)
     g_per, g10 = np.exp(per.params), float(np.exp(shared.params[0]))
     return BareCouplingFit(
-        dist=dist, average=average, Ns=Ns, ed=y, ed_err=e, g10=g10,
-        g10_err=g10 * float(shared.errors[0]), chi2=shared.chi2,
-        mf_at_fit=shared.residuals * e + y, g10_per_N=g_per,
-        g10_per_N_err=g_per * per.errors, converged=per.converged and shared.converged,
-        iterations=(per.iterations, shared.iterations))
+        dist=dist,
+        average=average,
+        Ns=Ns,
+        ed=y,
+        ed_err=e,
+        g10=g10,
+        g10_err=g10 * float(shared.errors[0]),
+        chi2=shared.chi2,
+        mf_at_fit=shared.residuals * e + y,
+        g10_per_N=g_per,
+        g10_per_N_err=g_per * per.errors,
+        converged=per.converged and shared.converged,
+        iterations=(per.iterations, shared.iterations),
+    )
 
 
 # ------------------------------------------------------------------- curves, distributions
 def _plain_chains(ed_data):
     """ed_data as plain dicts, without the raw entropies (for figures and JSON)."""
-    return dict(params=dict(_get(ed_data, "params")),
-                chains=[{k: v for k, v in (c._asdict() if hasattr(c, "_asdict") else c).items()
-                         if k != "entropies"} for c in _get(ed_data, "chains")])
+    return dict(
+        params=dict(_get(ed_data, "params")),
+        chains=[
+            {
+                k: v
+                for k, v in (c._asdict() if hasattr(c, "_asdict") else c).items()
+                if k != "entropies"
+            }
+            for c in _get(ed_data, "chains")
+        ],
+    )
 
 
-def end_entropy_curves(ed_data, dist: str = "goe", *, average: str = "all",
-                       alpha_fine=None) -> dict:
+def end_entropy_curves(
+    ed_data, dist: str = "goe", *, average: str = "all", alpha_fine=None
+) -> dict:
     """ED [S_end] vs alpha with the mean-field curves for the fitted g10.
 
     Args:
@@ -313,8 +382,7 @@ def end_entropy_curves(ed_data, dist: str = "goe", *, average: str = "all",
         the ED alphas, the shared g10 fitted to the other average).
     """
     check_dist(dist)
-    alpha_fine = np.asarray(np.linspace(0.3, 1.1, 161) if alpha_fine is None else alpha_fine,
-                            float)
+    alpha_fine = np.asarray(np.linspace(0.3, 1.1, 161) if alpha_fine is None else alpha_fine, float)
     fit = fit_bare_coupling(ed_data, dist, average)
     fit_other = fit_bare_coupling(ed_data, dist, "middle" if average == "all" else "all")
     own = dict(zip(fit.Ns, fit.g10_per_N))
@@ -325,22 +393,48 @@ def end_entropy_curves(ed_data, dist: str = "goe", *, average: str = "all",
         a = np.asarray(_get(rec, "alphas"), float)
         # one solve per N: rows = (shared, own N, other-average) g10, columns = alphas
         g10s = np.array([fit.g10, own.get(N, fit.g10), fit_other.g10])[:, None]
-        S = np.asarray(mf_end_entropy(N, np.broadcast_to(np.r_[alpha_fine, a], (3, n + len(a))),
-                                      g10s, dist))
-        mf.append(dict(N=N, alpha=alpha_fine, S_end=S[0, :n],
-                       S_end_per_N=S[1, :n] if N in own else None,
-                       S_end_at_ed=S[0, n:], S_end_other_fit=S[2, n:]))
-    return dict(dist=dist, average=average, alpha_c=ALPHA_C, ed=_plain_chains(ed_data),
-                fit=fit._asdict(), fit_other=fit_other._asdict(), mf=mf)
+        S = np.asarray(
+            mf_end_entropy(N, np.broadcast_to(np.r_[alpha_fine, a], (3, n + len(a))), g10s, dist)
+        )
+        mf.append(
+            dict(
+                N=N,
+                alpha=alpha_fine,
+                S_end=S[0, :n],
+                S_end_per_N=S[1, :n] if N in own else None,
+                S_end_at_ed=S[0, n:],
+                S_end_other_fit=S[2, n:],
+            )
+        )
+    return dict(
+        dist=dist,
+        average=average,
+        alpha_c=ALPHA_C,
+        ed=_plain_chains(ed_data),
+        fit=fit._asdict(),
+        fit_other=fit_other._asdict(),
+        mf=mf,
+    )
 
 
 _entropy_pdf_jit = jax.jit(entropy_pdf, static_argnums=2)
 
 
-def end_entropy_distributions(N: int = 8, alphas=(0.45, 0.55, 0.65), n_samples: int = 40,
-                              *, g10, key, dist: str = "goe", bins: int = 40,
-                              n_boot: int = 200, n_bins: int = 20, S_grid=None, ed_data=None,
-                              **params) -> dict:
+def end_entropy_distributions(
+    N: int = 8,
+    alphas=(0.45, 0.55, 0.65),
+    n_samples: int = 40,
+    *,
+    g10,
+    key,
+    dist: str = "goe",
+    bins: int = 40,
+    n_boot: int = 200,
+    n_bins: int = 20,
+    S_grid=None,
+    ed_data=None,
+    **params,
+) -> dict:
     """p(S_end) from ED vs the mean-field p_S(S | g_N) at a few alpha.
 
     Mean field predicts for the end l-bit p_S(S | g_N) (A12) at its self-consistent g_N
@@ -375,8 +469,9 @@ def end_entropy_distributions(N: int = 8, alphas=(0.45, 0.55, 0.65), n_samples: 
     S_grid = np.asarray(np.linspace(0.0, LOG2, 401)[1:-1] if S_grid is None else S_grid, float)
     t0 = time.perf_counter()
     if ed_data is None:
-        ed_data = chain_ed((N,), alphas, n_samples, key=key, bins=bins,
-                           keep_entropies=True, **params)
+        ed_data = chain_ed(
+            (N,), alphas, n_samples, key=key, bins=bins, keep_entropies=True, **params
+        )
     rec = next(c for c in ed_data.chains if c.N == N)
     if rec.entropies is None:
         raise ValueError("ed_data must be run with keep_entropies=True")
@@ -384,30 +479,67 @@ def end_entropy_distributions(N: int = 8, alphas=(0.45, 0.55, 0.65), n_samples: 
     t_ed = time.perf_counter() - t0
     edges = np.asarray(rec.hist_edges)
     g_N = mf_end_coupling(N, np.asarray(alphas, float), g10, dist)
-    out = {k: [] for k in ("ed_mean", "ed_err", "g_match", "mf_bin_density",
-                           "match_bin_density", "mf_density", "match_density", "ks",
-                           "ks_err", "tv", "tv_err", "ks_match", "ks_match_err",
-                           "tv_match", "tv_match_err")}
+    out = {
+        k: []
+        for k in (
+            "ed_mean",
+            "ed_err",
+            "g_match",
+            "mf_bin_density",
+            "match_bin_density",
+            "mf_density",
+            "match_density",
+            "ks",
+            "ks_err",
+            "tv",
+            "tv_err",
+            "ks_match",
+            "ks_match_err",
+            "tv_match",
+            "tv_match_err",
+        )
+    }
     for j, i in enumerate(idx):
         S = np.asarray(rec.entropies[i])
         d = distribution_distance(S, dist, g=g_N[j], key=key, n_boot=n_boot, n_bins=n_bins)
         m = distribution_distance(S, dist, key=key, n_boot=n_boot, n_bins=n_bins)
-        for name, v in (("ed_mean", rec.mean_all[i]), ("ed_err", rec.stderr_all[i]),
-                        ("g_match", m.g), ("ks", d.ks), ("ks_err", d.ks_err), ("tv", d.tv),
-                        ("tv_err", d.tv_err), ("ks_match", m.ks), ("ks_match_err", m.ks_err),
-                        ("tv_match", m.tv), ("tv_match_err", m.tv_err)):
+        for name, v in (
+            ("ed_mean", rec.mean_all[i]),
+            ("ed_err", rec.stderr_all[i]),
+            ("g_match", m.g),
+            ("ks", d.ks),
+            ("ks_err", d.ks_err),
+            ("tv", d.tv),
+            ("tv_err", d.tv_err),
+            ("ks_match", m.ks),
+            ("ks_match_err", m.ks_err),
+            ("tv_match", m.tv),
+            ("tv_match_err", m.tv_err),
+        ):
             out[name].append(float(v))
         for tag, g in (("mf", g_N[j]), ("match", m.g)):
-            out[f"{tag}_bin_density"].append(np.diff(entropy_cdf(edges, g, dist))
-                                             / np.diff(edges))
+            out[f"{tag}_bin_density"].append(np.diff(entropy_cdf(edges, g, dist)) / np.diff(edges))
             out[f"{tag}_density"].append(np.asarray(_entropy_pdf_jit(S_grid, float(g), dist)))
     arrays: dict[str, Any] = {k: np.asarray(v) for k, v in out.items()}
     arrays.update(
-        params={**ed_data.params, **dict(N=N, n_samples=int(rec.n_samples), dist=dist,
-                                         g10=float(g10), n_boot=n_boot, n_bins=n_bins)},
-        alphas=np.asarray(alphas, float), g_N=g_N,
+        params={
+            **ed_data.params,
+            **dict(
+                N=N,
+                n_samples=int(rec.n_samples),
+                dist=dist,
+                g10=float(g10),
+                n_boot=n_boot,
+                n_bins=n_bins,
+            ),
+        },
+        alphas=np.asarray(alphas, float),
+        g_N=g_N,
         mf_mean=np.asarray(mean_entropy(jnp.asarray(g_N), dist)),
-        hist_edges=edges, ed_density=np.asarray(rec.hist_density)[idx],
-        ed_stderr=np.asarray(rec.hist_stderr)[idx], S_grid=S_grid,
-        seconds=dict(ed=t_ed, total=time.perf_counter() - t0))
+        hist_edges=edges,
+        ed_density=np.asarray(rec.hist_density)[idx],
+        ed_stderr=np.asarray(rec.hist_stderr)[idx],
+        S_grid=S_grid,
+        seconds=dict(ed=t_ed, total=time.perf_counter() - t0),
+    )
     return arrays

@@ -93,8 +93,9 @@ def entropy_statistics(entropies, middle_fraction: float = 1 / 3) -> EntropyStat
     return EntropyStatistics(per_all, per_mid, m_all, e_all, m_mid, e_mid)
 
 
-def entropy_histogram(entropies, bins: int = 40,
-                      middle_fraction: float | None = None) -> EntropyHistogram:
+def entropy_histogram(
+    entropies, bins: int = 40, middle_fraction: float | None = None
+) -> EntropyHistogram:
     """Sample-averaged density p(S_end) on [0, log 2] (nats), with its standard error.
 
     Args:

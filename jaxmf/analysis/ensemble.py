@@ -112,7 +112,6 @@ __all__ = [
 ]
 
 
-
 # --------------------------------------------------------------------------- realizations
 def draw_key(seed, R, i):
     """PRNG key of random draw i at radius R: fold_in(fold_in(key(seed), R), i).
@@ -132,12 +131,12 @@ def default_chunk_size(N, n_devices=1, backend=None):
     """
     backend = backend or jax.default_backend()
     if backend == "cpu":
-        per_device = max(1, min(1024, 2 ** 16 // N))
+        per_device = max(1, min(1024, 2**16 // N))
     else:
         try:
             limit = jax.local_devices()[0].memory_stats()["bytes_limit"]
         except Exception:  # noqa: BLE001  (no memory_stats on this backend)
-            limit = 8 * 2 ** 30
+            limit = 8 * 2**30
         per_device = int(max(1, min(1024, 0.5 * limit // (4 * 8 * N * N))))
     return per_device * n_devices
 
@@ -169,19 +168,26 @@ def _chunk_function(model, kind, dist, method, rtol, max_steps, n_devices):
         return QPPhase(x) if kind == "qp" else RandomKey(draw_key(seed, label, x))
 
     def local(W, g0, seed, x):
-        g = jax.vmap(lambda xi: model.couplings(W, g0, realization(seed, xi),
-                                                method=method))(x)
+        g = jax.vmap(lambda xi: model.couplings(W, g0, realization(seed, xi), method=method))(x)
         res = solve(g, dist, rtol=rtol, max_steps=max_steps)
         # every site is an l-bit, also one whose coupling underflowed to 0 (huge W)
-        return {"eta_tot": res.eta_tot, "avalanche": avalanche_flag(res.eta_tot, g.shape[-1]),
-                "converged": res.converged, "iterations": res.iterations.astype(jnp.int32),
-                "n_thermal": n_thermal(res, dist), "stability": res.stability}
+        return {
+            "eta_tot": res.eta_tot,
+            "avalanche": avalanche_flag(res.eta_tot, g.shape[-1]),
+            "converged": res.converged,
+            "iterations": res.iterations.astype(jnp.int32),
+            "n_thermal": n_thermal(res, dist),
+            "stability": res.stability,
+        }
 
     rep, shard = PartitionSpec(), PartitionSpec("draws")
     # check_vma=False: the solver's while_loop carries start replicated (zeros) and
     # become per-shard; every output is per-realization, so no check is needed
-    return jax.jit(jax.shard_map(local, mesh=mesh, in_specs=(rep, rep, rep, shard),
-                                 out_specs=shard, check_vma=False))
+    return jax.jit(
+        jax.shard_map(
+            local, mesh=mesh, in_specs=(rep, rep, rep, shard), out_specs=shard, check_vma=False
+        )
+    )
 
 
 def _compute_chunk(spec, model, W, start, stop, chunk_size):
@@ -191,9 +197,10 @@ def _compute_chunk(spec, model, W, start, stop, chunk_size):
     # local device count
     size = -(-chunk_size // n_devices) * n_devices
     padded = np.concatenate([idx, np.full(size - len(idx), idx[-1])])
-    x = (np.asarray(spec.theta0)[padded] if spec.kind == "qp" else padded.astype(np.int64))
-    fn = _chunk_function(model, spec.kind, spec.dist, spec.method, spec.rtol,
-                         spec.max_steps, n_devices)
+    x = np.asarray(spec.theta0)[padded] if spec.kind == "qp" else padded.astype(np.int64)
+    fn = _chunk_function(
+        model, spec.kind, spec.dist, spec.method, spec.rtol, spec.max_steps, n_devices
+    )
     out = fn(jnp.float64(W), jnp.float64(spec.g0), jnp.int64(spec.seed or 0), jnp.asarray(x))
     return {f: np.asarray(out[f])[: len(idx)].astype(FIELD_DTYPES[f]) for f in FIELDS}
 
@@ -211,8 +218,9 @@ def _plan(spec, files, chunk_size, models):
         size = min(int(size), spec.n_draws)
         sizes.append([R_, -(-size // n_devices) * n_devices])
         for iW in range(len(spec.W)):
-            missing.append([R_, iW, [list(r) for r in missing_ranges(
-                files.get((R_, iW), []), spec.n_draws)]])
+            missing.append(
+                [R_, iW, [list(r) for r in missing_ranges(files.get((R_, iW), []), spec.n_draws)]]
+            )
     return {"sizes": sizes, "missing": missing}
 
 
@@ -225,15 +233,30 @@ def _tasks(spec, plan):
         done_count += spec.n_draws - sum(b - a for a, b in ranges)
         for a, b in ranges:
             for start in range(a, b, sizes[R_]):
-                tasks.append((R_, iW, spec.W[iW], start, min(start + sizes[R_], b),
-                              sizes[R_]))
+                tasks.append((R_, iW, spec.W[iW], start, min(start + sizes[R_], b), sizes[R_]))
     return tasks, done_count
 
 
-def sweep(path, *, kind, W, R=None, model=None, g0=1.0, dist="goe", theta0=None,
-          n_draws=None, seed=None, method="auto", chunk_size=None, progress=True,
-          max_chunks=None, rtol=1e-13, max_steps=400,
-          on_chunk: Callable | None = None) -> SweepResult:
+def sweep(
+    path,
+    *,
+    kind,
+    W,
+    R=None,
+    model=None,
+    g0=1.0,
+    dist="goe",
+    theta0=None,
+    n_draws=None,
+    seed=None,
+    method="auto",
+    chunk_size=None,
+    progress=True,
+    max_chunks=None,
+    rtol=1e-13,
+    max_steps=400,
+    on_chunk: Callable | None = None,
+) -> SweepResult:
     """Run (or resume) a sweep over W x R x realizations; results go to ``path``.
 
     ``sweep(path, kind="qp", R=[5, 10], W=...)`` sweeps the paper's lattice;
@@ -285,13 +308,28 @@ def sweep(path, *, kind, W, R=None, model=None, g0=1.0, dist="goe", theta0=None,
     models = dict(pairs)
     for _, m in pairs:
         if kind in ("qp", "random") and kind not in m.kinds:
-            raise ValueError(f"model {m.name!r} supports realization kinds {m.kinds}, "
-                             f"got kind={kind!r}")
-    spec = make_spec(kind, [label for label, _ in pairs], W, g0, dist, theta0, n_draws,
-                     seed, method, rtol, max_steps,
-                     model={label: m.spec() for label, m in pairs})
-    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(
-            chunk_size, (int, np.integer)) or chunk_size < 1):
+            raise ValueError(
+                f"model {m.name!r} supports realization kinds {m.kinds}, got kind={kind!r}"
+            )
+    spec = make_spec(
+        kind,
+        [label for label, _ in pairs],
+        W,
+        g0,
+        dist,
+        theta0,
+        n_draws,
+        seed,
+        method,
+        rtol,
+        max_steps,
+        model={label: m.spec() for label, m in pairs},
+    )
+    if chunk_size is not None and (
+        isinstance(chunk_size, bool)
+        or not isinstance(chunk_size, (int, np.integer))
+        or chunk_size < 1
+    ):
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
 
     def make_plan():  # process 0: the folder checked (or started), then what is missing
@@ -306,30 +344,45 @@ def sweep(path, *, kind, W, R=None, model=None, g0=1.0, dist="goe", theta0=None,
             tasks, done_count = _runs.share(everything, where), 0
             total = sum(t[4] - t[3] for t in tasks)
             desc = f"sweep {spec.kind} [{where.index}/{where.count}]"
-        _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks,
-                   on_chunk, models)
+        _run_tasks(
+            spec, path, tasks, done_count, total, desc, progress, max_chunks, on_chunk, models
+        )
 
     def expect(plan):  # the chunk files of every process
         return [chunk_path(path, t[0], t[1], t[3], t[4]) for t in _tasks(spec, plan)[0]]
 
-    _runs.run_shared("sweep", _runs.run_id(spec.identity()), make_plan, work,
-                     expect=expect if max_chunks is None else None)
+    _runs.run_shared(
+        "sweep",
+        _runs.run_id(spec.identity()),
+        make_plan,
+        work,
+        expect=expect if max_chunks is None else None,
+    )
     return load(path)
 
 
-def _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks,
-               on_chunk, models):
+def _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks, on_chunk, models):
     from tqdm.auto import tqdm
 
-    with tqdm(total=total, initial=done_count, disable=not progress, unit="real",
-              desc=desc, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=total,
+        initial=done_count,
+        disable=not progress,
+        unit="real",
+        desc=desc,
+        dynamic_ncols=True,
+    ) as bar:
         for count, (R_, iW, W_, start, stop, size) in enumerate(tasks):
             if max_chunks is not None and count >= max_chunks:
                 break
             bar.set_postfix(R=R_, W=W_)
             fields = _compute_chunk(spec, models[R_], W_, start, stop, size)
-            extra = {"W": np.float64(W_), "R": np.int64(R_), "draws": np.arange(start, stop),
-                     "method": np.str_(resolve_method(spec.method, models[R_].N))}
+            extra = {
+                "W": np.float64(W_),
+                "R": np.int64(R_),
+                "draws": np.arange(start, stop),
+                "method": np.str_(resolve_method(spec.method, models[R_].N)),
+            }
             if spec.kind == "qp":
                 extra["theta0"] = np.asarray(spec.theta0)[start:stop]
             write_chunk(path, spec, R_, iW, start, stop, {**fields, **extra})
@@ -386,11 +439,16 @@ def load(path) -> SweepResult:
             data[f][iW, iR_of[R_], a:b] = z[f]
         complete[iW, iR_of[R_], a:b] = True
     return SweepResult(
-        W=np.asarray(spec.W), R=np.asarray(spec.R),
+        W=np.asarray(spec.W),
+        R=np.asarray(spec.R),
         N=np.asarray([spec.model[str(r)]["N"] for r in spec.R]),
         draws=np.arange(spec.n_draws),
         theta0=None if spec.theta0 is None else np.asarray(spec.theta0),
-        parameters=dataclasses.asdict(spec), manifest=manifest, complete=complete, **data)
+        parameters=dataclasses.asdict(spec),
+        manifest=manifest,
+        complete=complete,
+        **data,
+    )
 
 
 # --------------------------------------------------------------------------- statistics
@@ -423,15 +481,18 @@ def ensemble_average(result: SweepResult) -> EnsembleAverage:
     safe = np.maximum(n, 1)
     eta = np.where(use, result.eta_tot, 0.0)
     mean = eta.sum(-1) / safe
-    var = np.where(use, (result.eta_tot - mean[..., None]) ** 2, 0.0).sum(-1) / np.maximum(
-        n - 1, 1)
+    var = np.where(use, (result.eta_tot - mean[..., None]) ** 2, 0.0).sum(-1) / np.maximum(n - 1, 1)
     f = np.where(use, result.avalanche, False).sum(-1) / safe
     nan = np.where(n > 0, 1.0, np.nan)
     return EnsembleAverage(
-        eta_mean=mean * nan, eta_sem=np.sqrt(var / safe) * nan,
+        eta_mean=mean * nan,
+        eta_sem=np.sqrt(var / safe) * nan,
         eta_ratio=mean * nan / (result.N[None, :] * LOG2),
-        f_aval=f * nan, f_aval_err=np.sqrt(f * (1 - f) / safe) * nan,
-        n=n, n_unconverged=(result.complete & ~result.converged).sum(-1))
+        f_aval=f * nan,
+        f_aval_err=np.sqrt(f * (1 - f) / safe) * nan,
+        n=n,
+        n_unconverged=(result.complete & ~result.converged).sum(-1),
+    )
 
 
 class ThresholdBracket(NamedTuple):

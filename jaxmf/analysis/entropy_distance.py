@@ -26,8 +26,14 @@ from ..enhancement import inverse_entropy, mean_entropy_of_log_g
 from ..resonance import check_dist, entropy, family
 from ._keys import as_key, numpy_rng
 
-__all__ = ["EntropyDistance", "fit_coupling", "entropy_cdf", "sample_entropies", "ks_tv",
-           "distribution_distance"]
+__all__ = [
+    "EntropyDistance",
+    "fit_coupling",
+    "entropy_cdf",
+    "sample_entropies",
+    "ks_tv",
+    "distribution_distance",
+]
 
 
 class EntropyDistance(NamedTuple):
@@ -194,8 +200,9 @@ def ks_tv(u_sorted, weights, n_bins: int):
     return ks, tv
 
 
-def distribution_distance(entropies, dist: str = "goe", g=None, *, key, n_boot: int = 200,
-                          n_bins: int = 20) -> EntropyDistance:
+def distribution_distance(
+    entropies, dist: str = "goe", g=None, *, key, n_boot: int = 200, n_bins: int = 20
+) -> EntropyDistance:
     """Distances between ED eigenstate entropies and p_S(S | g) (A12), with errors.
 
     Args:
@@ -236,7 +243,19 @@ def distribution_distance(entropies, dist: str = "goe", g=None, *, key, n_boot: 
     def sd(a):  # one realization: resampling rows cannot measure its error
         return float(np.std(a, ddof=1)) if len(a) > 1 and n > 1 else float("nan")
 
-    return EntropyDistance(dist=dist, g=float(gs[0]), g_fitted=fitted, mean=float(means[0]),
-                           ks=float(ks[0]), tv=float(tv[0]), ks_err=sd(ks[1:]),
-                           tv_err=sd(tv[1:]), ks_boot=ks[1:], tv_boot=tv[1:], n_boot=n_boot,
-                           n_bins=n_bins, n_samples=n, n_per_sample=M)
+    return EntropyDistance(
+        dist=dist,
+        g=float(gs[0]),
+        g_fitted=fitted,
+        mean=float(means[0]),
+        ks=float(ks[0]),
+        tv=float(tv[0]),
+        ks_err=sd(ks[1:]),
+        tv_err=sd(tv[1:]),
+        ks_boot=ks[1:],
+        tv_boot=tv[1:],
+        n_boot=n_boot,
+        n_bins=n_bins,
+        n_samples=n,
+        n_per_sample=M,
+    )

@@ -105,8 +105,12 @@ def _run(residuals, params0, args, gtol, *, max_iter, memory_size):
 
     objective.defvjp(objective_fwd, lambda grad, ct: (ct * grad,))
 
-    opt = optax.lbfgs(memory_size=memory_size, linesearch=optax.scale_by_zoom_linesearch(
-        max_linesearch_steps=30, initial_guess_strategy="one"))
+    opt = optax.lbfgs(
+        memory_size=memory_size,
+        linesearch=optax.scale_by_zoom_linesearch(
+            max_linesearch_steps=30, initial_guess_strategy="one"
+        ),
+    )
     value_and_grad = optax.value_and_grad_from_state(objective)
 
     def step(carry):
@@ -123,15 +127,22 @@ def _run(residuals, params0, args, gtol, *, max_iter, memory_size):
 
     z0 = jnp.zeros_like(params0)
     z, _, _, it = jax.lax.while_loop(
-        keep_going, step, (z0, opt.init(z0), jnp.array(True), jnp.array(0)))
+        keep_going, step, (z0, opt.init(z0), jnp.array(True), jnp.array(0))
+    )
     p = params0 + jnp.asarray(z) / scale
     r, J = _value_and_jacobian(flat, p)
     gnorm = jnp.linalg.norm((J / scale).T @ r) / jnp.maximum(jnp.linalg.norm(r0), tiny)
     return p, r, J, it, gnorm, jnp.all(jnp.isfinite(J0))
 
 
-def least_squares(residuals: Callable, params0, *args, gtol: float = 1e-12,
-                  max_iter: int = 500, memory_size: int = 10) -> LeastSquaresResult:
+def least_squares(
+    residuals: Callable,
+    params0,
+    *args,
+    gtol: float = 1e-12,
+    max_iter: int = 500,
+    memory_size: int = 10,
+) -> LeastSquaresResult:
     """Minimize (1/2) sum r(params, *args)^2 with ``optax.lbfgs``; Gauss-Newton errors.
 
     Args:
@@ -156,16 +167,25 @@ def least_squares(residuals: Callable, params0, *args, gtol: float = 1e-12,
     p0 = jnp.asarray(params0, jnp.float64)
     if p0.ndim != 1:
         raise ValueError(f"params0 must be a 1-d array of parameters; got shape {p0.shape}")
-    args = tuple(jnp.asarray(a) if isinstance(a, (np.ndarray, list, float, int)) else a
-                 for a in args)
-    p, r, J, it, gnorm, ok = _run(residuals, p0, args, float(gtol), max_iter=int(max_iter),
-                                  memory_size=int(memory_size))
+    args = tuple(
+        jnp.asarray(a) if isinstance(a, (np.ndarray, list, float, int)) else a for a in args
+    )
+    p, r, J, it, gnorm, ok = _run(
+        residuals, p0, args, float(gtol), max_iter=int(max_iter), memory_size=int(memory_size)
+    )
     if not bool(ok):
         raise ValueError("the Jacobian of the residuals is not finite at params0")
     p, r, J = np.asarray(p), np.asarray(r), np.asarray(J)
     cov = np.linalg.pinv(J.T @ J)
     gnorm = float(gnorm)
-    return LeastSquaresResult(params=p, covariance=cov, chi2=float(r @ r),
-                              dof=int(r.size - p.size), residuals=r, jacobian=J,
-                              iterations=int(it), converged=bool(gnorm <= gtol),
-                              grad_norm=gnorm)
+    return LeastSquaresResult(
+        params=p,
+        covariance=cov,
+        chi2=float(r @ r),
+        dof=int(r.size - p.size),
+        residuals=r,
+        jacobian=J,
+        iterations=int(it),
+        converged=bool(gnorm <= gtol),
+        grad_norm=gnorm,
+    )

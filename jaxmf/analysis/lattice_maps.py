@@ -63,10 +63,12 @@ def collar_radius(g, radii, eta_tot, *, d_g=8, eps=0.1):
     gs = jnp.take_along_axis(g, order, axis=-1)
     # tail[j] = sum_{i >= j} g_sorted[i]; the sum outside radius r[j] starts at the first
     # index with a radius > r[j] (ties are inside).
-    tail = jnp.concatenate([jnp.cumsum(gs[..., ::-1], axis=-1)[..., ::-1],
-                            jnp.zeros(g.shape[:-1] + (1,))], axis=-1)
+    tail = jnp.concatenate(
+        [jnp.cumsum(gs[..., ::-1], axis=-1)[..., ::-1], jnp.zeros(g.shape[:-1] + (1,))], axis=-1
+    )
     first_out = jax.vmap(functools.partial(jnp.searchsorted, side="right"))(
-        r.reshape(-1, r.shape[-1]), r.reshape(-1, r.shape[-1])).reshape(r.shape)
+        r.reshape(-1, r.shape[-1]), r.reshape(-1, r.shape[-1])
+    ).reshape(r.shape)
     outside = jnp.take_along_axis(tail, first_out, axis=-1)
     log_threshold = jnp.log(eps) - jnp.log(d_g) - jnp.asarray(eta_tot, jnp.float64)[..., None]
     ok = jnp.log(outside) <= log_threshold
@@ -107,8 +109,9 @@ class EntropyMap(NamedTuple):
 def _geometric(model):
     model = as_model(model)
     if model.geometry is None or not hasattr(model, "orbitals"):
-        raise ValueError(f"model {model.name!r} has no geometry and orbitals (maps need a "
-                         "tight-binding model)")
+        raise ValueError(
+            f"model {model.name!r} has no geometry and orbitals (maps need a tight-binding model)"
+        )
     return model
 
 
@@ -149,9 +152,17 @@ def entropy_map(model, W, *, realization, g0=1.0, dist="goe"):
     entropy[site_of] = np.asarray(mean_entropies(res, dist))
     radius = np.asarray(model.geometry.distance)
     collar = collar_radius(res.g, radius[site_of], res.eta_tot)
-    return EntropyMap(s, entropy, radius, site_of, np.asarray(res.g),
-                      float(res.eta_tot), bool(avalanches(res)),
-                      float(n_thermal(res, dist)), float(collar))
+    return EntropyMap(
+        s,
+        entropy,
+        radius,
+        site_of,
+        np.asarray(res.g),
+        float(res.eta_tot),
+        bool(avalanches(res)),
+        float(n_thermal(res, dist)),
+        float(collar),
+    )
 
 
 class CollarRadii(NamedTuple):
@@ -170,8 +181,9 @@ class CollarRadii(NamedTuple):
     n_thermal: np.ndarray
 
 
-def failed_collar_radii(model, W, *, realizations, g0=1.0, dist="goe", d_g=8, eps=0.1,
-                        how="assignment"):
+def failed_collar_radii(
+    model, W, *, realizations, g0=1.0, dist="goe", d_g=8, eps=0.1, how="assignment"
+):
     """Collar radius (eq. 20) of a set of realizations; NaN where they avalanche.
 
     For each realization: orbitals by dense ``eigh``, orbital radii (distance to the
@@ -203,8 +215,7 @@ def failed_collar_radii(model, W, *, realizations, g0=1.0, dist="goe", d_g=8, ep
         phi = np.asarray(phi)
         res = solve(float(g0) * np.abs(phi[:, model.geometry.grain]), dist)
         aval = bool(avalanches(res))
-        rc = collar_radius(res.g, _orbital_radii(model, phi, how), res.eta_tot,
-                           d_g=d_g, eps=eps)
+        rc = collar_radius(res.g, _orbital_radii(model, phi, how), res.eta_tot, d_g=d_g, eps=eps)
         out["collar"].append(np.nan if aval else float(rc))
         out["eta_tot"].append(float(res.eta_tot))
         out["avalanche"].append(aval)

@@ -26,8 +26,13 @@ from ._keys import as_key, sample_keys
 from .ed_statistics import middle_slice
 from .entropy_distance import distribution_distance, entropy_cdf, sample_entropies
 
-__all__ = ["SINGLE_SPIN_CASES", "FamilyDistance", "SingleSpinHistogram", "SingleSpinCheck",
-           "single_spin_check"]
+__all__ = [
+    "SINGLE_SPIN_CASES",
+    "FamilyDistance",
+    "SingleSpinHistogram",
+    "SingleSpinCheck",
+    "single_spin_check",
+]
 
 
 # Regimes of the single-spin check (keyword arguments of `single_spin_check`):
@@ -107,9 +112,16 @@ class SingleSpinCheck(NamedTuple):
 
 def _null_distance(g, shape, dist, n_null, n_bins, key):
     """KS / TV of n_null synthetic samples of p_S(S|g), g refitted to each sample."""
-    out = [distribution_distance(sample_entropies(g, shape, dist, key=jax.random.fold_in(key, i)),
-                                 dist, key=key, n_boot=0, n_bins=n_bins)
-           for i in range(n_null)]
+    out = [
+        distribution_distance(
+            sample_entropies(g, shape, dist, key=jax.random.fold_in(key, i)),
+            dist,
+            key=key,
+            n_boot=0,
+            n_bins=n_bins,
+        )
+        for i in range(n_null)
+    ]
     return np.array([o.ks for o in out]), np.array([o.tv for o in out])
 
 
@@ -121,10 +133,21 @@ def _sd(a):
     return float(a.std(ddof=1)) if len(a) > 1 else float("nan")
 
 
-def single_spin_check(n_samples: int = 2000, *, key, J1=0.41, d_g: int = 8,
-                      middle_fraction=None, dists=DISTRIBUTIONS, n_boot: int = 200,
-                      n_null: int = 10, n_bins: int = 20, hist_bins: int = 40,
-                      hist_S_min: float = 1e-6, **params) -> SingleSpinCheck:
+def single_spin_check(
+    n_samples: int = 2000,
+    *,
+    key,
+    J1=0.41,
+    d_g: int = 8,
+    middle_fraction=None,
+    dists=DISTRIBUTIONS,
+    n_boot: int = 200,
+    n_null: int = 10,
+    n_bins: int = 20,
+    hist_bins: int = 40,
+    hist_S_min: float = 1e-6,
+    **params,
+) -> SingleSpinCheck:
     """The N = 1 check: ED eigenstate entropies of the one l-bit vs p_S(S | g_fit).
 
     For each family, g is fitted to ED's mean entropy ([S](g) = [S]_ED) and the whole
@@ -156,8 +179,7 @@ def single_spin_check(n_samples: int = 2000, *, key, J1=0.41, d_g: int = 8,
         check_dist(dist)
     t0 = time.perf_counter()
     key = as_key(key)
-    res = ed.drh_ensemble(1, 0.5, key=sample_keys(key, n_samples, 1), J1=J1, d_g=d_g,
-                          **params)
+    res = ed.drh_ensemble(1, 0.5, key=sample_keys(key, n_samples, 1), J1=J1, d_g=d_g, **params)
     S = np.asarray(res.entropy)
     if middle_fraction is not None:
         S = S[:, middle_slice(S.shape[1], middle_fraction)]
@@ -171,11 +193,18 @@ def single_spin_check(n_samples: int = 2000, *, key, J1=0.41, d_g: int = 8,
     families, theory, ks_boot = {}, {}, {}
     for dist in dists:
         d = distribution_distance(S, dist, key=boot_key, n_boot=n_boot, n_bins=n_bins)
-        ks0, tv0 = _null_distance(d.g, S.shape, dist, n_null, n_bins,
-                                  jax.random.fold_in(key, 3))
+        ks0, tv0 = _null_distance(d.g, S.shape, dist, n_null, n_bins, jax.random.fold_in(key, 3))
         families[dist] = FamilyDistance(
-            g=d.g, ks=d.ks, ks_err=d.ks_err, tv=d.tv, tv_err=d.tv_err, ks_null=_mean(ks0),
-            ks_null_err=_sd(ks0), tv_null=_mean(tv0), tv_null_err=_sd(tv0))
+            g=d.g,
+            ks=d.ks,
+            ks_err=d.ks_err,
+            tv=d.tv,
+            tv_err=d.tv_err,
+            ks_null=_mean(ks0),
+            ks_null_err=_sd(ks0),
+            tv_null=_mean(tv0),
+            tv_null_err=_sd(tv0),
+        )
         ks_boot[dist] = d.ks_boot
         F = entropy_cdf(edges, d.g, dist)
         F[0] = 0.0  # the first bin also holds S < hist_S_min, as for ED
@@ -187,11 +216,24 @@ def single_spin_check(n_samples: int = 2000, *, key, J1=0.41, d_g: int = 8,
         ks_diff_err = _sd(diff)
     p = {**{k: v for k, v in ed.DEFAULTS.items() if k not in ("J1", "d_g")}, **params}
     return SingleSpinCheck(
-        params=dict(N=1, n_samples=n_samples, J1=J1, d_g=d_g, middle_fraction=middle_fraction,
-                    n_boot=n_boot, n_null=n_null, n_bins=n_bins,
-                    states_per_sample=S.shape[1], **p),
-        ed_mean=float(per.mean()), ed_stderr=float(per.std(ddof=1) / np.sqrt(n_samples)),
-        families=families, ks_diff=ks_diff, ks_diff_err=ks_diff_err,
+        params=dict(
+            N=1,
+            n_samples=n_samples,
+            J1=J1,
+            d_g=d_g,
+            middle_fraction=middle_fraction,
+            n_boot=n_boot,
+            n_null=n_null,
+            n_bins=n_bins,
+            states_per_sample=S.shape[1],
+            **p,
+        ),
+        ed_mean=float(per.mean()),
+        ed_stderr=float(per.std(ddof=1) / np.sqrt(n_samples)),
+        families=families,
+        ks_diff=ks_diff,
+        ks_diff_err=ks_diff_err,
         best=min(families, key=lambda d: families[d].ks),
         histogram=SingleSpinHistogram(edges, ed_density, theory),
-        seconds=dict(ed=t_ed, total=time.perf_counter() - t0))
+        seconds=dict(ed=t_ed, total=time.perf_counter() - t0),
+    )

@@ -44,8 +44,9 @@ def _first_fold(n_minus_1, dist):
         below = n_minus_1 * _eta_slope(mid, dist) < 2.0
         return jnp.where(below, mid, lo), jnp.where(below, hi, mid)
 
-    lo, hi = jax.lax.fori_loop(0, 80, body, (jnp.full_like(n_minus_1, -40.0),
-                                              jnp.full_like(n_minus_1, 1.0) * hi0))
+    lo, hi = jax.lax.fori_loop(
+        0, 80, body, (jnp.full_like(n_minus_1, -40.0), jnp.full_like(n_minus_1, 1.0) * hi0)
+    )
     return 0.5 * (lo + hi)
 
 
@@ -68,8 +69,7 @@ def _log_gc_below_table(n1, dist):
     (contraction ~ 1/L < 0.04), then log g_c = -L - (N - 1) eta / 2 in log space."""
     a, b = _small_g_law(dist)
     log_n1 = jnp.log(n1)
-    L = jax.lax.fori_loop(0, 40, lambda _, L: log_n1 + jnp.log(a * L + b - a) - np.log(2.0),
-                          log_n1)
+    L = jax.lax.fori_loop(0, 40, lambda _, L: log_n1 + jnp.log(a * L + b - a) - np.log(2.0), log_n1)
     return -L - (a * L + b) / (a * L + b - a)
 
 
@@ -91,8 +91,11 @@ def critical_coupling(N, dist: str = "goe"):
     n1 = jnp.where(valid, n1, 1.0)
     below = n1 * eta_and_slope_of_log_g(jnp.float64(U_TABLE_MIN), dist)[1] > 2.0
     l_star = _first_fold(jnp.where(below, 1.0, n1), dist)
-    log_gc = jnp.where(below, _log_gc_below_table(jnp.where(below, n1, 1e12), dist),
-                       l_star - 0.5 * n1 * eta_of_log_g(l_star, dist))
+    log_gc = jnp.where(
+        below,
+        _log_gc_below_table(jnp.where(below, n1, 1e12), dist),
+        l_star - 0.5 * n1 * eta_of_log_g(l_star, dist),
+    )
     return nan_where_invalid(jnp.exp(log_gc), valid)
 
 

@@ -52,8 +52,15 @@ from ..models import QPPhase, as_model, check_realization
 from ..models.spectral import resolve_method
 from ..resonance import check_dist
 
-__all__ = ["eta_tot", "ThresholdResult", "threshold_W", "ThresholdMap", "qp_threshold_map",
-           "SupThreshold", "sup_threshold"]
+__all__ = [
+    "eta_tot",
+    "ThresholdResult",
+    "threshold_W",
+    "ThresholdMap",
+    "qp_threshold_map",
+    "SupThreshold",
+    "sup_threshold",
+]
 
 
 def eta_tot(model, W, *, realization, g0=1.0, dist="goe", method="auto"):
@@ -86,16 +93,22 @@ def eta_tot(model, W, *, realization, g0=1.0, dist="goe", method="auto"):
 def _functions(model, dist, method):
     """Jitted, batched (W[M], g0, theta0[M]) -> (eta_tot, avalanche, converged) and the
     slope d eta_tot / dW, for QP realizations of the model."""
+
     def one(W, g0, theta0):
         res = solve(model.couplings(W, g0, QPPhase(theta0), method=method), dist)
         return res.eta_tot, avalanches(res), res.converged
 
     def slope(W, g0, theta0):
-        return jax.grad(lambda w: eta_tot(model, w, g0=g0, realization=QPPhase(theta0),
-                                          dist=dist, method=method))(W)
+        return jax.grad(
+            lambda w: eta_tot(
+                model, w, g0=g0, realization=QPPhase(theta0), dist=dist, method=method
+            )
+        )(W)
 
-    return (jax.jit(jax.vmap(one, in_axes=(0, None, 0))),
-            jax.jit(jax.vmap(slope, in_axes=(0, None, 0))))
+    return (
+        jax.jit(jax.vmap(one, in_axes=(0, None, 0))),
+        jax.jit(jax.vmap(slope, in_axes=(0, None, 0))),
+    )
 
 
 def _evaluate(fn, W, g0, theta, idx):
@@ -220,8 +233,20 @@ class ThresholdResult(NamedTuple):
     n_solves: np.ndarray
 
 
-def threshold_W(model, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_scan=41,
-                rtol=1e-9, refine=True, max_rounds=200, method="auto") -> ThresholdResult:
+def threshold_W(
+    model,
+    theta0,
+    *,
+    g0=1.0,
+    dist="goe",
+    W_min=0.0,
+    W_max=400.0,
+    n_scan=41,
+    rtol=1e-9,
+    refine=True,
+    max_rounds=200,
+    method="auto",
+) -> ThresholdResult:
     """Avalanche threshold in W of QP realizations: where the avalanche flag turns off.
 
     For each theta0, scans ``n_scan`` equally spaced W in [W_min, W_max], takes the last
@@ -251,8 +276,7 @@ def threshold_W(model, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_
     """
     model, theta = _check_search(model, theta0, g0, dist, method, rtol)
     if not (0 <= W_min < W_max < np.inf):
-        raise ValueError(f"need 0 <= W_min < W_max < inf, got W_min={W_min!r}, "
-                         f"W_max={W_max!r}")
+        raise ValueError(f"need 0 <= W_min < W_max < inf, got W_min={W_min!r}, W_max={W_max!r}")
     check_int("n_scan", n_scan, 2)
     scalar = theta.ndim == 0
     theta = np.atleast_1d(theta)
@@ -274,8 +298,11 @@ def threshold_W(model, theta0, *, g0=1.0, dist="goe", W_min=0.0, W_max=400.0, n_
 
     a, b, status = _search(flag, np.linspace(W_min, W_max, n_scan), M, rtol, max_rounds)
     ok = status == Status.OK
-    fold, fold_err = (_fold_from_gradient(slopes, a, b, ok, W_max) if refine
-                      else (np.full(M, np.nan), np.full(M, np.nan)))
+    fold, fold_err = (
+        _fold_from_gradient(slopes, a, b, ok, W_max)
+        if refine
+        else (np.full(M, np.nan), np.full(M, np.nan))
+    )
     j = np.nonzero(ok)[0]
 
     e_fail = np.full(M, np.nan)
@@ -326,8 +353,9 @@ class ThresholdMap(NamedTuple):
     rtol: float
 
 
-def qp_threshold_map(model, theta0, *, g0=1.0, W_grid=None, rtol=1e-3, dist="goe",
-                     method="auto", max_rounds=200) -> ThresholdMap:
+def qp_threshold_map(
+    model, theta0, *, g0=1.0, W_grid=None, rtol=1e-3, dist="goe", method="auto", max_rounds=200
+) -> ThresholdMap:
     """W_th(theta0) of QP realizations of ``model`` (an int R: the paper's lattice): the
     largest W at which the realization avalanches.
 
@@ -379,8 +407,20 @@ class SupThreshold(NamedTuple):
     zooms: tuple
 
 
-def sup_threshold(model, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=21, shrink=8.0,
-                  rtol=1e-4, dist="goe", method="auto", W_grid=None) -> SupThreshold:
+def sup_threshold(
+    model,
+    *,
+    g0=1.0,
+    n_theta=128,
+    n_starts=4,
+    n_zoom=5,
+    n_local=21,
+    shrink=8.0,
+    rtol=1e-4,
+    dist="goe",
+    method="auto",
+    W_grid=None,
+) -> SupThreshold:
     """sup_theta0 W_th(theta0) by a coarse theta0 grid and zooms on its best cells.
 
     ``model``: a model with QP realizations (an int R: the paper's lattice).
@@ -400,8 +440,7 @@ def sup_threshold(model, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=2
     check_int("n_zoom", n_zoom, 0)
     th = np.arange(n_theta) * 2 * np.pi / n_theta
     model = as_model(model)
-    coarse = qp_threshold_map(model, th, g0=g0, rtol=rtol, dist=dist, method=method,
-                              W_grid=W_grid)
+    coarse = qp_threshold_map(model, th, g0=g0, rtol=rtol, dist=dist, method=method, W_grid=W_grid)
     Wc = np.where(np.isfinite(coarse.W_th), coarse.W_th, -np.inf)
     if not np.isfinite(Wc).any():
         raise ValueError("no phase avalanches on the W grid; lower W_grid")
@@ -414,8 +453,9 @@ def sup_threshold(model, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=2
         new_centres = []
         for c in centres:
             t = c + np.linspace(-h, h, n_local)
-            m = qp_threshold_map(model, t, g0=g0, rtol=rtol, dist=dist,
-                                 method=method, W_grid=local_grid)
+            m = qp_threshold_map(
+                model, t, g0=g0, rtol=rtol, dist=dist, method=method, W_grid=local_grid
+            )
             if np.any(m.status == Status.AVALANCHE_AT_MAX):
                 raise RuntimeError("a phase avalanches at 4x the coarse maximum; widen W_grid")
             w = np.where(np.isfinite(m.W_th), m.W_th, -np.inf)
@@ -428,5 +468,4 @@ def sup_threshold(model, *, g0=1.0, n_theta=128, n_starts=4, n_zoom=5, n_local=2
         history.append(best)
         h /= shrink
     err = best * rtol + (history[-1] - history[-2] if len(history) > 1 else 0.0)
-    return SupThreshold(best, float(err), theta_star, np.asarray(history), coarse,
-                        tuple(zooms))
+    return SupThreshold(best, float(err), theta_star, np.asarray(history), coarse, tuple(zooms))

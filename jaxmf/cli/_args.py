@@ -31,16 +31,18 @@ def _fail(text: str):
 def integer(minimum: int, maximum: int | None = None, multiple: int | None = None):
     """argparse type: an integer in [minimum, maximum] (a multiple of ``multiple``)."""
     upper = "" if maximum is None else f" and < {maximum}"
-    what = f"an integer >= {minimum}{upper}" + (
-        f", a multiple of {multiple}" if multiple else "")
+    what = f"an integer >= {minimum}{upper}" + (f", a multiple of {multiple}" if multiple else "")
 
     def parse(text):
         try:
             value = int(text, 10)
         except ValueError:
             _fail(f"must be {what}, got {text!r}")
-        if value < minimum or (maximum is not None and value >= maximum) or (
-                multiple and value % multiple):
+        if (
+            value < minimum
+            or (maximum is not None and value >= maximum)
+            or (multiple and value % multiple)
+        ):
             _fail(f"must be {what}, got {text!r}")
         return value
 
@@ -82,8 +84,9 @@ def number(minimum: float | None = None, *, strict: bool = False):
             value = float(text)
         except ValueError:
             _fail(f"must be {what}, got {text!r}")
-        if not math.isfinite(value) or (minimum is not None and (
-                value < minimum or (strict and value == minimum))):
+        if not math.isfinite(value) or (
+            minimum is not None and (value < minimum or (strict and value == minimum))
+        ):
             _fail(f"must be {what}, got {text!r}")
         return value
 
@@ -116,7 +119,7 @@ class Parser(argparse.ArgumentParser):
         m = _ARGUMENT.match(message)
         if m:
             flag = m.group(1).split("/")[0]
-            rest = message[m.end():]
+            rest = message[m.end() :]
             message = f"{flag} {rest}" if rest.startswith("must") else f"{flag}: {rest}"
         message = " ".join(message.split())
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -10,8 +10,13 @@ from ._verb import Verb, add_common, add_dist, add_file, finish, out_file, start
 
 
 def arguments(p):
-    p.add_argument("--N", type=large_count(2), nargs="+", required=True,
-                   help="numbers of l-bits (integers >= 2, also as 1e20)")
+    p.add_argument(
+        "--N",
+        type=large_count(2),
+        nargs="+",
+        required=True,
+        help="numbers of l-bits (integers >= 2, also as 1e20)",
+    )
     add_dist(p, symmetric_fold.critical_coupling)
     add_file(p, "N and g_c(N)")
     add_common(p)
@@ -29,7 +34,10 @@ def main(a, argv, state):
 
 
 VERB = Verb(
-    "critical-coupling", "g_c(N) of the symmetric model (largest localized g0)",
+    "critical-coupling",
+    "g_c(N) of the symmetric model (largest localized g0)",
     "The critical coupling g_c(N) of N equal couplings: the largest bare coupling with a "
     "localized mean-field solution.",
-    arguments, main)
+    arguments,
+    main,
+)

@@ -26,8 +26,22 @@ from . import (
 )
 from ._args import Failure, Parser, UsageError
 
-VERBS = tuple(m.VERB for m in (_reproduce, _eta, _chain, _critical_coupling, _lattice,
-                               _sweep, _ed, _threshold, _rare, _eta_table, _goe_table))
+VERBS = tuple(
+    m.VERB
+    for m in (
+        _reproduce,
+        _eta,
+        _chain,
+        _critical_coupling,
+        _lattice,
+        _sweep,
+        _ed,
+        _threshold,
+        _rare,
+        _eta_table,
+        _goe_table,
+    )
+)
 """Every verb of the command, in the order of ``jaxmf --help``."""
 
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -37,11 +51,12 @@ def build_parser() -> Parser:
     p = Parser(
         prog="jaxmf",
         description="Entanglement mean-field theory of thermalizing avalanches "
-                    "(Crowley & Chandran, PRB 106, 184208). Entropies in nats.",
+        "(Crowley & Chandran, PRB 106, 184208). Entropies in nats.",
         epilog="Every verb: --out (result file or folder, with a metadata block), "
-               "--json (print the result document instead of the summary), --quiet (no "
-               "progress on stderr). Exit status: 0 success, 1 failure, 2 bad arguments, "
-               "130/143 interrupted. 'jaxmf VERB --help' describes a verb.")
+        "--json (print the result document instead of the summary), --quiet (no "
+        "progress on stderr). Exit status: 0 success, 1 failure, 2 bad arguments, "
+        "130/143 interrupted. 'jaxmf VERB --help' describes a verb.",
+    )
     p.add_argument("--version", action="version", version=f"jaxmf {__version__}")
     sub = p.add_subparsers(dest="verb", metavar="VERB", required=True, title="verbs")
     for verb in VERBS:
@@ -168,8 +183,9 @@ def main(argv=None) -> int:
         # The worker cannot be stopped: wait for a file being written (atomic writes
         # hold WRITING), report, and leave without running the worker to its end.
         for s in EXIT_INTERRUPTED:
-            signal.signal(s, lambda signum, frame: os._exit(
-                EXIT_INTERRUPTED[signal.Signals(signum)]))
+            signal.signal(
+                s, lambda signum, frame: os._exit(EXIT_INTERRUPTED[signal.Signals(signum)])
+            )
         WRITING.acquire(timeout=60)
         sys.stdout.flush()
         os._exit(interrupted(EXIT_INTERRUPTED[sig.signum]))

@@ -46,8 +46,9 @@ def _probe(folder: pathlib.Path, path, flag: str):
         os.close(fd)
         os.remove(tmp)
     except OSError as err:
-        raise UsageError(f"{flag} {path}: cannot write in {folder} "
-                         f"({err.strerror or err})") from None
+        raise UsageError(
+            f"{flag} {path}: cannot write in {folder} ({err.strerror or err})"
+        ) from None
 
 
 def check_file(path, flag: str = "--out") -> pathlib.Path:
@@ -110,9 +111,13 @@ def device() -> dict:
 def metadata(verb: str, argv, parameters: dict) -> dict:
     import jax
 
-    meta = {"jaxmf_version": __version__, "jax_version": jax.__version__,
-            "device": device(), "command": ["jaxmf", *argv],
-            "parameters": clean(parameters)}
+    meta = {
+        "jaxmf_version": __version__,
+        "jax_version": jax.__version__,
+        "device": device(),
+        "command": ["jaxmf", *argv],
+        "parameters": clean(parameters),
+    }
     if parameters.get("seed") is not None:
         meta["seed"] = parameters["seed"]
     meta["time"] = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
@@ -129,8 +134,11 @@ class Output:
 
     def __init__(self, verb, argv, args, file=None):
         self.verb, self.args = verb, args
-        params = {k: (str(v) if isinstance(v, pathlib.Path) else v)
-                  for k, v in vars(args).items() if k not in ("fn", "verb")}
+        params = {
+            k: (str(v) if isinstance(v, pathlib.Path) else v)
+            for k, v in vars(args).items()
+            if k not in ("fn", "verb")
+        }
         self.meta = metadata(verb, argv, params)
         self.file = file
         self.stdout = sys.stdout
@@ -157,8 +165,10 @@ class Output:
             write_json(self.file, self.doc)
         except OSError as err:
             self._print(json.dumps(self.doc))
-            raise Failure(f"could not write {self.file} ({err.strerror or err}); the "
-                          "result was printed on stdout instead") from None
+            raise Failure(
+                f"could not write {self.file} ({err.strerror or err}); the "
+                "result was printed on stdout instead"
+            ) from None
 
     def finish(self):
         if self.args.json and self.doc is not None:

@@ -24,17 +24,32 @@ def add_process_arguments(parser):
     :func:`initialize_from_args`.
     """
     g = parser.add_argument_group(
-        "processes", "run as one of several processes (jax.distributed) sharing the "
-        "output folder; start every process with the same command")
-    g.add_argument("--distributed", action="store_true",
-                   help="take the process layout from the scheduler's environment "
-                        "(SLURM srun, Open MPI, JAX_COORDINATOR_ADDRESS)")
-    g.add_argument("--coordinator", metavar="HOST:PORT", default=None,
-                   help="address of process 0, reachable from every process")
-    g.add_argument("--num-processes", metavar="P", type=count, default=None,
-                   help="number of processes")
-    g.add_argument("--process-id", metavar="I", type=integer(0), default=None,
-                   help="this process's index, 0..P-1")
+        "processes",
+        "run as one of several processes (jax.distributed) sharing the "
+        "output folder; start every process with the same command",
+    )
+    g.add_argument(
+        "--distributed",
+        action="store_true",
+        help="take the process layout from the scheduler's environment "
+        "(SLURM srun, Open MPI, JAX_COORDINATOR_ADDRESS)",
+    )
+    g.add_argument(
+        "--coordinator",
+        metavar="HOST:PORT",
+        default=None,
+        help="address of process 0, reachable from every process",
+    )
+    g.add_argument(
+        "--num-processes", metavar="P", type=count, default=None, help="number of processes"
+    )
+    g.add_argument(
+        "--process-id",
+        metavar="I",
+        type=integer(0),
+        default=None,
+        help="this process's index, 0..P-1",
+    )
     return g
 
 
@@ -50,15 +65,21 @@ def initialize_from_args(args) -> Layout:
         return Layout(0, 1)
     if args.coordinator is not None and ":" not in args.coordinator:
         raise UsageError(f"--coordinator must be HOST:PORT, got {args.coordinator!r}")
-    if (args.num_processes is not None and args.process_id is not None
-            and args.process_id >= args.num_processes):
-        raise UsageError(f"--process-id {args.process_id} must be < --num-processes "
-                         f"{args.num_processes}")
+    if (
+        args.num_processes is not None
+        and args.process_id is not None
+        and args.process_id >= args.num_processes
+    ):
+        raise UsageError(
+            f"--process-id {args.process_id} must be < --num-processes {args.num_processes}"
+        )
     try:
         return initialize(*explicit)
     except ValueError as err:
         if "should be defined" not in str(err) and "must be defined" not in str(err):
             raise
-        raise UsageError("no process layout: outside a scheduler step (SLURM srun, Open "
-                         "MPI) give --coordinator, --num-processes and --process-id "
-                         f"({err})") from None
+        raise UsageError(
+            "no process layout: outside a scheduler step (SLURM srun, Open "
+            "MPI) give --coordinator, --num-processes and --process-id "
+            f"({err})"
+        ) from None

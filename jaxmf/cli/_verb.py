@@ -42,28 +42,46 @@ def default(fn, name):
 
 # --------------------------------------------------------------------------- flags
 def add_dist(p, fn):
-    p.add_argument("--dist", choices=DISTRIBUTIONS, default=default(fn, "dist"),
-                   help="resonance statistics ptilde of the bath (default: %(default)s)")
+    p.add_argument(
+        "--dist",
+        choices=DISTRIBUTIONS,
+        default=default(fn, "dist"),
+        help="resonance statistics ptilde of the bath (default: %(default)s)",
+    )
 
 
 def add_file(p, what):
-    p.add_argument("--out", metavar="FILE",
-                   help=f"write {what} and the run's metadata to this JSON file (written "
-                        "atomically; its folder must exist); default: summary only")
+    p.add_argument(
+        "--out",
+        metavar="FILE",
+        help=f"write {what} and the run's metadata to this JSON file (written "
+        "atomically; its folder must exist); default: summary only",
+    )
 
 
 def add_common(p):
-    p.add_argument("--json", action="store_true",
-                   help="print the result document (metadata + result, one JSON line) on "
-                        "stdout instead of the summary")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the result document (metadata + result, one JSON line) on "
+        "stdout instead of the summary",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
 
 
 def add_kind(p, kinds, default_kind, what):
-    p.add_argument("--kind", choices=kinds, default=default_kind,
-                   help="quasiperiodic (qp) or iid random potential (default: %(default)s)")
-    p.add_argument("--seed", type=seed, default=None,
-                   help=f"integer seed of the random {what} (--kind random; default 0)")
+    p.add_argument(
+        "--kind",
+        choices=kinds,
+        default=default_kind,
+        help="quasiperiodic (qp) or iid random potential (default: %(default)s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=seed,
+        default=None,
+        help=f"integer seed of the random {what} (--kind random; default 0)",
+    )
 
 
 # --------------------------------------------------------------------------- running
@@ -89,8 +107,10 @@ def yes(flag) -> str:
 
 def not_converged(res):
     if not bool(res.converged):
-        raise Failure(f"{Status.NOT_CONVERGED.message} after {int(res.iterations)} "
-                      "iterations (the numbers above are not a solution)")
+        raise Failure(
+            f"{Status.NOT_CONVERGED.message} after {int(res.iterations)} "
+            "iterations (the numbers above are not a solution)"
+        )
 
 
 def kind_args(a):
@@ -118,14 +138,22 @@ def add_model(p):
     lattice by default)."""
     from ..models import FAMILIES
 
-    p.add_argument("--model", default="square", metavar="NAME",
-                   help=f"model family: one of {', '.join(FAMILIES)} (the 2D lattice of "
-                        "the paper, the 1D chain, the 3D octahedral lattice) or a family "
-                        "of yours as package.module:function (called with R); default: "
-                        "%(default)s")
-    p.add_argument("--potential", choices=("triangle", "cosine"), default=None,
-                   help="on-site potential of the built-in models: the paper's triangle "
-                        "wave or W cos(theta) (default: triangle)")
+    p.add_argument(
+        "--model",
+        default="square",
+        metavar="NAME",
+        help=f"model family: one of {', '.join(FAMILIES)} (the 2D lattice of "
+        "the paper, the 1D chain, the 3D octahedral lattice) or a family "
+        "of yours as package.module:function (called with R); default: "
+        "%(default)s",
+    )
+    p.add_argument(
+        "--potential",
+        choices=("triangle", "cosine"),
+        default=None,
+        help="on-site potential of the built-in models: the paper's triangle "
+        "wave or W cos(theta) (default: triangle)",
+    )
 
 
 def model_at(a, R):
@@ -138,8 +166,9 @@ def model_at(a, R):
     except (ValueError, TypeError, ImportError) as err:
         raise UsageError(f"--model {a.model}: {err}") from None
     if not isinstance(model, Model):
-        raise UsageError(f"--model {a.model} returned {type(model).__name__}, not a "
-                         "jaxmf.models.Model")
+        raise UsageError(
+            f"--model {a.model} returned {type(model).__name__}, not a jaxmf.models.Model"
+        )
     return model
 
 

@@ -20,14 +20,14 @@ routes), :mod:`~jaxmf.models.square`, :mod:`~jaxmf.models.chain1d`,
 from .chain import DRHChainModel
 from .chain1d import chain1d
 from .contract import (
-                       KINDS,
-                       Geometry,
-                       Model,
-                       QPPhase,
-                       RandomKey,
-                       check_realization,
-                       kind_of,
-                       realization,
+    KINDS,
+    Geometry,
+    Model,
+    QPPhase,
+    RandomKey,
+    check_realization,
+    kind_of,
+    realization,
 )
 from .cubic import cubic
 from .potentials import COSINE, POTENTIALS, TRIANGLE, Potential

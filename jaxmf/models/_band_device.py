@@ -157,11 +157,17 @@ def _tasks(win, v, tau, kd):
     # (B P)^T v2 without forming B P
     y = jnp.sum(bt * v2[:, None], axis=2) - t * v * jnp.sum(z * v2, axis=1, keepdims=True)
     d_new = dl - v[:, :, None] * u[:, None] - u[:, :, None] * v[:, None]
-    b_new = (bt - t[:, None] * v[:, :, None] * z[:, None]
-             - tau2[:, None, None] * y[:, :, None] * v2[:, None])
+    b_new = (
+        bt
+        - t[:, None] * v[:, :, None] * z[:, None]
+        - tau2[:, None, None] * y[:, :, None] * v2[:, None]
+    )
     first = np.arange(kd) == 0
-    b_new = jnp.where(first[None, :, None, None],
-                      jnp.where(first[None, None, :, None], beta2[:, None, None], 0.0), b_new)
+    b_new = jnp.where(
+        first[None, :, None, None],
+        jnp.where(first[None, None, :, None], beta2[:, None, None], 0.0),
+        b_new,
+    )
     new = _unskew(jnp.concatenate([d_new, b_new], axis=2), 2 * kd)
     # entries more than 2 kd - 1 below the window's columns are not the task's: keep them
     inside = (np.arange(kd)[:, None] + np.arange(2 * kd)[None, :]) < 2 * kd
@@ -190,9 +196,10 @@ def _tridiagonalize(C, n, kd):
             p0 = s + odd * kd
             slab = lax.dynamic_slice_in_dim(C, p0, 1 + slots * stride, axis=0)
             col, rows = slab[0], slab[1:].reshape(slots, stride, width, batch)
-            v0, tau0, beta0 = _house(col[1: kd + 1])
-            col = col.at[1: kd + 1].set(jnp.where(even, jnp.where(first_row, beta0[None], 0.0),
-                                                  col[1: kd + 1]))
+            v0, tau0, beta0 = _house(col[1 : kd + 1])
+            col = col.at[1 : kd + 1].set(
+                jnp.where(even, jnp.where(first_row, beta0[None], 0.0), col[1 : kd + 1])
+            )
             # even t: the new sweep takes slot 0, the others move one slot on
             v = jnp.where(even, jnp.concatenate([v0[None], v[:-1]]), v)
             tau = jnp.where(even, jnp.concatenate([tau0[None], tau[:-1]]), tau)
@@ -250,8 +257,10 @@ def band_to_tridiagonal(ab):
     lead = ab.shape[:-2]
     flat = ab.reshape((-1,) + ab.shape[-2:])
     d, e = _to_tridiagonal(jnp.moveaxis(flat, 0, -1))
-    return (jnp.moveaxis(d, -1, 0).reshape(lead + d.shape[:1]),
-            jnp.moveaxis(e, -1, 0).reshape(lead + e.shape[:1]))
+    return (
+        jnp.moveaxis(d, -1, 0).reshape(lead + d.shape[:1]),
+        jnp.moveaxis(e, -1, 0).reshape(lead + e.shape[:1]),
+    )
 
 
 # --------------------------------------------------------------------------- spectrum

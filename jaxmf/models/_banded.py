@@ -79,14 +79,20 @@ _dsbtrd = _lapack_function(
 def _find_sb2st():
     """DSYTRD_SB2ST from scipy's bundled OpenBLAS as (function, int type), or None."""
     root = pathlib.Path(scipy.__file__).parent
-    for path in sorted([*root.parent.glob("scipy.libs/libscipy_openblas*"),
-                        *root.glob(".dylibs/libscipy_openblas*")]):
+    for path in sorted(
+        [
+            *root.parent.glob("scipy.libs/libscipy_openblas*"),
+            *root.glob(".dylibs/libscipy_openblas*"),
+        ]
+    ):
         try:
             lib = ctypes.CDLL(str(path))
         except OSError:  # pragma: no cover
             continue
-        for symbol, int_t in (("scipy_dsytrd_sb2st_", ctypes.c_int),
-                              ("scipy_dsytrd_sb2st_64_", ctypes.c_int64)):
+        for symbol, int_t in (
+            ("scipy_dsytrd_sb2st_", ctypes.c_int),
+            ("scipy_dsytrd_sb2st_64_", ctypes.c_int64),
+        ):
             if hasattr(lib, symbol):
                 function = getattr(lib, symbol)
                 function.restype = None
@@ -136,8 +142,25 @@ def _band_to_tridiagonal_sb2st(ab):
         info = int_t(0)
         ref = lambda v: ctypes.byref(int_t(v))  # noqa: E731
         one = ctypes.c_size_t(1)  # hidden lengths of the three CHARACTER arguments
-        function(b"N", b"N", b"L", ref(n), ref(kd1 - 1), _p(ab), ref(kd1), _p(d), _p(e),
-                 _p(hous), ref(lhous), _p(work), ref(lwork), ctypes.byref(info), one, one, one)
+        function(
+            b"N",
+            b"N",
+            b"L",
+            ref(n),
+            ref(kd1 - 1),
+            _p(ab),
+            ref(kd1),
+            _p(d),
+            _p(e),
+            _p(hous),
+            ref(lhous),
+            _p(work),
+            ref(lwork),
+            ctypes.byref(info),
+            one,
+            one,
+            one,
+        )
         if info.value != 0:  # pragma: no cover - only for invalid arguments
             raise np.linalg.LinAlgError(f"dsytrd_sb2st failed, info = {info.value}")
 
@@ -154,8 +177,20 @@ def _band_to_tridiagonal_sbtrd(ab):
     ab = np.array(ab, dtype=np.float64, order="F")  # overwritten by LAPACK
     d, e, work = np.empty(n), np.empty(max(n - 1, 1)), np.empty(n)
     q, info = np.zeros(1), ctypes.c_int(0)
-    _dsbtrd(b"N", b"L", _i(n), _i(kd1 - 1), _p(ab), _i(kd1), _p(d), _p(e), _p(q), _i(1),
-            _p(work), ctypes.byref(info))
+    _dsbtrd(
+        b"N",
+        b"L",
+        _i(n),
+        _i(kd1 - 1),
+        _p(ab),
+        _i(kd1),
+        _p(d),
+        _p(e),
+        _p(q),
+        _i(1),
+        _p(work),
+        ctypes.byref(info),
+    )
     if info.value != 0:  # pragma: no cover - only for invalid arguments
         raise np.linalg.LinAlgError(f"dsbtrd failed, info = {info.value}")
     return d, e[: n - 1]
@@ -256,8 +291,9 @@ def _twisted_amplitudes(d, e2, lam, pivmin):
             s_r = jnp.where(i == r, s, s_r)
             return (inv, grow(ep * inv * inv, 1.0 + s), s_r), None
 
-        (_, _, s_r), _ = jax.lax.scan(step, (zeros, zeros, zeros), (idx, d, e2_prev, e2_next),
-                                      reverse=True)
+        (_, _, s_r), _ = jax.lax.scan(
+            step, (zeros, zeros, zeros), (idx, d, e2_prev, e2_next), reverse=True
+        )
         return s_r
 
     def upper_sums(lam_):  # c_r, t_r
@@ -269,8 +305,9 @@ def _twisted_amplitudes(d, e2, lam, pivmin):
             q = grow(en * inv * inv, t)
             return (inv, c * q / (1.0 + q), 1.0 + q, c_r, t_r), None
 
-        (_, _, _, c_r, t_r), _ = jax.lax.scan(step, (zeros, ones, ones, zeros, ones),
-                                              (idx, d, e2_prev, e2_next))
+        (_, _, _, c_r, t_r), _ = jax.lax.scan(
+            step, (zeros, ones, ones, zeros, ones), (idx, d, e2_prev, e2_next)
+        )
         return c_r, t_r
 
     lam = lam + gamma_r / (t_r + lower_sum(lam))  # Rayleigh-quotient correction

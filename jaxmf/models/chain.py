@@ -36,8 +36,9 @@ def drh_log_couplings(N: int, alpha, g10=0.5):
     The log form never underflows (use ``solve(..., log_input=True)``).
     """
     _check(N, alpha, g10)
-    alpha, g10 = jnp.broadcast_arrays(jnp.asarray(alpha, jnp.float64),
-                                      jnp.asarray(g10, jnp.float64))
+    alpha, g10 = jnp.broadcast_arrays(
+        jnp.asarray(alpha, jnp.float64), jnp.asarray(g10, jnp.float64)
+    )
     n = jnp.arange(N, dtype=jnp.float64).reshape((1,) * alpha.ndim + (N,))
     alpha, g10 = alpha[..., None], g10[..., None]
     valid = (alpha > 0) & (g10 > 0) & jnp.isfinite(alpha) & jnp.isfinite(g10)
@@ -72,4 +73,4 @@ class DRHChainModel(Model):
         kind_of(realization)
         g0 = jnp.asarray(g0, jnp.float64)
         n = jnp.arange(self.N, dtype=jnp.float64)
-        return nan_where_invalid(g0 * self.alpha ** n, (g0 >= 0) & jnp.isfinite(g0))
+        return nan_where_invalid(g0 * self.alpha**n, (g0 >= 0) & jnp.isfinite(g0))

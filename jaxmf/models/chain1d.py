@@ -25,9 +25,16 @@ Q = np.pi * np.array([1.0 + np.sqrt(5.0)])
 @functools.cache
 def _chain1d(R, potential):
     sites = np.arange(-R, R + 1)[:, None]
-    return TightBinding(sites, nearest_neighbour_bonds(sites), grain=R, potential=potential,
-                        q=Q, name="chain", R=R,
-                        spec_extra={"model": "chain", "R": R, "potential": potential})
+    return TightBinding(
+        sites,
+        nearest_neighbour_bonds(sites),
+        grain=R,
+        potential=potential,
+        q=Q,
+        name="chain",
+        R=R,
+        spec_extra={"model": "chain", "R": R, "potential": potential},
+    )
 
 
 def chain1d(R, potential="triangle"):

@@ -81,8 +81,10 @@ def kind_of(realization) -> str:
         return "qp"
     if isinstance(realization, RandomKey):
         return "random"
-    raise TypeError("realization must be a QPPhase(theta0) or a RandomKey(key), got "
-                    f"{type(realization).__name__}")
+    raise TypeError(
+        "realization must be a QPPhase(theta0) or a RandomKey(key), got "
+        f"{type(realization).__name__}"
+    )
 
 
 def realization(kind, value):
@@ -98,25 +100,30 @@ def check_realization(model, realization):
     """Eager check that ``model`` supports ``realization``; returns its kind."""
     kind = kind_of(realization)
     if kind not in model.kinds:
-        raise ValueError(f"model {model.name!r} supports realization kinds {model.kinds}, "
-                         f"got {kind!r}")
+        raise ValueError(
+            f"model {model.name!r} supports realization kinds {model.kinds}, got {kind!r}"
+        )
     if kind == "random":
         key = realization.key
         if not (isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)):
-            raise TypeError("RandomKey needs a typed JAX PRNG key (jax.random.key(seed)), "
-                            f"got {type(key).__name__}")
+            raise TypeError(
+                "RandomKey needs a typed JAX PRNG key (jax.random.key(seed)), "
+                f"got {type(key).__name__}"
+            )
     return kind
 
 
 def json_spec(spec) -> dict:
     """``spec`` normalised through JSON (tuples -> lists, numpy scalars -> floats), so
     that a spec read back from a manifest compares equal to a fresh one."""
+
     def default(x):
         if isinstance(x, np.ndarray):
             return x.tolist()
         if isinstance(x, np.generic):
             return x.item()
         raise TypeError(f"model spec values must be JSON-able, got {type(x).__name__}")
+
     return json.loads(json.dumps(spec, default=default, sort_keys=True))
 
 

@@ -27,9 +27,16 @@ Q = np.pi * np.array([1.0 + np.sqrt(5.0), 1.0 + np.sqrt(3.0), 1.0 + np.sqrt(7.0)
 def _cubic(R, potential):
     r = range(-R, R + 1)
     sites = np.array([n for n in itertools.product(r, r, r) if sum(map(abs, n)) <= R])
-    return TightBinding(sites, nearest_neighbour_bonds(sites), grain=len(sites) // 2,
-                        potential=potential, q=Q, name="cubic", R=R,
-                        spec_extra={"model": "cubic", "R": R, "potential": potential})
+    return TightBinding(
+        sites,
+        nearest_neighbour_bonds(sites),
+        grain=len(sites) // 2,
+        potential=potential,
+        q=Q,
+        name="cubic",
+        R=R,
+        spec_extra={"model": "cubic", "R": R, "potential": potential},
+    )
 
 
 def cubic(R, potential="triangle"):

@@ -55,8 +55,9 @@ __all__ = [
 
 # Paper's parameters (Sec. VI): h = 1, delta h = 0.1, J_1 = 0.41, d_g = 8, rms 1.5.
 # J1 is the Hamiltonian's coupling (an energy), not the reduced coupling g10.
-DEFAULTS: dict[str, Any] = dict(d_g=8, grain_rms=1.5, h_mean=1.0, h_width=0.1, J1=0.41,
-                                grain_norm="sample")
+DEFAULTS: dict[str, Any] = dict(
+    d_g=8, grain_rms=1.5, h_mean=1.0, h_width=0.1, J1=0.41, grain_norm="sample"
+)
 
 
 class CentralGrainParams(NamedTuple):
@@ -249,8 +250,15 @@ def end_spin_observables(eigvecs: jax.Array) -> EndSpinObservables:
 @partial(jax.jit, static_argnames=("N", "d_g", "grain_norm"))
 def _spectrum(key, alpha, grain_rms, h_mean, h_width, J1, *, N, d_g, grain_norm):
     params = drh_parameters(
-        N, alpha, key=key, d_g=d_g, grain_rms=grain_rms, h_mean=h_mean,
-        h_width=h_width, J1=J1, grain_norm=grain_norm,
+        N,
+        alpha,
+        key=key,
+        d_g=d_g,
+        grain_rms=grain_rms,
+        h_mean=h_mean,
+        h_width=h_width,
+        J1=J1,
+        grain_norm=grain_norm,
     )
     energies, vecs = jnp.linalg.eigh(central_grain_hamiltonian(params))
     entropy, sz = end_spin_observables(vecs)

@@ -88,7 +88,10 @@ def as_potential(potential) -> Potential:
             raise ValueError(f"potential must be one of {tuple(POTENTIALS)}, got {potential!r}")
         return POTENTIALS[potential]
     if callable(potential):
-        name = getattr(potential, "__module__", "") + ":" + getattr(
-            potential, "__qualname__", type(potential).__name__)
+        name = (
+            getattr(potential, "__module__", "")
+            + ":"
+            + getattr(potential, "__qualname__", type(potential).__name__)
+        )
         return Potential(name, potential, None)
     raise TypeError(f"potential must be a name, a Potential or a callable, got {potential!r}")

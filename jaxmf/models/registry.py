@@ -41,13 +41,15 @@ def family_from_name(name, potential=None):
         try:
             family = getattr(importlib.import_module(module_name), attr)
         except (ImportError, AttributeError) as err:
-            raise ValueError(f"model {name!r}: cannot import {attr!r} from module "
-                             f"{module_name!r} ({err})") from None
+            raise ValueError(
+                f"model {name!r}: cannot import {attr!r} from module {module_name!r} ({err})"
+            ) from None
         if not callable(family):
             raise ValueError(f"model {name!r} is not callable")
     else:
-        raise ValueError(f"model must be one of {tuple(FAMILIES)} or "
-                         f"'package.module:function', got {name!r}")
+        raise ValueError(
+            f"model must be one of {tuple(FAMILIES)} or 'package.module:function', got {name!r}"
+        )
     return family if potential is None else functools.partial(family, potential=potential)
 
 
@@ -57,8 +59,10 @@ def as_model(model) -> Model:
         return model
     if hasattr(model, "__index__") and not isinstance(model, bool):
         return square(int(model))
-    raise TypeError("model must be a jaxmf.models.Model (or an int R for the paper's "
-                    f"2D lattice), got {type(model).__name__}")
+    raise TypeError(
+        "model must be a jaxmf.models.Model (or an int R for the paper's "
+        f"2D lattice), got {type(model).__name__}"
+    )
 
 
 def models_for(model, R):
@@ -70,8 +74,10 @@ def models_for(model, R):
         model = square
     if isinstance(model, Model):
         if R is not None and [int(r) for r in _as_list(R)] != [model.label]:
-            raise ValueError(f"R={R!r} does not match the model's size label {model.label} "
-                             "(give a family R -> model to sweep sizes)")
+            raise ValueError(
+                f"R={R!r} does not match the model's size label {model.label} "
+                "(give a family R -> model to sweep sizes)"
+            )
         return [(model.label, model)]
     if not callable(model):
         raise TypeError(f"model must be a Model or a family R -> Model, got {model!r}")
@@ -82,8 +88,9 @@ def models_for(model, R):
         r = check_int("R (size of the model family)", r, 0)
         m = model(r)
         if not isinstance(m, Model):
-            raise TypeError(f"the model family returned {type(m).__name__} for R={r}, "
-                            "not a jaxmf.models.Model")
+            raise TypeError(
+                f"the model family returned {type(m).__name__} for R={r}, not a jaxmf.models.Model"
+            )
         out.append((int(r), m))
     return out
 

@@ -88,7 +88,7 @@ def _complete(order, n):
 
 def _fold(order, grain):
     c = int(np.nonzero(order == grain)[0][0])
-    left, right = order[:c][::-1], order[c + 1:]
+    left, right = order[:c][::-1], order[c + 1 :]
     m = min(len(left), len(right))
     middle = np.stack([left[:m], right[:m]], axis=-1).ravel()
     return np.concatenate([[grain], middle, left[m:], right[m:]]).astype(np.int64)
@@ -114,8 +114,9 @@ def banded_ordering(n, bonds, grain=0):
         order[0] = grain) and its half-bandwidth.
     """
     graph = _graph(n, bonds)
-    bfs = scipy.sparse.csgraph.breadth_first_order(graph, grain, directed=False,
-                                                   return_predecessors=False)
+    bfs = scipy.sparse.csgraph.breadth_first_order(
+        graph, grain, directed=False, return_predecessors=False
+    )
     candidates = [_complete(bfs, n)]
     rcm = np.asarray(scipy.sparse.csgraph.reverse_cuthill_mckee(graph, symmetric_mode=True))
     candidates.append(_fold(rcm.astype(np.int64), grain))
@@ -141,8 +142,7 @@ class Band:
     def __init__(self, n, bonds, hopping):
         self.n = int(n)
         self.bonds = np.asarray(bonds, np.int64).reshape(-1, 2)
-        self.hopping = np.broadcast_to(np.asarray(hopping, np.float64),
-                                       (len(self.bonds),)).copy()
+        self.hopping = np.broadcast_to(np.asarray(hopping, np.float64), (len(self.bonds),)).copy()
         self.bandwidth = bandwidth_of(self.bonds)
         # LAPACK lower band storage of the hopping matrix, ab[i - j, j] = H[i, j]; row 0
         # (the diagonal) is filled with the potential per realization.
@@ -155,8 +155,13 @@ class Band:
     def dense(self, V):
         """(n, n) dense H = T + diag(V) for V of shape (n,)."""
         b, n = self.bonds, self.n
-        hop = (jnp.zeros((n, n)).at[b[:, 0], b[:, 1]].set(self.hopping)
-               .at[b[:, 1], b[:, 0]].set(self.hopping))
+        hop = (
+            jnp.zeros((n, n))
+            .at[b[:, 0], b[:, 1]]
+            .set(self.hopping)
+            .at[b[:, 1], b[:, 0]]
+            .set(self.hopping)
+        )
         return hop + jnp.diag(V)
 
 
@@ -176,8 +181,13 @@ def _band_host(V, *, band):
     for i, v in enumerate(flat):
         ab[0] = v
         d[i], e[i], lam[i], amp[i], use_dense[i] = _banded.tridiagonal_host(ab)
-    return (d.reshape(V.shape), e.reshape(lead + (n - 1,)), lam.reshape(V.shape),
-            amp.reshape(V.shape), use_dense.reshape(lead))
+    return (
+        d.reshape(V.shape),
+        e.reshape(lead + (n - 1,)),
+        lam.reshape(V.shape),
+        amp.reshape(V.shape),
+        use_dense.reshape(lead),
+    )
 
 
 def _host_shapes(n):
@@ -188,8 +198,11 @@ def _host_shapes(n):
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _route_fast(V, band):
     d, e, lam, dense_amp, use_dense = jax.pure_callback(
-        functools.partial(_band_host, band=band), _host_shapes(V.shape[-1]), V,
-        vmap_method="expand_dims")
+        functools.partial(_band_host, band=band),
+        _host_shapes(V.shape[-1]),
+        V,
+        vmap_method="expand_dims",
+    )
     return lam, jnp.where(use_dense, dense_amp, _banded.first_components(d, e, lam))
 
 
@@ -255,8 +268,13 @@ def _dense_host(H, *, site):
     H = np.asarray(H, np.float64)
     n, lead = H.shape[-1], H.shape[:-2]
     flat = H.reshape(-1, n, n)
-    out = [np.empty((len(flat), n)), np.empty((len(flat), max(n - 1, 0))),
-           np.empty((len(flat), n)), np.empty((len(flat), n)), np.empty(len(flat), bool)]
+    out = [
+        np.empty((len(flat), n)),
+        np.empty((len(flat), max(n - 1, 0))),
+        np.empty((len(flat), n)),
+        np.empty((len(flat), n)),
+        np.empty(len(flat), bool),
+    ]
     for i, h in enumerate(flat):
         if not np.all(np.isfinite(h)):
             nan = np.full(n, np.nan)
@@ -277,8 +295,13 @@ def _dense_host(H, *, site):
             res = _banded.tridiagonal_host(ab)
         for o, r in zip(out, res):
             o[i] = r
-    return (out[0].reshape(lead + (n,)), out[1].reshape(lead + (n - 1,)),
-            out[2].reshape(lead + (n,)), out[3].reshape(lead + (n,)), out[4].reshape(lead))
+    return (
+        out[0].reshape(lead + (n,)),
+        out[1].reshape(lead + (n - 1,)),
+        out[2].reshape(lead + (n,)),
+        out[3].reshape(lead + (n,)),
+        out[4].reshape(lead),
+    )
 
 
 def _dense_eigh(H, site):
@@ -289,8 +312,11 @@ def _dense_eigh(H, site):
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _dense_fast(H, site):
     d, e, lam, dense_amp, use_dense = jax.pure_callback(
-        functools.partial(_dense_host, site=site), _host_shapes(H.shape[-1]), H,
-        vmap_method="expand_dims")
+        functools.partial(_dense_host, site=site),
+        _host_shapes(H.shape[-1]),
+        H,
+        vmap_method="expand_dims",
+    )
     return lam, jnp.where(use_dense, dense_amp, _banded.first_components(d, e, lam))
 
 
@@ -341,8 +367,7 @@ def couplings_from_hamiltonian(H, *, site=0, g0=1.0, method="auto"):
     if H.ndim < 2 or H.shape[-1] != H.shape[-2] or H.shape[-1] < 1:
         raise ValueError(f"H must have shape (..., N, N) with N >= 1, got {H.shape}")
     n = H.shape[-1]
-    if isinstance(site, bool) or not isinstance(site, (int, np.integer)) or not (
-            0 <= site < n):
+    if isinstance(site, bool) or not isinstance(site, (int, np.integer)) or not (0 <= site < n):
         raise ValueError(f"site must be an int in [0, {n}), got {site!r}")
     check_nonnegative("g0", g0, finite=True)
     route = _DENSE_ROUTES[resolve_method(method, n)]
@@ -355,6 +380,5 @@ def couplings_from_hamiltonian(H, *, site=0, g0=1.0, method="auto"):
         f = jax.vmap(f)
     amplitudes = f(H)[1]
     g0 = jnp.asarray(g0, jnp.float64)
-    valid = ((g0 >= 0) & jnp.isfinite(g0)
-             & jnp.all(jnp.isfinite(H), axis=(-2, -1))[..., None])
+    valid = (g0 >= 0) & jnp.isfinite(g0) & jnp.all(jnp.isfinite(H), axis=(-2, -1))[..., None]
     return nan_where_invalid(g0 * amplitudes, valid)

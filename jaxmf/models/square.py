@@ -97,9 +97,17 @@ def bonds(R):
 
 @functools.cache
 def _square(R, potential):
-    return TightBinding(_sites(R), _bonds(R), grain=0, potential=potential, q=Q,
-                        name="square", R=R, ordering="given",
-                        spec_extra={"model": "square", "R": R, "potential": potential})
+    return TightBinding(
+        _sites(R),
+        _bonds(R),
+        grain=0,
+        potential=potential,
+        q=Q,
+        name="square",
+        R=R,
+        ordering="given",
+        spec_extra={"model": "square", "R": R, "potential": potential},
+    )
 
 
 def square(R, potential="triangle"):

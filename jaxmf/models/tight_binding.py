@@ -62,8 +62,20 @@ class TightBinding(Model):
             hash of sites, bonds, hopping, grain and q.
     """
 
-    def __init__(self, sites, bonds, *, grain=0, hopping=1.0, potential="triangle", q=None,
-                 name="tight-binding", R=None, ordering="auto", spec_extra=None):
+    def __init__(
+        self,
+        sites,
+        bonds,
+        *,
+        grain=0,
+        hopping=1.0,
+        potential="triangle",
+        q=None,
+        name="tight-binding",
+        R=None,
+        ordering="auto",
+        spec_extra=None,
+    ):
         sites = np.array(sites)
         if sites.ndim == 1:
             sites = sites[:, None]
@@ -71,11 +83,15 @@ class TightBinding(Model):
             raise ValueError(f"sites must have shape (N, d) with N >= 1, got {sites.shape}")
         n = len(sites)
         bonds = np.asarray(bonds, np.int64).reshape(-1, 2)
-        if len(bonds) and (bonds.min() < 0 or bonds.max() >= n or np.any(
-                bonds[:, 0] == bonds[:, 1])):
+        if len(bonds) and (
+            bonds.min() < 0 or bonds.max() >= n or np.any(bonds[:, 0] == bonds[:, 1])
+        ):
             raise ValueError(f"bonds must join two different sites in [0, {n})")
-        if isinstance(grain, bool) or not isinstance(grain, (int, np.integer)) or not (
-                0 <= grain < n):
+        if (
+            isinstance(grain, bool)
+            or not isinstance(grain, (int, np.integer))
+            or not (0 <= grain < n)
+        ):
             raise ValueError(f"grain must be a site index in [0, {n}), got {grain!r}")
         hopping = np.broadcast_to(np.asarray(hopping, np.float64), (len(bonds),)).copy()
         if not np.all(np.isfinite(hopping)):
@@ -104,17 +120,28 @@ class TightBinding(Model):
         self.bandwidth = self.band.bandwidth
 
         self.geometry = Geometry(sites, self.grain, _graph_distance(n, bonds, self.grain))
-        self._spec = dict(spec_extra) if spec_extra is not None else {
-            "model": "tight-binding", "name": self.name, "N": n,
-            "data_sha256": self._data_hash()}
+        self._spec = (
+            dict(spec_extra)
+            if spec_extra is not None
+            else {
+                "model": "tight-binding",
+                "name": self.name,
+                "N": n,
+                "data_sha256": self._data_hash(),
+            }
+        )
         self._spec.setdefault("N", n)
         self._spec.setdefault("potential", self.potential.name)
 
     def _data_hash(self):
         h = hashlib.sha256()
-        for a in (self.sites.astype(np.int64), self.bonds, self.hopping,
-                  np.asarray([self.grain]),
-                  np.zeros(0) if self.q is None else self.q):
+        for a in (
+            self.sites.astype(np.int64),
+            self.bonds,
+            self.hopping,
+            np.asarray([self.grain]),
+            np.zeros(0) if self.q is None else self.q,
+        ):
             h.update(np.ascontiguousarray(a).tobytes())
         return h.hexdigest()
 
@@ -126,8 +153,7 @@ class TightBinding(Model):
         """Phases theta_n (N,) in site order: q . n + theta0 (QP) or iid uniform
         [0, 2 pi) drawn from the key (random)."""
         if check_realization(self, realization) == "qp":
-            return (jnp.asarray(self.sites @ self.q)
-                    + jnp.asarray(realization.theta0, jnp.float64))
+            return jnp.asarray(self.sites @ self.q) + jnp.asarray(realization.theta0, jnp.float64)
         return jax.random.uniform(realization.key, (self.N,), jnp.float64, 0.0, 2.0 * np.pi)
 
     def potential_values(self, W, realization):
@@ -139,8 +165,10 @@ class TightBinding(Model):
         """V with the random law of this model from uniforms u (..., N) in [0, 1]:
         W times the potential's quantile function (rare-event sampling)."""
         if self.potential.quantile is None:
-            raise ValueError(f"potential {self.potential.name!r} has no quantile function; "
-                             "rare-event sampling needs one")
+            raise ValueError(
+                f"potential {self.potential.name!r} has no quantile function; "
+                "rare-event sampling needs one"
+            )
         return W * self.potential.quantile(u)
 
     def hamiltonian(self, V):
@@ -157,14 +185,12 @@ class TightBinding(Model):
         """Energies and grain amplitudes |phi_k(grain)| for potential V (N,) in site
         order (see :func:`jaxmf.models.spectral.grain_spectrum`)."""
         V = jnp.asarray(V, jnp.float64)
-        return spectral.grain_spectrum(V if self._identity else V[self.order], self.band,
-                                       method)
+        return spectral.grain_spectrum(V if self._identity else V[self.order], self.band, method)
 
     def orbitals(self, W, realization):
         """(energies, phi): (N,) ascending energies and (N, N) orbitals, phi[k, i] the
         amplitude of orbital k on site i (site order), by dense ``eigh``."""
-        energies, vectors = jnp.linalg.eigh(self.hamiltonian(
-            self.potential_values(W, realization)))
+        energies, vectors = jnp.linalg.eigh(self.hamiltonian(self.potential_values(W, realization)))
         return energies, vectors.T
 
     def couplings(self, W, g0, realization, *, method="auto"):
@@ -198,10 +224,10 @@ class TightBinding(Model):
 
 
 def _graph_distance(n, bonds, grain):
-    a = scipy.sparse.coo_matrix((np.ones(len(bonds)), (bonds[:, 0], bonds[:, 1])),
-                                shape=(n, n)).tocsr()
-    d = scipy.sparse.csgraph.shortest_path(a, unweighted=True, indices=grain,
-                                           directed=False)
+    a = scipy.sparse.coo_matrix(
+        (np.ones(len(bonds)), (bonds[:, 0], bonds[:, 1])), shape=(n, n)
+    ).tocsr()
+    d = scipy.sparse.csgraph.shortest_path(a, unweighted=True, indices=grain, directed=False)
     out = np.where(np.isfinite(d), d, -1).astype(np.int64)
     out.flags.writeable = False
     return out
@@ -228,7 +254,6 @@ def assign_orbitals(phi):
     site_of = np.empty(len(rows), dtype=np.int64)
     site_of[rows] = cols
     return site_of
-
 
 
 def nearest_neighbour_bonds(sites):

@@ -28,14 +28,20 @@ def compute(quick: bool, workdir: Path, progress: bool = False):
     slope = np.log(gap[1] / gap[0]) / np.log(10.0 / 5.0)
     small = float(ratio[-1])
     rows = [
-        Row("eta(g) -> log 2 as g -> inf, log 2 - eta = O(g^-4)", "exponent -4",
-            f"local exponent {slope:.2f} at g = 5..10 (goe)", "+- 0.3",
-            within(slope, -4.0, 0.3)),
-        Row("eta(g) ~ -8 g log g as g -> 0", "ratio eta / (-8 g log g) -> 1",
-            "ratio " + ", ".join(f"{r:.3f}" for r in ratio)
-            + " at g = 1e-6, 1e-9, 1e-12 (goe)",
+        Row(
+            "eta(g) -> log 2 as g -> inf, log 2 - eta = O(g^-4)",
+            "exponent -4",
+            f"local exponent {slope:.2f} at g = 5..10 (goe)",
+            "+- 0.3",
+            within(slope, -4.0, 0.3),
+        ),
+        Row(
+            "eta(g) ~ -8 g log g as g -> 0",
+            "ratio eta / (-8 g log g) -> 1",
+            "ratio " + ", ".join(f"{r:.3f}" for r in ratio) + " at g = 1e-6, 1e-9, 1e-12 (goe)",
             "+- 0.1 at g = 1e-12 (the next order, ~1.7 / log(1/g), is 0.06 there)",
-            within(small, 1.0, 0.1)),
+            within(small, 1.0, 0.1),
+        ),
     ]
     return data, rows
 

@@ -27,9 +27,15 @@ def _profile(dist):
     """(a) the failed-avalanche profile [S_n] of one chain (N = 50, delta alpha = -0.07)."""
     N, dalpha, g10 = 50, -0.07, 0.5
     res = solve(chain.drh_couplings(N, chain.ALPHA_C + dalpha, g10), dist)
-    return {"N": N, "dalpha": dalpha, "g10": g10, "dist": dist,
-            "S": np.asarray(mean_entropies(res, dist)),
-            "n_thermal": float(n_thermal(res, dist)), "eta_tot": float(res.eta_tot)}
+    return {
+        "N": N,
+        "dalpha": dalpha,
+        "g10": g10,
+        "dist": dist,
+        "S": np.asarray(mean_entropies(res, dist)),
+        "n_thermal": float(n_thermal(res, dist)),
+        "eta_tot": float(res.eta_tot),
+    }
 
 
 def _nu_fit(Ns, da, dist, g10=0.5, progress=False):
@@ -51,13 +57,26 @@ def _nu_fit(Ns, da, dist, g10=0.5, progress=False):
     nu, nu_stat = float(fit.params[1]), float(np.sqrt(fit.scaled_covariance[1, 1]))
     # systematic error: the spread of nu fitted on the small-|da| and large-|da| halves
     half = x.size // 2
-    nus = [least_squares(_power_law_residuals, fit.params, x[s], y[s]).params[1]
-           for s in (slice(0, half + 1), slice(half - 1, None))]
+    nus = [
+        least_squares(_power_law_residuals, fit.params, x[s], y[s]).params[1]
+        for s in (slice(0, half + 1), slice(half - 1, None))
+    ]
     nu_err = float(np.hypot(nu_stat, 0.5 * abs(nus[0] - nus[1])))
     A1, B1 = np.polyfit(1 / x, y, 1)
-    return {"N": Ns, "dalpha": da, "eta_tot": H, "g10": g10, "dist": dist,
-            "fit": {"nu": nu, "nu_err": nu_err, "A": float(A1), "B": float(B1),
-                    "range": [float(x.min()), float(x.max())]}}
+    return {
+        "N": Ns,
+        "dalpha": da,
+        "eta_tot": H,
+        "g10": g10,
+        "dist": dist,
+        "fit": {
+            "nu": nu,
+            "nu_err": nu_err,
+            "A": float(A1),
+            "B": float(B1),
+            "range": [float(x.min()), float(x.max())],
+        },
+    }
 
 
 def _symmetric(dist):
@@ -81,27 +100,38 @@ def compute(quick: bool, workdir: Path, progress: bool = False, dist: str = "goe
     sizes = QUICK if quick else FULL
     stage(progress, "(a) the failed-avalanche profile")
     a = _profile(dist)
-    b = _nu_fit(sizes["N"], -np.logspace(-2.5, -0.7, sizes["n_dalpha"]), dist,
-                progress=progress)
+    b = _nu_fit(sizes["N"], -np.logspace(-2.5, -0.7, sizes["n_dalpha"]), dist, progress=progress)
     stage(progress, "(c) g_c(N) of the symmetric model")
     c = _symmetric(dist)
     nu, nu_err, rng = b["fit"]["nu"], b["fit"]["nu_err"], b["fit"]["range"]
     cs = c["c_" + dist]
     rows = [
-        Row("Fig. 3(a): the avalanche thermalizes n* ~ 30 l-bits before failing (N=50, "
-            "delta alpha=-0.07, g_{1,0}=1/2)", "n* ~ 30",
+        Row(
+            "Fig. 3(a): the avalanche thermalizes n* ~ 30 l-bits before failing (N=50, "
+            "delta alpha=-0.07, g_{1,0}=1/2)",
+            "n* ~ 30",
             f"n* = sum [S_n]/log 2 = {a['n_thermal']:.1f} (eta_tot = {a['eta_tot']:.2f})",
-            "+- 3 (read off the figure)", within(a["n_thermal"], 30.0, 3.0)),
-        Row("Fig. 3(b): eta_tot ~ |delta alpha|^-nu, nu = 1", "nu = 1",
+            "+- 3 (read off the figure)",
+            within(a["n_thermal"], 30.0, 3.0),
+        ),
+        Row(
+            "Fig. 3(b): eta_tot ~ |delta alpha|^-nu, nu = 1",
+            "nu = 1",
             f"nu = {nu:.3f} +- {nu_err:.3f} (fit A|da|^-nu + B; error: statistical and "
             f"half-range spread, N = {b['N'][-1]}, |da| in [{rng[0]:.3g}, {rng[1]:.3g}])",
-            "+- max(0.05, 3 sigma)", within(nu, 1.0, max(3 * nu_err, 0.05))),
-        Row("Symmetric couplings: g_c ~ 1/(N log N)", "g_c N log N -> const (no number)",
+            "+- max(0.05, 3 sigma)",
+            within(nu, 1.0, max(3 * nu_err, 0.05)),
+        ),
+        Row(
+            "Symmetric couplings: g_c ~ 1/(N log N)",
+            "g_c N log N -> const (no number)",
             f"g_c N log N = {cs[0]:.4f} (N=1e2) ... {cs[-1]:.4f} (N=1e5), "
             f"drifting slowly towards 1/(4e) = {1 / (4 * np.e):.4f}",
             "varies < 10 % over N = 1e2..1e5, rising, below 1/(4e)",
-            holds(np.ptp(cs) / cs.mean() < 0.1 and np.all(np.diff(cs) > 0)
-                  and cs[-1] < 1 / (4 * np.e))),
+            holds(
+                np.ptp(cs) / cs.mean() < 0.1 and np.all(np.diff(cs) > 0) and cs[-1] < 1 / (4 * np.e)
+            ),
+        ),
     ]
     return {"a": a, "b": b, "gc": c}, rows
 

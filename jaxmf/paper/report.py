@@ -66,8 +66,7 @@ class FigureGroup(Protocol):
     @property
     def FULL(self) -> Mapping[str, Any]: ...  # noqa: N802
 
-    def compute(self, quick: bool, workdir: Path,
-                progress: bool = False) -> tuple[dict, list[Row]]:
+    def compute(self, quick: bool, workdir: Path, progress: bool = False) -> tuple[dict, list[Row]]:
         """The figure's data (plain values, saved as JSON) and its report rows;
         ``workdir`` keeps resumable intermediate results (sweeps); ``progress``: one
         line on stderr per long stage (see `stage`)."""
@@ -86,7 +85,7 @@ def stage(progress: bool, text: str):
 
 def table(rows) -> list[str]:
     """The Markdown table of REPORT.md."""
-    lines = ["| claim (paper) | paper | this run | tolerance | verdict |",
-             "|---|---|---|---|---|"]
-    return lines + [f"| {r.claim} | {r.paper} | {r.run} | {r.tolerance} | {r.verdict} |"
-                    for r in rows]
+    lines = ["| claim (paper) | paper | this run | tolerance | verdict |", "|---|---|---|---|---|"]
+    return lines + [
+        f"| {r.claim} | {r.paper} | {r.run} | {r.tolerance} | {r.verdict} |" for r in rows
+    ]

@@ -23,12 +23,23 @@ from . import fig1d, fig2, fig3, fig4, fig5, rare
 from .report import FigureGroup, table
 
 REGISTRY: dict[str, FigureGroup] = {
-    "fig1d": fig1d, "fig2": fig2, "fig3": fig3, "fig4": fig4, "fig5": fig5, "rare": rare}
+    "fig1d": fig1d,
+    "fig2": fig2,
+    "fig3": fig3,
+    "fig4": fig4,
+    "fig5": fig5,
+    "rare": rare,
+}
 """Figure groups of the paper, in report order: name -> module (compute, plot)."""
 
 
-def run(out: str | Path = "jaxmf-figures", quick: bool = False, only=None, progress=True,
-        metadata: dict | None = None):
+def run(
+    out: str | Path = "jaxmf-figures",
+    quick: bool = False,
+    only=None,
+    progress=True,
+    metadata: dict | None = None,
+):
     """Compute and plot every figure group (or ``only`` these); write REPORT.md.
 
     Each group's data goes to ``out/{name}.json`` as ``{"metadata": ..., "result": data}``
@@ -65,8 +76,7 @@ def run(out: str | Path = "jaxmf-figures", quick: bool = False, only=None, progr
         rows += r
         timings[name] = time.time() - t0
         if progress:
-            print(f"[jaxmf] {name} done in {timings[name]:.1f} s", file=sys.stderr,
-                  flush=True)
+            print(f"[jaxmf] {name} done in {timings[name]:.1f} s", file=sys.stderr, flush=True)
     report = out / "REPORT.md"
     text = _report(rows, timings, time.time() - t_all, quick)
     atomic_write(report, lambda f: f.write(text.encode()))
@@ -76,11 +86,17 @@ def run(out: str | Path = "jaxmf-figures", quick: bool = False, only=None, progr
 def _metadata(quick, extra):
     import jax
 
-    meta = {"jaxmf_version": __version__, "jax_version": jax.__version__,
-            "device": {"platform": jax.devices()[0].platform,
-                       "kind": jax.devices()[0].device_kind, "count": jax.device_count()},
-            "sizes": "quick" if quick else "full",
-            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")}
+    meta = {
+        "jaxmf_version": __version__,
+        "jax_version": jax.__version__,
+        "device": {
+            "platform": jax.devices()[0].platform,
+            "kind": jax.devices()[0].device_kind,
+            "count": jax.device_count(),
+        },
+        "sizes": "quick" if quick else "full",
+        "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
     return {**meta, **(extra or {})}
 
 
@@ -100,6 +116,9 @@ def _report(rows, timings, total, quick):
         "",
         *table(rows),
     ]
-    lines += ["", "Time per figure group: "
-              + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()), ""]
+    lines += [
+        "",
+        "Time per figure group: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()),
+        "",
+    ]
     return "\n".join(lines)

@@ -21,8 +21,11 @@ def plot_fig3a(data, ax=None):
     ax.axvline(data["n_thermal"], c="gray", ls=":", label=f"$n_\\star$ = {data['n_thermal']:.1f}")
     ax.set_xlabel("l-bit index $n$")
     ax.set_ylabel("$[S_n]$ (nats)")
-    ax.set_title(f"N={data['N']}, $\\delta\\alpha$={data['dalpha']}, "
-                 f"$g_{{1,0}}$={data['g10']}, {data['dist']}", fontsize=9)
+    ax.set_title(
+        f"N={data['N']}, $\\delta\\alpha$={data['dalpha']}, "
+        f"$g_{{1,0}}$={data['g10']}, {data['dist']}",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     return ax
 
@@ -35,8 +38,9 @@ def plot_fig3b(data, ax=None):
         ax.loglog(-da, H, "o-", ms=2.5, lw=1, label=f"N={N}")
     fit = data["fit"]
     x = np.array([-da.max(), -da.min()])
-    ax.loglog(x, fit["A"] * x ** (-1.0) + fit["B"], "k--", lw=1,
-              label="$\\propto|\\delta\\alpha|^{-1}$")
+    ax.loglog(
+        x, fit["A"] * x ** (-1.0) + fit["B"], "k--", lw=1, label="$\\propto|\\delta\\alpha|^{-1}$"
+    )
     ax.set_xlabel("$|\\delta\\alpha| = \\alpha_c - \\alpha$")
     ax.set_ylabel("$\\eta_{tot}$")
     ax.set_title(f"localized side, $g_{{1,0}}$={data['g10']}, {data['dist']}", fontsize=9)

@@ -52,9 +52,14 @@ def plot_single_spin(data, ax=None):
     for dist, theory in _get(h, "theory").items():
         theory = np.asarray(theory, float)
         f = _get(data, "families")[dist]
-        ax.step(edges, np.r_[theory, theory[-1]], where="post", ls=styles.get(dist, ":"),
-                label=f"{dist}: g = {_get(f, 'g'):.3g}, "
-                      f"KS = {_get(f, 'ks'):.3f}({1000 * _get(f, 'ks_err'):.0f})")
+        ax.step(
+            edges,
+            np.r_[theory, theory[-1]],
+            where="post",
+            ls=styles.get(dist, ":"),
+            label=f"{dist}: g = {_get(f, 'g'):.3g}, "
+            f"KS = {_get(f, 'ks'):.3f}({1000 * _get(f, 'ks_err'):.0f})",
+        )
     ax.set_xscale("log")
     # start the axis a decade below the first bin with visible weight
     first = np.flatnonzero(dens > 1e-3 * dens.max())
@@ -64,8 +69,10 @@ def plot_single_spin(data, ax=None):
     ax.set_ylabel("S p(S)  (density per unit ln S)")
     p = _get(data, "params")
     mid = "all states" if p["middle_fraction"] is None else f"middle {p['middle_fraction']:.2g}"
-    ax.set_title(f"N = 1, d_g = {p['d_g']}, J_1 = {p['J1']}, {mid}: "
-                 f"[S] = {_get(data, 'ed_mean'):.3f} nats", fontsize=9)
+    ax.set_title(
+        f"N = 1, d_g = {p['d_g']}, J_1 = {p['J1']}, {mid}: [S] = {_get(data, 'ed_mean'):.3f} nats",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     return ax
 
@@ -86,9 +93,16 @@ def plot_fig2a(data, ax=None, inset: bool = True):
     def draw(a, small):
         for j, (rec, mf) in enumerate(zip(data["ed"]["chains"], data["mf"])):
             c = colors[j % len(colors)]
-            a.errorbar(_arr(rec, "alphas"), _arr(rec, f"mean_{avg}"), _arr(rec, f"stderr_{avg}"),
-                       fmt="o", ms=3 if small else 4, color=c, capsize=2,
-                       label=None if small else f"N = {rec['N']} ED (M = {rec['n_samples']})")
+            a.errorbar(
+                _arr(rec, "alphas"),
+                _arr(rec, f"mean_{avg}"),
+                _arr(rec, f"stderr_{avg}"),
+                fmt="o",
+                ms=3 if small else 4,
+                color=c,
+                capsize=2,
+                label=None if small else f"N = {rec['N']} ED (M = {rec['n_samples']})",
+            )
             a.plot(_arr(mf, "alpha"), _arr(mf, "S_end"), "-", color=c, lw=1)
         a.axvline(data["alpha_c"], color="gray", ls=":", lw=1)
 
@@ -97,8 +111,11 @@ def plot_fig2a(data, ax=None, inset: bool = True):
     ax.set_xlabel(r"$\alpha$")
     which = "all eigenstates" if avg == "all" else "middle third"
     ax.set_ylabel(r"$[S_{\rm end}]$ (nats)")
-    ax.set_title(f"ED (points, {which}) vs mean field (lines, {data['dist']}); "
-                 f"$g_{{1,0}}$ = {data['fit']['g10']:.3f}", fontsize=9)
+    ax.set_title(
+        f"ED (points, {which}) vs mean field (lines, {data['dist']}); "
+        f"$g_{{1,0}}$ = {data['fit']['g10']:.3f}",
+        fontsize=9,
+    )
     a_all = np.concatenate([_arr(r, "alphas") for r in data["ed"]["chains"]])
     ax.set_xlim(a_all.min() - 0.05, a_all.max() + 0.05)
     ax.set_ylim(0, 0.75)
@@ -132,9 +149,17 @@ def plot_fig2b(data, ax=None, log: bool = True):
     S_grid = _arr(data, "S_grid")
     for j, alpha in enumerate(_arr(data, "alphas")):
         c = colors[j % len(colors)]
-        ax.plot(centers, _arr(data, "ed_density")[j], "+", color=c, ms=7,
-                label=(rf"$\alpha$ = {alpha:.2f}: ED {data['ed_mean'][j]:.3f}, "
-                       f"MF {data['mf_mean'][j]:.3f}"))
+        ax.plot(
+            centers,
+            _arr(data, "ed_density")[j],
+            "+",
+            color=c,
+            ms=7,
+            label=(
+                rf"$\alpha$ = {alpha:.2f}: ED {data['ed_mean'][j]:.3f}, "
+                f"MF {data['mf_mean'][j]:.3f}"
+            ),
+        )
         ax.plot(S_grid, _arr(data, "mf_density")[j], "-", color=c, lw=1.2)
         ax.plot(S_grid, _arr(data, "match_density")[j], "--", color=c, lw=0.8)
     p = data["params"]
@@ -144,7 +169,10 @@ def plot_fig2b(data, ax=None, log: bool = True):
         ax.set_yscale("log")
         ax.set_ylim(1e-2, None)
     ax.set_xlim(0, LOG2)
-    ax.set_title(f"N = {p['N']}, ED (+, M = {p['n_samples']}) vs mean field "
-                 f"({p['dist']}, $g_{{1,0}}$ = {p['g10']:.3f}; dashed: same mean)", fontsize=9)
+    ax.set_title(
+        f"N = {p['N']}, ED (+, M = {p['n_samples']}) vs mean field "
+        f"({p['dist']}, $g_{{1,0}}$ = {p['g10']:.3f}; dashed: same mean)",
+        fontsize=9,
+    )
     ax.legend(fontsize=7, title=r"$[S_{\rm end}]$ (nats)", title_fontsize=7)
     return ax

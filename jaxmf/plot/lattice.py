@@ -30,8 +30,9 @@ def plot_fig4(maps, titles=None, path=None):
         the matplotlib Figure.
     """
     plt = pyplot()
-    fig, axes = plt.subplots(1, len(maps), figsize=(4.2 * len(maps) + 0.8, 4.2),
-                             squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(
+        1, len(maps), figsize=(4.2 * len(maps) + 0.8, 4.2), squeeze=False, constrained_layout=True
+    )
     from matplotlib.collections import PolyCollection
 
     corners = np.array([[-0.5, -0.5], [0.5, -0.5], [0.5, 0.5], [-0.5, 0.5]])
@@ -39,8 +40,9 @@ def plot_fig4(maps, titles=None, path=None):
     for k, (ax, m) in enumerate(zip(axes[0], maps)):
         # one unit cell per site, rotated by 45 degrees (a diamond on the page)
         cells = (m.sites[:, None, :] + corners[None]) @ rot.T
-        sc = PolyCollection(cells, array=m.entropy, cmap="viridis", edgecolors="face",
-                            linewidths=0.2)
+        sc = PolyCollection(
+            cells, array=m.entropy, cmap="viridis", edgecolors="face", linewidths=0.2
+        )
         sc.set_clim(0, LOG2)
         ax.add_collection(sc)
         R = int(m.radius.max())
@@ -54,8 +56,10 @@ def plot_fig4(maps, titles=None, path=None):
         if titles is not None:
             ax.set_title(titles[k], fontsize=10)
         else:
-            ax.set_title(f"eta_tot = {m.eta_tot:.3g}, "
-                         f"{'avalanche' if m.avalanche else 'failed'}", fontsize=10)
+            ax.set_title(
+                f"eta_tot = {m.eta_tot:.3g}, {'avalanche' if m.avalanche else 'failed'}",
+                fontsize=10,
+            )
     fig.colorbar(sc, ax=axes[0].tolist(), label="[S_n] (nats)", shrink=0.85)
     if path is not None:
         fig.savefig(path, dpi=90)
@@ -79,10 +83,13 @@ def plot_fig5(qp, random, theta_high=None, theta_low=None, path=None):
 
     plt = pyplot()
     rows = 2 if (theta_high is not None or theta_low is not None) else 1
-    fig, axes = plt.subplots(rows, 2, figsize=(11, 4.2 * rows), squeeze=False,
-                             constrained_layout=True)
-    for ax, res, label in ((axes[0, 0], qp, "(a) quasiperiodic"),
-                           (axes[0, 1], random, "(b) random")):
+    fig, axes = plt.subplots(
+        rows, 2, figsize=(11, 4.2 * rows), squeeze=False, constrained_layout=True
+    )
+    for ax, res, label in (
+        (axes[0, 0], qp, "(a) quasiperiodic"),
+        (axes[0, 1], random, "(b) random"),
+    ):
         if res is None:
             ax.set_visible(False)
             continue
@@ -90,28 +97,28 @@ def plot_fig5(qp, random, theta_high=None, theta_low=None, path=None):
         order = np.argsort(res.W)
         twin = ax.twinx()
         for j, (R, N) in enumerate(zip(res.R, res.N)):
-            line, = ax.plot(res.W[order], stats.eta_mean[order, j], marker="o", ms=3,
-                            label=f"R={R} ({N})")
-            twin.plot(res.W[order], stats.f_aval[order, j], ls="--", lw=1,
-                      color=line.get_color())
+            (line,) = ax.plot(
+                res.W[order], stats.eta_mean[order, j], marker="o", ms=3, label=f"R={R} ({N})"
+            )
+            twin.plot(res.W[order], stats.f_aval[order, j], ls="--", lw=1, color=line.get_color())
         ax.set_yscale("log")
         ax.set_xlabel("W")
         ax.set_ylabel("[eta_tot] (nats)")
         twin.set_ylabel("f_aval (dashed)")
         twin.set_ylim(-0.02, 1.02)
-        ax.set_title(f"{label}, g0 = {res.parameters.get('g0')}, "
-                     f"{res.draws.size} samples / point", fontsize=10)
+        ax.set_title(
+            f"{label}, g0 = {res.parameters.get('g0')}, {res.draws.size} samples / point",
+            fontsize=10,
+        )
         ax.legend(fontsize=8, loc="lower left")
-    for ax, res, label in ((axes[-1, 0], theta_high, "(c)"),
-                           (axes[-1, 1], theta_low, "(d)")):
+    for ax, res, label in ((axes[-1, 0], theta_high, "(c)"), (axes[-1, 1], theta_low, "(d)")):
         if rows == 1:
             break
         if res is None:
             ax.set_visible(False)
             continue
         for j, (R, N) in enumerate(zip(res.R, res.N)):
-            ax.plot(res.theta0 / (2 * np.pi), res.eta_tot[0, j], lw=0.8,
-                    label=f"R={R} ({N})")
+            ax.plot(res.theta0 / (2 * np.pi), res.eta_tot[0, j], lw=0.8, label=f"R={R} ({N})")
         ax.set_yscale("log")
         ax.set_xlabel("theta0 / 2 pi")
         ax.set_ylabel("eta_tot (nats)")

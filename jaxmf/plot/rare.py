@@ -41,18 +41,39 @@ def plot_rare(data, ax=None):
         W = np.array([r["W"] for r in rr])
         f = np.array([r["f"] for r in rr])
         e = np.array([r["stderr"] for r in rr])
-        ax.errorbar(W, f, yerr=[np.minimum(e, 0.999 * f), e], color=c,
-                    marker=markers.get(R, "d"), ms=3.5, lw=1, capsize=2,
-                    label=f"random, $g_0$={g0:g}, R={R}")
+        ax.errorbar(
+            W,
+            f,
+            yerr=[np.minimum(e, 0.999 * f), e],
+            color=c,
+            marker=markers.get(R, "d"),
+            ms=3.5,
+            lw=1,
+            capsize=2,
+            label=f"random, $g_0$={g0:g}, R={R}",
+        )
         weak = np.array([not r.get("reliable", True) for r in rr])
         if weak.any():  # scattered replicas: not reliable
-            ax.plot(W[weak], f[weak], ls="none", marker=markers.get(R, "d"), ms=3.5,
-                    mfc="white", mec=c, zorder=3)
+            ax.plot(
+                W[weak],
+                f[weak],
+                ls="none",
+                marker=markers.get(R, "d"),
+                ms=3.5,
+                mfc="white",
+                mec=c,
+                zorder=3,
+            )
     for q in data.get("qp", []):
         c = colors.get(q["g0"], "k")
         ls = {10: ":", 15: "--", 22: "-"}.get(q["R"], "-.")
-        ax.axvline(q["sup"], color=c, ls=ls, lw=0.9,
-                   label=rf"QP sup $W_{{th}}$, $g_0$={q['g0']:g}, R={q['R']}")
+        ax.axvline(
+            q["sup"],
+            color=c,
+            ls=ls,
+            lw=0.9,
+            label=rf"QP sup $W_{{th}}$, $g_0$={q['g0']:g}, R={q['R']}",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ticks = sorted({r["W"] for r in rows})

@@ -49,8 +49,14 @@ def partial_path(path) -> pathlib.Path:
 
 
 def _identity(dist, refine, u):
-    return {"dist": dist, "refine": int(refine), "u0": float(u[0]), "du": float(u[1] - u[0]),
-            "n": int(u.size), "chunk_nodes": CHUNK_NODES}
+    return {
+        "dist": dist,
+        "refine": int(refine),
+        "u0": float(u[0]),
+        "du": float(u[1] - u[0]),
+        "n": int(u.size),
+        "chunk_nodes": CHUNK_NODES,
+    }
 
 
 def _load_partial(part, ident):
@@ -61,8 +67,10 @@ def _load_partial(part, ident):
     with np.load(part) as z:
         stored = json.loads(str(z["identity"]))
         if stored != ident:
-            raise ValueError(f"{part} holds a partial eta table with other parameters "
-                             f"({stored}); remove it or choose another output path")
+            raise ValueError(
+                f"{part} holds a partial eta table with other parameters "
+                f"({stored}); remove it or choose another output path"
+            )
         return np.asarray(z["log_eta"]), np.asarray(z["dlog_eta"])
 
 
@@ -70,8 +78,15 @@ def _save_partial(ident, log_eta, dlog_eta, f):
     np.savez(f, identity=json.dumps(ident), log_eta=log_eta, dlog_eta=dlog_eta)
 
 
-def build_eta_table(dist: str, path=None, refine: int = 1, progress: bool = True, *,
-                    resume: bool = True, metadata: dict | None = None):
+def build_eta_table(
+    dist: str,
+    path=None,
+    refine: int = 1,
+    progress: bool = True,
+    *,
+    resume: bool = True,
+    metadata: dict | None = None,
+):
     """Compute the eta table for ``dist`` by quadrature and save it (npz). Returns path.
 
     Args:
@@ -115,27 +130,35 @@ def build_eta_table(dist: str, path=None, refine: int = 1, progress: bool = True
         v, s = value_and_slope(jnp.asarray(c))
         vals.append(np.asarray(v))
         slopes.append(np.asarray(s))
-        atomic_write(part, functools.partial(
-            _save_partial, ident, np.concatenate(vals), np.concatenate(slopes)))
+        atomic_write(
+            part,
+            functools.partial(_save_partial, ident, np.concatenate(vals), np.concatenate(slopes)),
+        )
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     log_eta, dlog = np.concatenate(vals), np.concatenate(slopes)
-    command = (" ".join(metadata["command"]) if metadata and "command" in metadata
-               else f"jaxmf eta-table --dist {dist}")
+    command = (
+        " ".join(metadata["command"])
+        if metadata and "command" in metadata
+        else f"jaxmf eta-table --dist {dist}"
+    )
     extra: dict[str, Any] = {} if metadata is None else {"metadata": json.dumps(metadata)}
-    atomic_write(path, lambda f: np.savez_compressed(
-        f,
-        u0=u[0],
-        du=u[1] - u[0],
-        log_eta=log_eta,
-        dlog_eta=dlog,
-        n_nodes=quadrature_nodes(dist, refine)[0].size,
-        refine=refine,
-        command=command,
-        **extra,
-    ))
+    atomic_write(
+        path,
+        lambda f: np.savez_compressed(
+            f,
+            u0=u[0],
+            du=u[1] - u[0],
+            log_eta=log_eta,
+            dlog_eta=dlog,
+            n_nodes=quadrature_nodes(dist, refine)[0].size,
+            refine=refine,
+            command=command,
+            **extra,
+        ),
+    )
     if part.exists():
         os.remove(part)
     return path

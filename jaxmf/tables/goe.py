@@ -129,8 +129,14 @@ def _monotone_slopes(F, dens, du):
     return dens
 
 
-def build(n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED, path=None, progress=True, *,
-          metadata: dict | None = None):
+def build(
+    n_samples=DEFAULT_SAMPLES,
+    seed=DEFAULT_SEED,
+    path=None,
+    progress=True,
+    *,
+    metadata: dict | None = None,
+):
     """Sample, tabulate and save the GOE table (npz with its provenance). Returns path.
 
     Args:
@@ -148,22 +154,28 @@ def build(n_samples=DEFAULT_SAMPLES, seed=DEFAULT_SEED, path=None, progress=True
         from importlib import resources
 
         path = str(resources.files("jaxmf.data").joinpath("ptilde_goe.npz"))
-    command = (" ".join(metadata["command"]) if metadata and "command" in metadata
-               else f"jaxmf goe-table --samples {n_samples} --seed {seed}")
+    command = (
+        " ".join(metadata["command"])
+        if metadata and "command" in metadata
+        else f"jaxmf goe-table --samples {n_samples} --seed {seed}"
+    )
     extra: dict[str, Any] = {} if metadata is None else {"metadata": json.dumps(metadata)}
-    atomic_write(path, lambda f: np.savez_compressed(
-        f,
-        u0=u[0],
-        du=DU,
-        cdf=F,
-        dens=dens,
-        n_samples=x.size,
-        seed=seed,
-        matrix_size=MATRIX_SIZE,
-        samples_per_spectrum=SAMPLES_PER_SPECTRUM,
-        command=command,
-        build_seconds=time.time() - t0,
-        median=float(np.median(x)),
-        **extra,
-    ))
+    atomic_write(
+        path,
+        lambda f: np.savez_compressed(
+            f,
+            u0=u[0],
+            du=DU,
+            cdf=F,
+            dens=dens,
+            n_samples=x.size,
+            seed=seed,
+            matrix_size=MATRIX_SIZE,
+            samples_per_spectrum=SAMPLES_PER_SPECTRUM,
+            command=command,
+            build_seconds=time.time() - t0,
+            median=float(np.median(x)),
+            **extra,
+        ),
+    )
     return path

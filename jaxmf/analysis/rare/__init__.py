@@ -32,6 +32,21 @@ from .estimate import (
 )
 from .moves import MOVES, lattice_moves
 
-__all__ = ["SubsetEstimate", "subset_estimate", "TailRow", "f_aval_tail", "reliable",
-           "PlainEstimate", "plain_estimate", "critical_log_g0", "lattice_moves", "MOVES",
-           "CalmProfile", "calm_profile", "TailFit", "fit_tail", "THIN", "MAX_LEVELS"]
+__all__ = [
+    "SubsetEstimate",
+    "subset_estimate",
+    "TailRow",
+    "f_aval_tail",
+    "reliable",
+    "PlainEstimate",
+    "plain_estimate",
+    "critical_log_g0",
+    "lattice_moves",
+    "MOVES",
+    "CalmProfile",
+    "calm_profile",
+    "TailFit",
+    "fit_tail",
+    "THIN",
+    "MAX_LEVELS",
+]

@@ -33,8 +33,9 @@ from ...resonance import check_dist
 __all__ = ["critical_log_g0", "gaussian_scorer", "potential_from_gaussian"]
 
 
-def critical_log_g0(V, model, *, dist="goe", method="auto", bracket=(-20.0, 20.0),
-                    n_bisect=20, solver="fold") -> CriticalScale:
+def critical_log_g0(
+    V, model, *, dist="goe", method="auto", bracket=(-20.0, 20.0), n_bisect=20, solver="fold"
+) -> CriticalScale:
     """log g0_c: the model with potential V avalanches iff log g0 > log g0_c.
 
     Args:
@@ -54,8 +55,13 @@ def critical_log_g0(V, model, *, dist="goe", method="auto", bracket=(-20.0, 20.0
     """
     c = as_model(model).couplings_from_potential(V, g0=1.0, method=method)
     pos = c > 0
-    return critical_log_scale(jnp.where(pos, jnp.log(jnp.where(pos, c, 1.0)), -jnp.inf),
-                              dist, bracket=bracket, n_bisect=n_bisect, method=solver)
+    return critical_log_scale(
+        jnp.where(pos, jnp.log(jnp.where(pos, c, 1.0)), -jnp.inf),
+        dist,
+        bracket=bracket,
+        n_bisect=n_bisect,
+        method=solver,
+    )
 
 
 def potential_from_gaussian(z, W, model=None):
@@ -69,14 +75,22 @@ def potential_from_gaussian(z, W, model=None):
 def _scorer(model, dist, method, bracket, n_bisect, solver):
     @jax.jit
     def score(z, W):
-        return critical_log_g0(potential_from_gaussian(z, W, model), model, dist=dist,
-                               method=method, bracket=bracket, n_bisect=n_bisect,
-                               solver=solver)
+        return critical_log_g0(
+            potential_from_gaussian(z, W, model),
+            model,
+            dist=dist,
+            method=method,
+            bracket=bracket,
+            n_bisect=n_bisect,
+            solver=solver,
+        )
+
     return score
 
 
-def gaussian_scorer(model, *, dist="goe", method="auto", bracket=(-20.0, 20.0),
-                    n_bisect=20, solver="fold"):
+def gaussian_scorer(
+    model, *, dist="goe", method="auto", bracket=(-20.0, 20.0), n_bisect=20, solver="fold"
+):
     """The jitted score of subset simulation for a model (compiled once per setting).
 
     Args:
@@ -88,5 +102,4 @@ def gaussian_scorer(model, *, dist="goe", method="auto", bracket=(-20.0, 20.0),
     """
     model = as_model(model)
     check_dist(dist)
-    return _scorer(model, dist, method, tuple(float(b) for b in bracket), int(n_bisect),
-                   solver)
+    return _scorer(model, dist, method, tuple(float(b) for b in bracket), int(n_bisect), solver)

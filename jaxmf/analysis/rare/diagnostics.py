@@ -64,19 +64,18 @@ def calm_profile(V, model, r_max=4, widths=(1.0, 3.0, 10.0)) -> CalmProfile:
     R = int(d.max())
     V = np.asarray(V, float)
     if V.ndim != 2 or V.shape[1] != d.size:
-        raise ValueError(f"V must have shape (M, N) with N = {d.size} for R = {R}, "
-                         f"got {V.shape}")
+        raise ValueError(f"V must have shape (M, N) with N = {d.size} for R = {R}, got {V.shape}")
     rms, med = [], []
     for k in range(min(r_max, R) + 1):
         v = _offsets(V, d, k)
-        rms.append(float(np.sqrt(np.mean(v ** 2))))
+        rms.append(float(np.sqrt(np.mean(v**2))))
         med.append(float(np.median(np.abs(v))))
     near = (d >= 1) & (d <= r_max)
     diff = np.abs(V[:, near] - V[:, :1])
     W = float(np.max(np.abs(V)))
     a = np.asarray(widths, float)
     res = np.array([float(np.mean(np.sum(diff < x, axis=1))) for x in a])
-    iid = near.sum() * (a / W - a ** 2 / (4 * W ** 2))
+    iid = near.sum() * (a / W - a**2 / (4 * W**2))
     return CalmProfile(np.asarray(rms), np.asarray(med), res, iid, a)
 
 
@@ -112,8 +111,10 @@ def fit_tail(rows, W_min=0.0) -> TailFit:
     Returns:
         :class:`TailFit`.
     """
-    pts = sorted(((float(_get(r, "W")), float(_get(r, "f")), float(_get(r, "stderr")))
-                  for r in rows), key=lambda p: p[0])
+    pts = sorted(
+        ((float(_get(r, "W")), float(_get(r, "f")), float(_get(r, "stderr"))) for r in rows),
+        key=lambda p: p[0],
+    )
     pts = [p for p in pts if p[1] > 0 and p[0] >= W_min]
     if len(pts) < 3:
         return TailFit((np.nan,) * 3, (np.nan,) * 3, len(pts))
@@ -127,6 +128,5 @@ def fit_tail(rows, W_min=0.0) -> TailFit:
         cov = np.linalg.inv(A.T @ A)
         chi2 = float(np.sum((A @ coef - y / sig) ** 2)) / (len(pts) - 2)
         slope, err = float(coef[1]), float(np.sqrt(cov[1, 1]))
-        out[name] = ((-1.0 / slope, err / slope ** 2, chi2) if name == "exp"
-                     else (-slope, err, chi2))
+        out[name] = (-1.0 / slope, err / slope**2, chi2) if name == "exp" else (-slope, err, chi2)
     return TailFit(out["exp"], out["power"], len(pts))

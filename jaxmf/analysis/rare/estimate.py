@@ -36,8 +36,17 @@ from .critical import gaussian_scorer
 from .diagnostics import calm_profile
 from .moves import proposal
 
-__all__ = ["THIN", "MAX_LEVELS", "SubsetEstimate", "subset_estimate", "PlainEstimate",
-           "plain_estimate", "TailRow", "f_aval_tail", "reliable"]
+__all__ = [
+    "THIN",
+    "MAX_LEVELS",
+    "SubsetEstimate",
+    "subset_estimate",
+    "PlainEstimate",
+    "plain_estimate",
+    "TailRow",
+    "f_aval_tail",
+    "reliable",
+]
 
 THIN = 5
 """Markov steps per recorded state: decorrelates each level from its seeds."""
@@ -91,10 +100,25 @@ def _check_couplings(g0):
     return g0
 
 
-def subset_estimate(model, W, *, key, g0=(1.0,), n=500, replicas=4, p0=0.1,
-                    max_levels=MAX_LEVELS, moves="lattice", dist="goe", method="auto",
-                    chunk=None, n_bisect=20, bracket=(-20.0, 20.0), thin=THIN,
-                    progress=False) -> SubsetEstimate:
+def subset_estimate(
+    model,
+    W,
+    *,
+    key,
+    g0=(1.0,),
+    n=500,
+    replicas=4,
+    p0=0.1,
+    max_levels=MAX_LEVELS,
+    moves="lattice",
+    dist="goe",
+    method="auto",
+    chunk=None,
+    n_bisect=20,
+    bracket=(-20.0, 20.0),
+    thin=THIN,
+    progress=False,
+) -> SubsetEstimate:
     """f_aval(W, R, g0) of random lattices down to ~1e-13 by subset simulation.
 
     Reaction coordinate: the critical grain coupling log g0_c(V)
@@ -137,23 +161,54 @@ def subset_estimate(model, W, *, key, g0=(1.0,), n=500, replicas=4, p0=0.1,
     check_dist(dist)
     propose = proposal(model, moves)
     t0 = time.time()
-    parts = [_replica(model, W, jax.random.fold_in(key, r), g0, n=n, p0=p0,
-                      max_levels=max_levels, propose=propose, thin=thin, chunk=chunk,
-                      dist=dist, method=method, bracket=bracket, n_bisect=n_bisect,
-                      progress=r if progress else None) for r in range(replicas)]
+    parts = [
+        _replica(
+            model,
+            W,
+            jax.random.fold_in(key, r),
+            g0,
+            n=n,
+            p0=p0,
+            max_levels=max_levels,
+            propose=propose,
+            thin=thin,
+            chunk=chunk,
+            dist=dist,
+            method=method,
+            bracket=bracket,
+            n_bisect=n_bisect,
+            progress=r if progress else None,
+        )
+        for r in range(replicas)
+    ]
     return _combine(g0, W, parts, time.time() - t0)
 
 
-def _replica(model, W, key, g0, *, n, p0, max_levels, propose, thin, chunk, dist, method,
-             bracket, n_bisect, progress):
+def _replica(
+    model,
+    W,
+    key,
+    g0,
+    *,
+    n,
+    p0,
+    max_levels,
+    propose,
+    thin,
+    chunk,
+    dist,
+    method,
+    bracket,
+    n_bisect,
+    progress,
+):
     """One subset-simulation replica (key = the replica's key) as a dict of arrays:
     estimate (G,), levels, acceptance, distinct, conditional (n, N) potentials / W,
     last threshold, n_evals, unconverged, floor, seconds. ``progress``: None, or the
     replica index to print per level."""
     t0 = time.time()
     model = as_model(model)
-    score_fn = gaussian_scorer(model, dist=dist, method=method, bracket=bracket,
-                               n_bisect=n_bisect)
+    score_fn = gaussian_scorer(model, dist=dist, method=method, bracket=bracket, n_bisect=n_bisect)
     bad = [0]
 
     def score(z):
@@ -163,22 +218,41 @@ def _replica(model, W, key, g0, *, n, p0, max_levels, propose, thin, chunk, dist
 
     cb = None
     if progress is not None:
+
         def cb(level, b):
-            print(f"  R={model.label} W={W:g} replica {progress}: level {level}, "
-                  f"log g0_c <= {b:.4f}", flush=True)
-    run = subset.run(score, model.N, key=key, n=n, p0=p0,
-                     stop=float(np.log(g0.min())), max_levels=max_levels, propose=propose,
-                     thin=thin, chunk=chunk or max(1, int(round(n * p0))), progress=cb)
+            print(
+                f"  R={model.label} W={W:g} replica {progress}: level {level}, log g0_c <= {b:.4f}",
+                flush=True,
+            )
+
+    run = subset.run(
+        score,
+        model.N,
+        key=key,
+        n=n,
+        p0=p0,
+        stop=float(np.log(g0.min())),
+        max_levels=max_levels,
+        propose=propose,
+        thin=thin,
+        chunk=chunk or max(1, int(round(n * p0))),
+        progress=cb,
+    )
     # avalanche iff log g0 > log g0_c; P(log g0_c = log g0) = 0
-    return {"estimate": np.asarray(subset.tail_probability(run, np.log(g0)).probability),
-            "levels": len(run.thresholds),
-            "acceptance": float(np.nanmean(run.acceptance)) if len(run.acceptance) else np.nan,
-            "distinct": float(np.min(run.distinct)) if len(run.distinct) else 1.0,
-            "conditional": np.asarray(model.potential_from_uniform(
-                scipy.special.ndtr(run.samples), 1.0)),
-            "last": run.thresholds[-1] if len(run.thresholds) else np.inf,
-            "n_evals": int(run.n_evals), "unconverged": int(bad[0]),
-            "floor": p0 ** len(run.thresholds) / n, "seconds": time.time() - t0}
+    return {
+        "estimate": np.asarray(subset.tail_probability(run, np.log(g0)).probability),
+        "levels": len(run.thresholds),
+        "acceptance": float(np.nanmean(run.acceptance)) if len(run.acceptance) else np.nan,
+        "distinct": float(np.min(run.distinct)) if len(run.distinct) else 1.0,
+        "conditional": np.asarray(
+            model.potential_from_uniform(scipy.special.ndtr(run.samples), 1.0)
+        ),
+        "last": run.thresholds[-1] if len(run.thresholds) else np.inf,
+        "n_evals": int(run.n_evals),
+        "unconverged": int(bad[0]),
+        "floor": p0 ** len(run.thresholds) / n,
+        "seconds": time.time() - t0,
+    }
 
 
 def _combine(g0, W, parts, seconds) -> SubsetEstimate:
@@ -188,10 +262,20 @@ def _combine(g0, W, parts, seconds) -> SubsetEstimate:
     se = rep.std(axis=0, ddof=1) / np.sqrt(M) if M > 1 else np.full(g0.size, np.inf)
     get = lambda k: np.asarray([p[k] for p in parts])  # noqa: E731
     return SubsetEstimate(
-        g0, rep.mean(axis=0), se, rep, float(get("floor").min()), get("levels"),
-        get("acceptance"), get("distinct"), int(get("n_evals").sum()),
-        int(get("unconverged").sum()), W * np.concatenate([p["conditional"] for p in parts]),
-        get("last"), seconds)
+        g0,
+        rep.mean(axis=0),
+        se,
+        rep,
+        float(get("floor").min()),
+        get("levels"),
+        get("acceptance"),
+        get("distinct"),
+        int(get("n_evals").sum()),
+        int(get("unconverged").sum()),
+        W * np.concatenate([p["conditional"] for p in parts]),
+        get("last"),
+        seconds,
+    )
 
 
 class PlainEstimate(NamedTuple):
@@ -208,8 +292,9 @@ class PlainEstimate(NamedTuple):
     hits: int
 
 
-def plain_estimate(model, W, *, key, g0=1.0, n=1000, dist="goe", method="auto",
-                   chunk=128) -> PlainEstimate:
+def plain_estimate(
+    model, W, *, key, g0=1.0, n=1000, dist="goe", method="auto", chunk=128
+) -> PlainEstimate:
     """Plain Monte Carlo f_aval from the model's random draws (``RandomKey``).
 
     Independent of the subset-simulation sampler (a different sampler of the same law,
@@ -238,9 +323,9 @@ def plain_estimate(model, W, *, key, g0=1.0, n=1000, dist="goe", method="auto",
     keys = jax.random.split(key, n)
     hits = 0
     for i in range(0, n, chunk):
-        hits += int(np.sum(np.asarray(avalanches(solve(f(keys[i:i + chunk]), dist)))))
+        hits += int(np.sum(np.asarray(avalanches(solve(f(keys[i : i + chunk]), dist)))))
     p = hits / n
-    return PlainEstimate(p, float(np.sqrt(max(p * (1 - p), 1.0 / n ** 2) / n)), hits)
+    return PlainEstimate(p, float(np.sqrt(max(p * (1 - p), 1.0 / n**2) / n)), hits)
 
 
 def reliable(replicas, levels, max_levels=MAX_LEVELS) -> bool:
@@ -302,11 +387,24 @@ class TailRow(NamedTuple):
     thin: int
 
 
-def f_aval_tail(model, Ws, *, key, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1,
-                max_levels=MAX_LEVELS, moves="lattice", thin=THIN, dist="goe",
-                method="auto", progress=False,
-                callback: Callable[[TailRow], None] | None = None,
-                folder=None) -> list[TailRow]:
+def f_aval_tail(
+    model,
+    Ws,
+    *,
+    key,
+    g0=(1.0, 0.5),
+    n=500,
+    replicas=4,
+    p0=0.1,
+    max_levels=MAX_LEVELS,
+    moves="lattice",
+    thin=THIN,
+    dist="goe",
+    method="auto",
+    progress=False,
+    callback: Callable[[TailRow], None] | None = None,
+    folder=None,
+) -> list[TailRow]:
     """f_aval(W) for several g0 by :func:`subset_estimate`, one run per W.
 
     The run at W uses the key ``fold_in(key, round(1000 W))`` and its replica r the key
@@ -341,16 +439,41 @@ def f_aval_tail(model, Ws, *, key, g0=(1.0, 0.5), n=500, replicas=4, p0=0.1,
     settings = dict(n=n, replicas=replicas, max_levels=max_levels, moves=moves, thin=thin)
     model = as_model(model)
     if folder is not None:
-        return _shared_tail(folder, model, Ws, key, _check_couplings(g0), p0, dist, method,
-                            settings, progress, callback)
+        return _shared_tail(
+            folder,
+            model,
+            Ws,
+            key,
+            _check_couplings(g0),
+            p0,
+            dist,
+            method,
+            settings,
+            progress,
+            callback,
+        )
     if _runs.layout().count > 1:
-        raise ValueError("several processes share a rare-event run through files: "
-                         "give f_aval_tail a folder on a shared filesystem")
+        raise ValueError(
+            "several processes share a rare-event run through files: "
+            "give f_aval_tail a folder on a shared filesystem"
+        )
     rows = []
     for W in Ws:
-        e = subset_estimate(model, float(W), key=_key_of(key, W), g0=g0, n=n,
-                            replicas=replicas, p0=p0, max_levels=max_levels, moves=moves,
-                            thin=thin, dist=dist, method=method, progress=progress)
+        e = subset_estimate(
+            model,
+            float(W),
+            key=_key_of(key, W),
+            g0=g0,
+            n=n,
+            replicas=replicas,
+            p0=p0,
+            max_levels=max_levels,
+            moves=moves,
+            thin=thin,
+            dist=dist,
+            method=method,
+            progress=progress,
+        )
         rows += _emit(_rows(model, W, e, settings), callback)
         if progress:
             _say(model.label, W, e)
@@ -367,17 +490,33 @@ def _rows(model, W, e, settings):
     rows = []
     for j, g in enumerate(e.g0):
         rep = e.replicas[:, j]
-        rows.append(TailRow(
-            W=float(W), R=model.label, g0=float(g), f=float(e.f[j]),
-            reliable=reliable(rep, e.levels, settings["max_levels"]),
-            stderr=float(e.stderr[j]), replicas=rep.tolist(), floor=e.floor,
-            levels=e.levels.tolist(), acceptance=e.acceptance.tolist(),
-            distinct=e.distinct.tolist(), n=settings["n"], n_replicas=settings["replicas"],
-            n_evals=e.n_evals, unconverged=e.unconverged,
-            last_threshold=e.last_threshold.tolist(), calm_rms_rel=(prof.rms / ref).tolist(),
-            resonant=prof.resonant.tolist(), resonant_iid=prof.resonant_iid.tolist(),
-            seconds=e.seconds, method="subset", moves=settings["moves"],
-            thin=settings["thin"]))
+        rows.append(
+            TailRow(
+                W=float(W),
+                R=model.label,
+                g0=float(g),
+                f=float(e.f[j]),
+                reliable=reliable(rep, e.levels, settings["max_levels"]),
+                stderr=float(e.stderr[j]),
+                replicas=rep.tolist(),
+                floor=e.floor,
+                levels=e.levels.tolist(),
+                acceptance=e.acceptance.tolist(),
+                distinct=e.distinct.tolist(),
+                n=settings["n"],
+                n_replicas=settings["replicas"],
+                n_evals=e.n_evals,
+                unconverged=e.unconverged,
+                last_threshold=e.last_threshold.tolist(),
+                calm_rms_rel=(prof.rms / ref).tolist(),
+                resonant=prof.resonant.tolist(),
+                resonant_iid=prof.resonant_iid.tolist(),
+                seconds=e.seconds,
+                method="subset",
+                moves=settings["moves"],
+                thin=settings["thin"],
+            )
+        )
     return rows
 
 
@@ -388,9 +527,12 @@ def _emit(rows, callback):
 
 
 def _say(R, W, e):
-    print(f"R={R} W={W:g}: " + ", ".join(
-        f"f(g0={g:g}) = {f:.3e} +- {s:.1e}" for g, f, s in zip(e.g0, e.f, e.stderr))
-        + f" ({e.seconds:.0f} s, {e.n_evals} lattices)", flush=True)
+    print(
+        f"R={R} W={W:g}: "
+        + ", ".join(f"f(g0={g:g}) = {f:.3e} +- {s:.1e}" for g, f, s in zip(e.g0, e.f, e.stderr))
+        + f" ({e.seconds:.0f} s, {e.n_evals} lattices)",
+        flush=True,
+    )
 
 
 _PARTS_FORMAT = "jaxmf-rare-replicas"
@@ -422,13 +564,27 @@ def _read_part(key, path, rid, legacy=False):
             return "its W or replica does not match its name"
         return None
 
-    return _runs.read_unit(path, rid, legacy=legacy, check=check, fields=(
-        "estimate", "levels", "acceptance", "distinct", "conditional", "last", "n_evals",
-        "unconverged", "floor", "seconds"))
+    return _runs.read_unit(
+        path,
+        rid,
+        legacy=legacy,
+        check=check,
+        fields=(
+            "estimate",
+            "levels",
+            "acceptance",
+            "distinct",
+            "conditional",
+            "last",
+            "n_evals",
+            "unconverged",
+            "floor",
+            "seconds",
+        ),
+    )
 
 
-def _shared_tail(folder, model, Ws, key, g0, p0, dist, method, settings, progress,
-                 callback):
+def _shared_tail(folder, model, Ws, key, g0, p0, dist, method, settings, progress, callback):
     """:func:`f_aval_tail` through per-(W, replica) files in ``folder``, shared out over
     the processes (the run layer, :mod:`jaxmf._runs`); see there."""
     for W in Ws:
@@ -438,9 +594,15 @@ def _shared_tail(folder, model, Ws, key, g0, p0, dist, method, settings, progres
     propose = proposal(model, settings["moves"])
     root = pathlib.Path(folder)
     typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
-    params = {"R": model.label, "g0": g0.tolist(), "p0": p0, "dist": dist, "method": method,
-              "key": np.asarray(jax.random.key_data(key) if typed else key).tolist(),
-              **{k: v for k, v in settings.items() if k != "replicas"}}
+    params = {
+        "R": model.label,
+        "g0": g0.tolist(),
+        "p0": p0,
+        "dist": dist,
+        "method": method,
+        "key": np.asarray(jax.random.key_data(key) if typed else key).tolist(),
+        **{k: v for k, v in settings.items() if k != "replicas"},
+    }
     if model.R is None or model.spec() != square(model.R).spec():
         # (left out for the paper's lattice: the run id of runs stored before models)
         params["model"] = model.spec()
@@ -448,38 +610,71 @@ def _shared_tail(folder, model, Ws, key, g0, p0, dist, method, settings, progres
     wanted = [(float(W), r) for W in Ws for r in range(settings["replicas"])]
 
     def plan():  # process 0: the folder checked (or started), then the missing runs
-        have = set(_runs.prepare(
-            root, fmt=_PARTS_FORMAT, spec=params, read=_read_part, units=lambda: _parts(root),
-            manifest={"format": _PARTS_FORMAT, "parameters": params,
-                      "layout": "W{W}_r{replica}.npz: one subset-simulation replica, key "
-                                "fold_in(fold_in(key, round(1000 W)), replica)",
-                      **_runs.versions()}))
+        have = set(
+            _runs.prepare(
+                root,
+                fmt=_PARTS_FORMAT,
+                spec=params,
+                read=_read_part,
+                units=lambda: _parts(root),
+                manifest={
+                    "format": _PARTS_FORMAT,
+                    "parameters": params,
+                    "layout": "W{W}_r{replica}.npz: one subset-simulation replica, key "
+                    "fold_in(fold_in(key, round(1000 W)), replica)",
+                    **_runs.versions(),
+                },
+            )
+        )
         return [[W, r] for W, r in wanted if (W, r) not in have]
 
     def work(todo, where):
         for W, r in _runs.share(todo, where):
-            part = _replica(model, W, jax.random.fold_in(_key_of(key, W), r), g0,
-                            n=settings["n"], p0=p0, max_levels=settings["max_levels"],
-                            propose=propose,
-                            thin=settings["thin"], chunk=None, dist=dist, method=method,
-                            bracket=(-20.0, 20.0), n_bisect=20,
-                            progress=r if progress else None)
-            _runs.write_unit(_part(root, W, r), {**part, "W": np.float64(W),
-                                                 "replica": np.int64(r)}, rid)
+            part = _replica(
+                model,
+                W,
+                jax.random.fold_in(_key_of(key, W), r),
+                g0,
+                n=settings["n"],
+                p0=p0,
+                max_levels=settings["max_levels"],
+                propose=propose,
+                thin=settings["thin"],
+                chunk=None,
+                dist=dist,
+                method=method,
+                bracket=(-20.0, 20.0),
+                n_bisect=20,
+                progress=r if progress else None,
+            )
+            _runs.write_unit(
+                _part(root, W, r), {**part, "W": np.float64(W), "replica": np.int64(r)}, rid
+            )
 
-    _runs.run_shared("rare", rid, plan, work,
-                     expect=lambda todo: [_part(root, W, r) for W, r in todo])
+    _runs.run_shared(
+        "rare", rid, plan, work, expect=lambda todo: [_part(root, W, r) for W, r in todo]
+    )
     legacy = _runs.RUN_ID not in _runs.read_manifest(root, _PARTS_FORMAT)
     rows, main = [], _runs.is_main()
     for W in Ws:
-        parts = [_read_part((float(W), r), _part(root, W, r), rid, legacy)
-                 for r in range(settings["replicas"])]
+        parts = [
+            _read_part((float(W), r), _part(root, W, r), rid, legacy)
+            for r in range(settings["replicas"])
+        ]
         e = _combine(g0, float(W), parts, float(sum(p["seconds"] for p in parts)))
         rows += _emit(_rows(model, float(W), e, settings), callback if main else None)
         if progress and main:
             _say(model.label, W, e)
     if main:
-        write_json(root / "rows.json", {"parameters": {**params, "W": [float(W) for W in Ws],
-                                                       "replicas": settings["replicas"]},
-                                        "rows": rows})
+        write_json(
+            root / "rows.json",
+            {
+                "parameters": {
+                    **params,
+                    "W": [float(W) for W in Ws],
+                    "replicas": settings["replicas"],
+                },
+                "rows": rows,
+            },
+        )
     return rows

@@ -59,7 +59,7 @@ def _log_q(to, frm, n, sigma, rho, rho_n, kappa):
     """log q(to | frm) up to a constant shared by every state (det cov is the same)."""
     d = to - _mean(frm, n, rho, rho_n)
     along = np.sum(d * n, axis=1)
-    return -0.5 * (np.sum(d * d, axis=1) + (kappa ** -2 - 1.0) * along ** 2) / sigma ** 2
+    return -0.5 * (np.sum(d * d, axis=1) + (kappa**-2 - 1.0) * along**2) / sigma**2
 
 
 def guided_moves(gradient: Callable, *, kappa: float = 0.3) -> Callable:
@@ -83,16 +83,20 @@ def guided_moves(gradient: Callable, *, kappa: float = 0.3) -> Callable:
         z = np.asarray(z, float)
         m = len(z)
         sigma = min(float(sigma), 0.999)
-        rho, rho_n = np.sqrt(1.0 - sigma ** 2), np.sqrt(1.0 - (kappa * sigma) ** 2)
+        rho, rho_n = np.sqrt(1.0 - sigma**2), np.sqrt(1.0 - (kappa * sigma) ** 2)
         k1, k2 = jax.random.split(key)
         xi = np.asarray(jax.random.normal(k1, z.shape, jnp.float64))
         n = _unit_normals(np.asarray(gradient(z)))
         zp = _mean(z, n, rho, rho_n) + sigma * (
-            xi - (1.0 - kappa) * np.sum(xi * n, axis=1, keepdims=True) * n)
+            xi - (1.0 - kappa) * np.sum(xi * n, axis=1, keepdims=True) * n
+        )
         n_p = _unit_normals(np.asarray(gradient(zp)))
         q = (sigma, rho, rho_n, kappa)
-        log_r = (0.5 * (np.sum(z * z, axis=1) - np.sum(zp * zp, axis=1))
-                 + _log_q(z, zp, n_p, *q) - _log_q(zp, z, n, *q))
+        log_r = (
+            0.5 * (np.sum(z * z, axis=1) - np.sum(zp * zp, axis=1))
+            + _log_q(z, zp, n_p, *q)
+            - _log_q(zp, z, n, *q)
+        )
         u = np.asarray(jax.random.uniform(k2, (m,), jnp.float64))
         return subset.Proposal(zp, np.log(u) < log_r, np.ones(m, bool))
 
@@ -133,13 +137,16 @@ def mixture(kernels, weights) -> Callable:
 @functools.cache
 def _lattice_gradient(R, dist, method, bracket):
     def one(z, W):
-        return critical_log_g0(potential_from_gaussian(z, W), R, dist=dist, method=method,
-                               bracket=bracket).log_scale
+        return critical_log_g0(
+            potential_from_gaussian(z, W), R, dist=dist, method=method, bracket=bracket
+        ).log_scale
+
     return jax.jit(jax.vmap(jax.grad(one), in_axes=(0, None)))
 
 
-def lattice_score_gradient(R, W, *, dist="goe", method="eigh", bracket=(-20.0, 20.0),
-                           chunk=50) -> Callable:
+def lattice_score_gradient(
+    R, W, *, dist="goe", method="eigh", bracket=(-20.0, 20.0), chunk=50
+) -> Callable:
     """z -> grad_z log g0_c(V(z)) for the lattice of radius R at disorder W, (m, N) ->
     (m, N) numpy (exact: the fold's implicit derivative through the spectrum;
     ``method="eigh"``, the dense route, is the one differentiated here)."""
@@ -148,7 +155,7 @@ def lattice_score_gradient(R, W, *, dist="goe", method="eigh", bracket=(-20.0, 2
 
     def gradient(z):
         z = jnp.asarray(z, jnp.float64)
-        parts = [np.asarray(g(z[i:i + chunk], jnp.float64(W))) for i in range(0, len(z), chunk)]
+        parts = [np.asarray(g(z[i : i + chunk], jnp.float64(W))) for i in range(0, len(z), chunk)]
         out = np.concatenate(parts) if parts else np.zeros(z.shape)
         return np.where(np.isfinite(out), out, 0.0)
 
@@ -159,5 +166,8 @@ def lattice_guided_moves(R, W, *, guided_fraction=0.5, kappa=0.3, dist="goe") ->
     """The guided kernel of the lattice mixed with :func:`moves.lattice_moves` (pCN and
     local shifts): guided with probability ``guided_fraction`` per proposal."""
     from .moves import lattice_moves
-    return mixture([guided_moves(lattice_score_gradient(R, W, dist=dist), kappa=kappa),
-                    lattice_moves(R)], [guided_fraction, 1.0 - guided_fraction])
+
+    return mixture(
+        [guided_moves(lattice_score_gradient(R, W, dist=dist), kappa=kappa), lattice_moves(R)],
+        [guided_fraction, 1.0 - guided_fraction],
+    )

@@ -51,8 +51,10 @@ def shells(model):
     """
     model = as_model(model)
     if model.geometry is None:
-        raise ValueError(f"model {model.name!r} has no geometry: local moves need the "
-                         "sites' distances to the grain")
+        raise ValueError(
+            f"model {model.name!r} has no geometry: local moves need the "
+            "sites' distances to the grain"
+        )
     return np.asarray(model.geometry.distance)
 
 
@@ -109,8 +111,9 @@ def lattice_moves(model, near=NEAR, local_fraction=0.5, block_fraction=0.5, wrap
         delta = step * np.asarray(jax.random.normal(k[4], (m,), jnp.float64))
         site = np.asarray(jax.random.choice(k[5], N, (m,), p=jnp.asarray(w)))
         radius = np.asarray(jax.random.randint(k[6], (m,), 0, near + 3))
-        mask = np.where(block[:, None], d[None, :] <= radius[:, None],
-                        np.arange(N)[None, :] == site[:, None])
+        mask = np.where(
+            block[:, None], d[None, :] <= radius[:, None], np.arange(N)[None, :] == site[:, None]
+        )
         u = scipy.special.ndtr(z) + 0.5 * delta[:, None] * mask  # u = (v + 1) / 2
         if wrap:  # rotation of the circle u in [0, 1): every shift is valid
             u = np.mod(u, 1.0)

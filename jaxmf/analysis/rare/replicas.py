@@ -34,8 +34,7 @@ import scipy.stats
 
 from .subset import SubsetRun, tail_probability
 
-__all__ = ["COLLAPSE", "ReplicaCheck", "ReplicaEstimate", "run_cov", "replica_check",
-           "combine"]
+__all__ = ["COLLAPSE", "ReplicaCheck", "ReplicaEstimate", "run_cov", "replica_check", "combine"]
 
 COLLAPSE = 0.25
 """A population with fewer distinct states than this fraction counts as collapsed (pCN at
@@ -134,7 +133,7 @@ def replica_check(estimates, cov) -> ReplicaCheck:
     dof = f.size - 1
     if f.size < 2 or np.any(f <= 0) or not np.all(np.isfinite(c)) or np.any(c <= 0):
         return ReplicaCheck(float("inf"), max(dof, 0), 0.0, False)
-    y, w = np.log(f), c ** -2.0
+    y, w = np.log(f), c**-2.0
     chi2 = float(np.sum(w * (y - np.sum(w * y) / np.sum(w)) ** 2))
     p = float(scipy.stats.chi2(dof).sf(chi2))
     return ReplicaCheck(chi2, dof, p, bool(p >= P_MIN))
@@ -154,15 +153,19 @@ def combine(runs, b: float, *, warn: bool = True) -> ReplicaEstimate:
     L = max([len(r.acceptance) for r in runs] + [0])
     acc, dis = np.full((len(runs), L), np.nan), np.full((len(runs), L), np.nan)
     for i, r in enumerate(runs):
-        acc[i, :len(r.acceptance)] = r.acceptance
-        dis[i, :len(r.distinct)] = r.distinct
+        acc[i, : len(r.acceptance)] = r.acceptance
+        dis[i, : len(r.distinct)] = r.distinct
     min_d = float(np.nanmin(dis)) if np.isfinite(dis).any() else 1.0
     collapsed = min_d < COLLAPSE
     if collapsed and warn:
-        warnings.warn(f"a subset-simulation level collapsed: only {min_d:.0%} distinct "
-                      f"states (below {COLLAPSE:.0%}); the chains do not mix at this depth",
-                      RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"a subset-simulation level collapsed: only {min_d:.0%} distinct "
+            f"states (below {COLLAPSE:.0%}); the chains do not mix at this depth",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     M = len(runs)
     err = float(f.std(ddof=1) / np.sqrt(M)) if M > 1 else float("inf")
-    return ReplicaEstimate(float(f.mean()), err, f, cov, replica_check(f, cov), acc, dis,
-                           min_d, bool(collapsed))
+    return ReplicaEstimate(
+        float(f.mean()), err, f, cov, replica_check(f, cov), acc, dis, min_d, bool(collapsed)
+    )

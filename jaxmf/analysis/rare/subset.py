@@ -34,8 +34,15 @@ import numpy as np
 
 from ..._checks import check_int
 
-__all__ = ["SubsetRun", "Proposal", "TailProbability", "run", "pcn", "tail_probability",
-           "TARGET_ACCEPTANCE"]
+__all__ = [
+    "SubsetRun",
+    "Proposal",
+    "TailProbability",
+    "run",
+    "pcn",
+    "tail_probability",
+    "TARGET_ACCEPTANCE",
+]
 
 TARGET_ACCEPTANCE = 0.44
 """Metropolis acceptance the pCN step size is adapted towards (Papaioannou et al.)."""
@@ -94,7 +101,7 @@ class TailProbability(NamedTuple):
 
 
 def _chunked(score, z, chunk):
-    out = [np.asarray(score(z[i:i + chunk])) for i in range(0, len(z), chunk)]
+    out = [np.asarray(score(z[i : i + chunk])) for i in range(0, len(z), chunk)]
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -111,13 +118,24 @@ def pcn(z, sigma, *, key) -> Proposal:
     """
     xi = np.asarray(jax.random.normal(key, z.shape, jnp.float64))
     sigma = min(float(sigma), 1.0)
-    return Proposal(np.sqrt(1.0 - sigma ** 2) * z + sigma * xi, np.ones(len(z), bool))
+    return Proposal(np.sqrt(1.0 - sigma**2) * z + sigma * xi, np.ones(len(z), bool))
 
 
-def run(score: Callable, dim: int, *, key, n: int, p0: float = 0.1, stop: float = -np.inf,
-        max_levels: int = 14, sigma0: float = 0.5, propose: Callable = pcn,
-        thin: int = 1, chunk: int | None = None,
-        progress: Callable | None = None) -> SubsetRun:
+def run(
+    score: Callable,
+    dim: int,
+    *,
+    key,
+    n: int,
+    p0: float = 0.1,
+    stop: float = -np.inf,
+    max_levels: int = 14,
+    sigma0: float = 0.5,
+    propose: Callable = pcn,
+    thin: int = 1,
+    chunk: int | None = None,
+    progress: Callable | None = None,
+) -> SubsetRun:
     """Subset simulation of s(z), z ~ N(0, I_dim), down to the threshold ``stop``.
 
     (One function of ~65 lines: the level loop, the seeding, the synchronous chain
@@ -152,8 +170,7 @@ def run(score: Callable, dim: int, *, key, n: int, p0: float = 0.1, stop: float 
     n_seeds = int(round(n * p0))
     length = int(round(1.0 / p0))
     if not 0 < p0 < 1 or n_seeds * length != n or abs(n_seeds - n * p0) > 1e-9:
-        raise ValueError(f"n * p0 and 1 / p0 must be integers with 0 < p0 < 1; got n={n}, "
-                         f"p0={p0}")
+        raise ValueError(f"n * p0 and 1 / p0 must be integers with 0 < p0 < 1; got n={n}, p0={p0}")
     check_int("thin", thin, 1)
     check_int("max_levels", max_levels, 0)
     sigma = float(sigma0)
@@ -207,8 +224,16 @@ def run(score: Callable, dim: int, *, key, n: int, p0: float = 0.1, stop: float 
         distinct.append(np.unique(z, axis=0).shape[0] / n)
         if progress is not None:
             progress(level, b)
-    return SubsetRun(np.asarray(thresholds), np.asarray(probs), np.stack(scores), z,
-                     np.asarray(acc_hist), np.asarray(distinct), n_evals, float(p0))
+    return SubsetRun(
+        np.asarray(thresholds),
+        np.asarray(probs),
+        np.stack(scores),
+        z,
+        np.asarray(acc_hist),
+        np.asarray(distinct),
+        n_evals,
+        float(p0),
+    )
 
 
 def _check_scores(s):
