@@ -116,7 +116,10 @@ def share(items, where: Layout | None = None) -> list:
 def _client():
     from jax._src import distributed as _state
 
-    return _state.global_state.client
+    client = _state.global_state.client
+    if client is None:
+        raise RuntimeError("jax.distributed is not initialized (no key-value client)")
+    return client
 
 
 def _next_key(name):

@@ -238,8 +238,8 @@ def _walk(l0, active, x_start, x_A, dist):
     s0 = _Walk(
         x_start,
         jnp.where(f1_s >= 0, 1.0, -1.0),
-        -jnp.inf,
-        jnp.inf,
+        -jnp.inf,  # pyright: ignore[reportArgumentType]  (a float leaf is fine in the loop)
+        jnp.inf,  # pyright: ignore[reportArgumentType]
         jnp.zeros(()),
         best0,
         jnp.where(use_A, x_A, x_start),

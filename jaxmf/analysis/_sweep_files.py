@@ -66,7 +66,7 @@ class Spec:
     method: str
     rtol: float
     max_steps: int
-    model: dict = None  # str(size label) -> the model's JSON spec
+    model: dict | None = None  # str(size label) -> the model's JSON spec
 
     # parameters that change the numbers; a resumed sweep must match them exactly. The
     # paper's lattice leaves the model out: the identity (and run id) of the sweeps
@@ -237,7 +237,8 @@ def _reader(spec):
             rid,
             legacy=legacy,
             fields=FIELDS + ("R", "W", "draws"),
-            check=lambda z: _chunk_problem(spec, *key, z),
+            # key is (R, iW, start, stop)
+            check=lambda z: _chunk_problem(spec, *key, z),  # pyright: ignore[reportCallIssue]
         )
 
     return read

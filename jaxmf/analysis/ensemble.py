@@ -438,6 +438,8 @@ def load(path) -> SweepResult:
         for f in FIELDS:
             data[f][iW, iR_of[R_], a:b] = z[f]
         complete[iW, iR_of[R_], a:b] = True
+    if spec.model is None:
+        raise ValueError(f"the sweep in {root} names no model per size")
     return SweepResult(
         W=np.asarray(spec.W),
         R=np.asarray(spec.R),
@@ -518,7 +520,9 @@ def threshold_bracket(result: SweepResult) -> ThresholdBracket:
     """
     W = np.asarray(result.W)
     order = np.argsort(W)
-    any_aval = (result.avalanche & result.complete & result.converged).any(-1)[order]
+    # arrays (pyright takes & of the fields for a numpy bool scalar)
+    ok = result.avalanche & result.complete & result.converged
+    any_aval = ok.any(-1)[order]  # pyright: ignore[reportIndexIssue]
     last = np.full(len(result.R), np.nan)
     clear = np.full(len(result.R), np.nan)
     for j in range(len(result.R)):

@@ -14,7 +14,7 @@ realizations. Full eigenvectors are needed (dense ``eigh``), so these run on the
 from __future__ import annotations
 
 import functools
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -106,7 +106,7 @@ class EntropyMap(NamedTuple):
     collar: float
 
 
-def _geometric(model):
+def _geometric(model) -> Any:  # duck-typed: a model with geometry and orbitals
     model = as_model(model)
     if model.geometry is None or not hasattr(model, "orbitals"):
         raise ValueError(

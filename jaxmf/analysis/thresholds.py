@@ -195,7 +195,7 @@ def _check_search(model, theta0, g0, dist, method, rtol):
     if theta.ndim > 1:
         raise ValueError(f"theta0 must be a scalar or 1D array, got shape {theta.shape}")
     check_nonnegative("g0", g0, finite=True)
-    if not (np.isscalar(rtol) and rtol > 0):
+    if not (np.isscalar(rtol) and rtol > 0):  # pyright: ignore[reportOperatorIssue]  (a scalar)
         raise ValueError(f"rtol must be a number > 0, got {rtol!r}")
     return model, theta
 

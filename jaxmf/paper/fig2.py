@@ -4,6 +4,7 @@ N = 1 check of the single-l-bit theory."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -23,7 +24,7 @@ _FULL_ALPHAS = tuple(sorted({*np.round(np.arange(0.40, 1.001, 0.05), 2), ALPHA_C
 # for N = 6, 7, 8, 9, 10 on one core), about 40 minutes. Fig. 2(b) reuses the Fig. 2(a)
 # realizations of its N. J1 (the ED Hamiltonian's coupling) is the paper's 0.41 unless
 # a single-spin case says otherwise; g10 is fitted.
-QUICK = dict(
+QUICK: dict[str, Any] = dict(
     single_spin={
         name: dict(n_samples=400, n_boot=100, n_null=5, **SINGLE_SPIN_CASES[name])
         for name in ("paper", "large_grain_weak")
@@ -33,7 +34,7 @@ QUICK = dict(
     ),
     fig2b=dict(N=8, alphas=(0.45, 0.55, 0.65), n_samples=3, n_boot=50),
 )
-FULL = dict(
+FULL: dict[str, Any] = dict(
     single_spin={
         name: dict(n_samples=2000, n_boot=200, n_null=20, **case)
         for name, case in SINGLE_SPIN_CASES.items()

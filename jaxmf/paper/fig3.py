@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def _nu_fit(Ns, da, dist, g10=0.5, progress=False):
 def _symmetric(dist):
     """(c) g_c N log N of the symmetric model, and a check of the solver at the fold."""
     Nc = np.array([1e2, 3e2, 1e3, 3e3, 1e4, 3e4, 1e5])
-    c = {"N": Nc}
+    c: dict[str, Any] = {"N": Nc}
     for d in ("goe", "poisson"):
         c[f"c_{d}"] = np.asarray(symmetric_fold.critical_coupling(Nc, d)) * Nc * np.log(Nc)
     # the solver agrees with the exact fold: just below g_c localized, just above not

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -46,7 +47,12 @@ def plot(data) -> dict:
     from ..plot.lattice import plot_fig4
 
     maps = [
-        EntropyMap(**{k: (np.asarray(v) if isinstance(v, list) else v) for k, v in m.items()})
+        EntropyMap(
+            **cast(
+                "dict[str, Any]",
+                {k: (np.asarray(v) if isinstance(v, list) else v) for k, v in m.items()},
+            )
+        )
         for m in data["maps"]
     ]
     titles = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ def compute(quick: bool, workdir: Path, progress: bool = False):
     sizes = QUICK if quick else FULL
     Rs, n, n_theta = sizes["R"], sizes["n"], sizes["n_theta"]
     Ws = (40.0, 60.0, 80.0, 100.0, 120.0, 140.0, 160.0)
-    common = dict(R=list(Rs), W=list(Ws), progress=progress)
+    common: dict[str, Any] = dict(R=list(Rs), W=list(Ws), progress=progress)
     stage(progress, f"sweeps: QP and random, R = {list(Rs)}, {len(Ws)} W, {n} samples")
     qp = ensemble.sweep(root / "sweep_qp", kind="qp", theta0=ensemble.theta_grid(n), **common)
     rnd = ensemble.sweep(root / "sweep_random", kind="random", n_draws=n, seed=2022, **common)

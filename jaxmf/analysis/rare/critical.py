@@ -53,7 +53,10 @@ def critical_log_g0(
         :class:`jaxmf.meanfield.CriticalScale` (log_scale = log g0_c, converged), each
         shaped (...).
     """
-    c = as_model(model).couplings_from_potential(V, g0=1.0, method=method)
+    # tight-binding models only (they have couplings_from_potential)
+    c = as_model(model).couplings_from_potential(  # pyright: ignore[reportAttributeAccessIssue]
+        V, g0=1.0, method=method
+    )
     pos = c > 0
     return critical_log_scale(
         jnp.where(pos, jnp.log(jnp.where(pos, c, 1.0)), -jnp.inf),
@@ -68,7 +71,8 @@ def potential_from_gaussian(z, W, model=None):
     """V_n = W v_q(Phi(z_n)) (v_q: the model's potential quantile function): z ~ N(0, 1)
     site by site gives V with the model's random law; for the paper's lattice (default)
     V_n = W (2 Phi(z_n) - 1), uniform on [-W, W]."""
-    return as_model(3 if model is None else model).potential_from_uniform(ndtr(z), W)
+    model = as_model(3 if model is None else model)
+    return model.potential_from_uniform(ndtr(z), W)  # pyright: ignore[reportAttributeAccessIssue]
 
 
 @functools.cache

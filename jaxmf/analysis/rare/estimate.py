@@ -216,7 +216,7 @@ def _replica(
         bad[0] += int(np.sum(~np.asarray(ok)))
         return np.asarray(lam)
 
-    cb = None
+    cb = None  # pyright: ignore[reportAssignmentType]  (cb: None or the def below)
     if progress is not None:
 
         def cb(level, b):
@@ -245,7 +245,9 @@ def _replica(
         "acceptance": float(np.nanmean(run.acceptance)) if len(run.acceptance) else np.nan,
         "distinct": float(np.min(run.distinct)) if len(run.distinct) else 1.0,
         "conditional": np.asarray(
-            model.potential_from_uniform(scipy.special.ndtr(run.samples), 1.0)
+            model.potential_from_uniform(  # pyright: ignore[reportAttributeAccessIssue]
+                scipy.special.ndtr(run.samples), 1.0
+            )
         ),
         "last": run.thresholds[-1] if len(run.thresholds) else np.inf,
         "n_evals": int(run.n_evals),
@@ -522,7 +524,7 @@ def _rows(model, W, e, settings):
 
 def _emit(rows, callback):
     for row in rows if callback is not None else ():
-        callback(row)
+        callback(row)  # pyright: ignore[reportOptionalCall]  (not None: rows iterated)
     return rows
 
 
@@ -593,7 +595,10 @@ def _shared_tail(folder, model, Ws, key, g0, p0, dist, method, settings, progres
     check_dist(dist)
     propose = proposal(model, settings["moves"])
     root = pathlib.Path(folder)
-    typed = jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    # issubdtype is public API of jax.dtypes; pyright misreads its re-export
+    typed = jax.dtypes.issubdtype(  # pyright: ignore[reportPrivateImportUsage]
+        key.dtype, jax.dtypes.prng_key
+    )
     params = {
         "R": model.label,
         "g0": g0.tolist(),
@@ -654,7 +659,10 @@ def _shared_tail(folder, model, Ws, key, g0, p0, dist, method, settings, progres
     _runs.run_shared(
         "rare", rid, plan, work, expect=lambda todo: [_part(root, W, r) for W, r in todo]
     )
-    legacy = _runs.RUN_ID not in _runs.read_manifest(root, _PARTS_FORMAT)
+    manifest = _runs.read_manifest(root, _PARTS_FORMAT)
+    if manifest is None:
+        raise RuntimeError(f"no manifest in {root} after the run")
+    legacy = _runs.RUN_ID not in manifest
     rows, main = [], _runs.is_main()
     for W in Ws:
         parts = [
