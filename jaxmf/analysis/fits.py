@@ -131,7 +131,7 @@ def _run(residuals, params0, args, gtol, *, max_iter, memory_size):
     )
     p = params0 + jnp.asarray(z) / scale
     r, J = _value_and_jacobian(flat, p)
-    gnorm = jnp.linalg.norm((J / scale).T @ r) / jnp.maximum(jnp.linalg.norm(r0), tiny)
+    gnorm = jnp.linalg.norm((J / scale[None, :]).T @ r) / jnp.maximum(jnp.linalg.norm(r0), tiny)
     return p, r, J, it, gnorm, jnp.all(jnp.isfinite(J0))
 
 
