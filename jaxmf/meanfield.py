@@ -37,6 +37,11 @@ their own function for the point they differentiate at (and the couplings l_n(H)
 an implicit rule of their own), so differentiating a derivative goes through the
 implicit-function identities again: second and higher derivatives (``jax.hessian``,
 ``jacfwd(grad)``) are exact, not the derivative of a frozen linearization.
+
+One module for one concept, the fixed point: the solver, its implicit derivatives and
+the observables read off a solution share the scalar-H formulation and its guards, and
+splitting them would export those internals (the exact critical scale lives in
+:mod:`jaxmf.critical`).
 """
 
 from __future__ import annotations

@@ -19,6 +19,11 @@ The g10 fit runs on optax (:func:`jaxmf.analysis.fits.least_squares`) with gradi
 through the implicitly differentiated solver. :func:`end_entropy_curves` and
 :func:`end_entropy_distributions` assemble plain dicts (JSON-ready with
 :func:`jaxmf._io.write_json`) that :mod:`jaxmf.plot.ed` draws. Entropies are in nats.
+
+One module for one concept, the ED-vs-mean-field comparison of Sec. VI: the ED curves
+and distributions, the mean-field side, the g10 fit and the distances between them are
+read against each other and share their presets; the ED itself and its statistics live
+in :mod:`jaxmf.models.ed` and :mod:`jaxmf.analysis.ed_statistics`.
 """
 
 from __future__ import annotations

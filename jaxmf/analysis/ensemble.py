@@ -59,6 +59,10 @@ devices, writing its own chunk files; a barrier, then every process returns
 count, bit for bit (the same chunks, keys and batch shapes). If any process dies, the
 others stop (at the barrier, or ended by the coordination service's heartbeat);
 rerunning the same call, with any process count, computes only the missing chunks.
+
+One module for one concept, the sweep: its grid, chunk function, loader and the
+averages/brackets read off a loaded sweep share one result layout; storage, resume and
+process shares live in the run layer (jaxmf._runs, analysis._sweep_files).
 """
 
 from __future__ import annotations

@@ -10,6 +10,10 @@ simulation (:mod:`~jaxmf.analysis.rare.subset`) on the critical grain coupling l
 :func:`reliable` says which rows are trusted. :func:`plain_estimate` is plain Monte Carlo
 from an independent sampler (the model's own ``couplings(W, g0, RandomKey(key))``) for
 checks. Every function takes a tight-binding model (an int R: the paper's lattice).
+
+One module for one concept, the estimate of f_aval: the W-grid tail run reuses the
+replica and pooling functions of a single estimate, so it stays beside them; the
+generic sampler, score, moves and replica statistics are their own modules.
 """
 
 from __future__ import annotations
