@@ -195,15 +195,18 @@ def _host_shapes(n):
     return f64((n,)), f64((n - 1,)), f64((n,)), f64((n,)), jax.ShapeDtypeStruct((), bool)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
-def _route_fast(V, band):
+def _host_spectrum(host, x):
+    # the host reduction (a callback, looping over any vmapped batch), then the
+    # amplitudes in JAX unless the host fell back to a dense eigh
     d, e, lam, dense_amp, use_dense = jax.pure_callback(
-        functools.partial(_band_host, band=band),
-        _host_shapes(V.shape[-1]),
-        V,
-        vmap_method="expand_dims",
+        host, _host_shapes(x.shape[-1]), x, vmap_method="expand_dims"
     )
     return lam, jnp.where(use_dense, dense_amp, _banded.first_components(d, e, lam))
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
+def _route_fast(V, band):
+    return _host_spectrum(functools.partial(_band_host, band=band), V)
 
 
 @_route_fast.defjvp
@@ -311,13 +314,7 @@ def _dense_eigh(H, site):
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(1,))
 def _dense_fast(H, site):
-    d, e, lam, dense_amp, use_dense = jax.pure_callback(
-        functools.partial(_dense_host, site=site),
-        _host_shapes(H.shape[-1]),
-        H,
-        vmap_method="expand_dims",
-    )
-    return lam, jnp.where(use_dense, dense_amp, _banded.first_components(d, e, lam))
+    return _host_spectrum(functools.partial(_dense_host, site=site), H)
 
 
 @_dense_fast.defjvp
