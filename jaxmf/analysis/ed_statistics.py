@@ -1,4 +1,4 @@
-"""Statistics of the ED end-spin entropies over eigenstates and samples (Sec. VI, Fig. 2).
+"""Statistics of the ED end-spin entropies over eigenstates and samples (Sec. VI).
 
 The ED of the central-grain chain (:mod:`jaxmf.models.ed`) gives, per sample, the
 entanglement entropy of the end l-bit in every eigenstate, ordered by energy. These are

@@ -1,4 +1,4 @@
-"""Spatial analysis of model solutions: entropy maps (Fig. 4) and collars (eq. 20).
+"""Spatial analysis of model solutions: entropy maps and collars (eq. 20).
 
 Any model with geometry and orbitals (:class:`jaxmf.models.TightBinding`: the paper's
 2D lattice, the 1D chain, the 3D lattice, a user's model); distances are the model's
@@ -79,7 +79,7 @@ def collar_radius(g, radii, eta_tot, *, d_g=8, eps=0.1):
 
 # --------------------------------------------------------------------------- maps
 class EntropyMap(NamedTuple):
-    """Mean-field solution of one realization with its orbitals placed on sites (Fig. 4).
+    """Mean-field solution of one realization with its orbitals placed on sites.
 
     Attributes:
         sites: (N, d) site positions (the model's site order).
@@ -125,7 +125,7 @@ def _orbital_radii(model, phi, how):
 
 
 def entropy_map(model, W, *, realization, g0=1.0, dist="goe"):
-    """[S_n] of one realization on the model's sites (the paper's Fig. 4).
+    """[S_n] of one realization on the model's sites (the paper's entropy maps).
 
     Orbitals from dense ``eigh`` (all eigenvectors are needed for the labelling), bare
     couplings g0 |phi_k(0)| (eq. 18), the mean-field solution, and each orbital placed on

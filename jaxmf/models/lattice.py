@@ -8,8 +8,8 @@ order, :mod:`jaxmf.models.potentials` for the triangle wave, and
 
 Conventions (checked against eq. 15-18 and the text around them):
 
-* n = (n1, n2) are integer lattice coordinates (Fig. 4 only draws the lattice rotated
-  by 45 degrees); V(theta) is evaluated at theta mod 2 pi.
+* n = (n1, n2) are integer lattice coordinates (the paper's lattice figure draws them
+  rotated by 45 degrees); V(theta) is evaluated at theta mod 2 pi.
 * Hopping +1 as written in eq. (15). The lattice is bipartite, so the gauge
   c_n -> (-1)^(n1 + n2) c_n maps hopping -1 onto +1 without changing any |phi_k(n)|:
   the couplings do not depend on this sign.
