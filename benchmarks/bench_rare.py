@@ -227,7 +227,7 @@ def score_cost(R=10, batch=100, W=(120.0, 300.0)):
 
 def kernel_replicas(Ws, kernel, M, n, folder, R=10):
     """Independent replicas (key fold_in(key(seed of kernel and W), r)) of P(log g0_c <= 0),
-    one .npz each (the SubsetRun without its samples); existing files are kept."""
+    one .npz each (the SubsetRun with its last population); existing files are kept."""
     import jax.numpy as jnp
 
     from jaxmf.analysis.rare import guided, subset
@@ -239,19 +239,22 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10):
     folder.mkdir(parents=True, exist_ok=True)
     N, score_fn = lattice.num_sites(R), gaussian_scorer(R)
     for W in Ws:
-        prop = {
-            "lattice": lambda: lattice_moves(R),
-            "pcn": lambda: subset.pcn,
-            "guided": lambda W=W: guided.lattice_guided_moves(R, W),
-        }[kernel]()
         seed = {"lattice": 7000, "guided": 9000, "pcn": 8000}[kernel] + int(W)
         for r in range(M):
             path = folder / f"{kernel}_W{W:g}_r{r}.npz"
             if path.exists():
                 continue
+            if kernel == "guided":  # score and gradients share one memo (one evaluation each)
+                g = guided.lattice_guided(R, W)
+                score, prop = g.score, g.propose
+            else:
+                prop = lattice_moves(R) if kernel == "lattice" else subset.pcn
+                score = lambda z, W=W: np.asarray(  # noqa: E731
+                    score_fn(jnp.asarray(z), jnp.float64(W)).log_scale
+                )
             t0 = time.time()
             run = subset.run(
-                lambda z, W=W: np.asarray(score_fn(jnp.asarray(z), jnp.float64(W)).log_scale),
+                score,
                 N,
                 key=jax.random.fold_in(jax.random.key(seed), r),
                 n=n,
@@ -260,6 +263,10 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10):
                 propose=prop,
                 thin=5,
                 chunk=50,
+                progress=lambda k, b, t0=t0, W=W, r=r: print(
+                    f"  {kernel} W={W:g} r{r}: level {k} b = {b:.4f} ({time.time() - t0:.0f} s)",
+                    flush=True,
+                ),
             )
             np.savez(
                 path,
@@ -268,6 +275,7 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10):
                 scores=run.scores,
                 acceptance=run.acceptance,
                 distinct=run.distinct,
+                samples=run.samples,
                 n_evals=run.n_evals,
                 p0=run.p0,
                 seconds=time.time() - t0,

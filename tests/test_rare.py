@@ -192,5 +192,9 @@ def test_fit_tail_recovers_exact_laws():
     pow_rows = [{"W": W, "f": 5.0 * W**-7.0, "stderr": 0.2 * W**-7.0} for W in Ws]
     fit = rare.fit_tail(pow_rows, W_min=120.0)
     assert fit.n == 3 and fit.power[0] == pytest.approx(7.0, rel=1e-9)
+    wl = [{"W": W, "f": (f := np.exp(-0.02 * W * np.log(W))), "stderr": 0.1 * f} for W in Ws]
+    fit = rare.fit_tail(wl)
+    assert fit.wlogw[0] == pytest.approx(0.02, rel=1e-9) and fit.wlogw[2] < 1e-20
+    assert fit.exp[2] > 1e-3 and fit.power[2] > 1e-3
     short = rare.fit_tail(exp_rows[:2] + [{"W": 300.0, "f": 0.0, "stderr": 0.0}])
     assert short.n == 2 and np.isnan(short.exp[0]) and np.isnan(short.power[0])

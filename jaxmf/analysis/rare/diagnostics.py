@@ -86,11 +86,14 @@ class TailFit(NamedTuple):
         exp: (W_1, err, chi2/dof) of log f = a - W / W_1.
         power: (m, err, chi2/dof) of log f = a - m log W.
         n: number of points fitted.
+        wlogw: (c, err, chi2/dof) of log f = a - c W log W (a stretched exponential:
+            a factor ~1/W per site over a number of sites growing like W).
     """
 
     exp: tuple
     power: tuple
     n: int
+    wlogw: tuple = (np.nan,) * 3
 
 
 def _get(row, name):
@@ -100,7 +103,8 @@ def _get(row, name):
 def fit_tail(rows, W_min=0.0) -> TailFit:
     """Weighted fits of log f_aval(W) on rows with f > 0 and W >= W_min.
 
-    Two forms: exponential log f = a - W / W_1 and power law log f = a - m log W.
+    Three forms: exponential log f = a - W / W_1, power law log f = a - m log W and
+    log f = a - c W log W.
     Weights from the relative standard errors (floor 5 %).
 
     Args:
@@ -117,16 +121,16 @@ def fit_tail(rows, W_min=0.0) -> TailFit:
     )
     pts = [p for p in pts if p[1] > 0 and p[0] >= W_min]
     if len(pts) < 3:
-        return TailFit((np.nan,) * 3, (np.nan,) * 3, len(pts))
+        return TailFit((np.nan,) * 3, (np.nan,) * 3, len(pts), (np.nan,) * 3)
     W = np.array([p[0] for p in pts])
     y = np.log([p[1] for p in pts])
     sig = np.maximum([p[2] / p[1] for p in pts], 0.05)
     out = {}
-    for name, x in (("exp", W), ("power", np.log(W))):
+    for name, x in (("exp", W), ("power", np.log(W)), ("wlogw", W * np.log(W))):
         A = np.stack([np.ones_like(x), x], axis=1) / sig[:, None]
         coef, *_ = np.linalg.lstsq(A, y / sig, rcond=None)
         cov = np.linalg.inv(A.T @ A)
         chi2 = float(np.sum((A @ coef - y / sig) ** 2)) / (len(pts) - 2)
         slope, err = float(coef[1]), float(np.sqrt(cov[1, 1]))
         out[name] = (-1.0 / slope, err / slope**2, chi2) if name == "exp" else (-slope, err, chi2)
-    return TailFit(out["exp"], out["power"], len(pts))
+    return TailFit(out["exp"], out["power"], len(pts), out["wlogw"])

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -42,7 +43,15 @@ from ..._checks import check_radius
 from . import subset
 from .critical import critical_log_g0, potential_from_gaussian
 
-__all__ = ["guided_moves", "mixture", "lattice_score_gradient", "lattice_guided_moves"]
+__all__ = [
+    "guided_moves",
+    "mixture",
+    "LatticeScoreGradient",
+    "lattice_score_gradient",
+    "GuidedLattice",
+    "lattice_guided",
+    "lattice_guided_moves",
+]
 
 
 def _unit_normals(grad):
@@ -135,13 +144,83 @@ def mixture(kernels, weights) -> Callable:
 
 
 @functools.cache
-def _lattice_gradient(R, dist, method, bracket):
+def _lattice_value_and_grad(R, dist, method, bracket):
     def one(z, W):
         return critical_log_g0(
             potential_from_gaussian(z, W), R, dist=dist, method=method, bracket=bracket
         ).log_scale
 
-    return jax.jit(jax.vmap(jax.grad(one), in_axes=(0, None)))
+    return jax.jit(jax.vmap(jax.value_and_grad(one), in_axes=(0, None)))
+
+
+def _buckets(chunk):
+    """Padded batch sizes: powers of two from 8, capped at ``chunk`` (one compilation
+    each, instead of one per batch size the Metropolis coins happen to leave)."""
+    out, b = [], 8
+    while b < chunk:
+        out.append(b)
+        b *= 2
+    return out + [int(chunk)]
+
+
+class LatticeScoreGradient:
+    """log g0_c and its gradient in z for the lattice of radius R at disorder W, with a
+    memo of the states already seen.
+
+    The value and the gradient come from one ``jax.value_and_grad`` (exact: the fold's
+    implicit derivative through the dense spectrum, ``method="eigh"``), in batches
+    padded to a few fixed sizes so the compiled function is reused across levels and
+    replicas. The memo (keyed by the bytes of each state, up to ``memo`` states) makes the
+    guided kernel cheap: the gradient at the proposal, needed for its Metropolis-Hastings
+    factor, also gives the proposal's score (the level-set test then costs nothing), and
+    an accepted proposal brings its gradient along as the next current state's.
+    Deterministic values, so the memo changes no result.
+
+    Call ``score(z)`` ((m, N) -> (m,) numpy) as the score of
+    :func:`~jaxmf.analysis.rare.subset.run` and ``gradient(z)`` ((m, N) -> (m, N))
+    in :func:`guided_moves`.
+    """
+
+    def __init__(
+        self, R, W, *, dist="goe", method="eigh", bracket=(-20.0, 20.0), chunk=50, memo=20_000
+    ):
+        check_radius(R)
+        self._vg = _lattice_value_and_grad(int(R), dist, method, tuple(float(b) for b in bracket))
+        self.W, self._sizes, self._cap = float(W), _buckets(int(chunk)), int(memo)
+        self._memo: dict = {}
+        self.n_value_and_grad = 0  # states evaluated (a memo hit costs nothing)
+
+    def _eval(self, z):
+        """Value and gradient of the states of z not in the memo (padded batches)."""
+        keys = [row.tobytes() for row in z]
+        first = {}  # one evaluation per distinct state not in the memo
+        for i, k in enumerate(keys):
+            if k not in self._memo:
+                first.setdefault(k, i)
+        todo = list(first.values())
+        chunk = self._sizes[-1]
+        for a in range(0, len(todo), chunk):
+            idx = todo[a : a + chunk]
+            size = next(b for b in self._sizes if b >= len(idx))
+            batch = np.concatenate([z[idx], np.repeat(z[idx[:1]], size - len(idx), axis=0)])
+            v, g = self._vg(jnp.asarray(batch), jnp.float64(self.W))
+            v, g = np.asarray(v)[: len(idx)], np.asarray(g)[: len(idx)]
+            for j, i in enumerate(idx):
+                self._memo[keys[i]] = (v[j], np.where(np.isfinite(g[j]), g[j], 0.0))
+            self.n_value_and_grad += len(idx)
+        out = [self._memo[k] for k in keys]
+        if len(self._memo) > self._cap:  # drop the oldest half (dicts keep insertion order)
+            for k in list(self._memo)[: len(self._memo) // 2]:
+                del self._memo[k]
+        return out
+
+    def score(self, z):
+        z = np.ascontiguousarray(z, float)
+        return np.asarray([v for v, _ in self._eval(z)], float).reshape(len(z))
+
+    def gradient(self, z):
+        z = np.ascontiguousarray(z, float)
+        return np.asarray([g for _, g in self._eval(z)], float).reshape(z.shape)
 
 
 def lattice_score_gradient(
@@ -149,25 +228,42 @@ def lattice_score_gradient(
 ) -> Callable:
     """z -> grad_z log g0_c(V(z)) for the lattice of radius R at disorder W, (m, N) ->
     (m, N) numpy (exact: the fold's implicit derivative through the spectrum;
-    ``method="eigh"``, the dense route, is the one differentiated here)."""
-    check_radius(R)
-    g = _lattice_gradient(int(R), dist, method, tuple(float(b) for b in bracket))
+    ``method="eigh"``, the dense route, is the one differentiated here). The ``gradient``
+    of a :class:`LatticeScoreGradient` (memoized, padded batches)."""
+    return LatticeScoreGradient(
+        R, W, dist=dist, method=method, bracket=bracket, chunk=chunk
+    ).gradient
 
-    def gradient(z):
-        z = jnp.asarray(z, jnp.float64)
-        parts = [np.asarray(g(z[i : i + chunk], jnp.float64(W))) for i in range(0, len(z), chunk)]
-        out = np.concatenate(parts) if parts else np.zeros(z.shape)
-        return np.where(np.isfinite(out), out, 0.0)
 
-    return gradient
+class GuidedLattice(NamedTuple):
+    """The guided lattice kernel and the score it shares its memo with.
+
+    Attributes:
+        score: (m, N) -> (m,) log g0_c, the score to pass to subset.run.
+        propose: the kernel (guided moves mixed with the lattice moves).
+        evaluator: the :class:`LatticeScoreGradient` behind both.
+    """
+
+    score: Callable
+    propose: Callable
+    evaluator: LatticeScoreGradient
+
+
+def lattice_guided(R, W, *, guided_fraction=0.5, kappa=0.3, dist="goe", chunk=50) -> GuidedLattice:
+    """:func:`lattice_guided_moves` together with a score that reads the same memo: run
+    subset simulation with ``score`` and ``propose`` of the result, and every guided
+    proposal costs one value-and-gradient evaluation (its score comes with it)."""
+    from .moves import lattice_moves
+
+    ev = LatticeScoreGradient(R, W, dist=dist, chunk=chunk)
+    prop = mixture(
+        [guided_moves(ev.gradient, kappa=kappa), lattice_moves(R)],
+        [guided_fraction, 1.0 - guided_fraction],
+    )
+    return GuidedLattice(ev.score, prop, ev)
 
 
 def lattice_guided_moves(R, W, *, guided_fraction=0.5, kappa=0.3, dist="goe") -> Callable:
     """The guided kernel of the lattice mixed with :func:`moves.lattice_moves` (pCN and
     local shifts): guided with probability ``guided_fraction`` per proposal."""
-    from .moves import lattice_moves
-
-    return mixture(
-        [guided_moves(lattice_score_gradient(R, W, dist=dist), kappa=kappa), lattice_moves(R)],
-        [guided_fraction, 1.0 - guided_fraction],
-    )
+    return lattice_guided(R, W, guided_fraction=guided_fraction, kappa=kappa, dist=dist).propose
