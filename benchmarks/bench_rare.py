@@ -16,7 +16,8 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
                 population in DIR (needs *_r*.npz with samples): docs/rare_sensitivity.png
   score [R]     cost of one score log g0_c(V) (R = 10 default): the exact fold against the
                 20-step bisection of the flag, same potentials, one run; their largest
-                difference (the bisection's resolution is 40 / 2^21 = 1.9e-5)
+                difference (the bisection's resolution is 40 / 2^21 = 1.9e-5); and one
+                score with its gradient in V (value_and_grad through the dense spectrum)
 Usage: python benchmarks/bench_rare.py [tail [R ...] [--W W ...] [--seed S]|qp|table|score [R]|all]
 """
 
@@ -190,10 +191,12 @@ def tables():
 
 def score_cost(R=10, batch=100, W=(120.0, 300.0)):
     """Seconds per score (banded spectrum + critical scale), fold vs 20-step bisection,
-    on the same potentials; the spectrum alone is timed too."""
+    on the same potentials; the spectrum alone, and the score with its gradient (the
+    guided kernel's one evaluation per state), are timed too."""
     import jax.numpy as jnp
     from _common import best_time, emit
 
+    from jaxmf.analysis.rare import guided
     from jaxmf.analysis.rare.critical import gaussian_scorer
     from jaxmf.models import lattice
 
@@ -215,6 +218,20 @@ def score_cost(R=10, batch=100, W=(120.0, 300.0)):
                 * best_time(lambda f=f, z=z, w=w: jax.block_until_ready(f(z, jnp.float64(w))))
                 / batch
             )
+        # score + gradient of the guided kernel (dense spectrum, one value_and_grad per
+        # state, padded batch; a fresh memo each time so nothing is reused)
+        zn = np.asarray(z)
+        guided.LatticeScoreGradient(R, w, chunk=batch).gradient(zn)  # compile
+        out[f"value_and_grad_ms_W{w:g}"] = (
+            1e3
+            * best_time(
+                lambda w=w, zn=zn: guided.LatticeScoreGradient(R, w, chunk=batch).gradient(zn)
+            )
+            / batch
+        )
+        out[f"ratio_value_and_grad_over_fold_W{w:g}"] = (
+            out[f"value_and_grad_ms_W{w:g}"] / out[f"fold_ms_W{w:g}"]
+        )
         spec(z, w).block_until_ready()
         out[f"spectrum_ms_W{w:g}"] = (
             1e3 * best_time(lambda z=z, w=w: jax.block_until_ready(spec(z, w))) / batch
@@ -351,7 +368,7 @@ def pool(folder, R=10, g0=1.0):
         print(
             f"{kernel}: exp W_1 = {fit.exp[0]:.1f} +- {fit.exp[1]:.1f} (chi2/dof "
             f"{fit.exp[2]:.1f}); power m = {fit.power[0]:.1f} (chi2/dof {fit.power[2]:.1f});"
-            f" {fit.n} rows"
+            f" W log W c = {fit.wlogw[0]:.4f} (chi2/dof {fit.wlogw[2]:.1f}); {fit.n} rows"
         )
 
 

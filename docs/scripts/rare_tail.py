@@ -1,0 +1,113 @@
+"""The deep tail of f_aval(W): random lattices, R = 10, g0 = 1, two move kernels per W.
+
+Reads docs/data/rare_tail.json (rows pooled by ``benchmarks/bench_rare.py pool``: one row
+per (W, kernel), with the replica chi-square check), fits log f_aval(W) on the rows that
+pass the check (``rare.fit_tail``: exp(-W / W_1), W^-m and exp(-c W log W)), and writes
+docs/data/rare_tail_fit.json and docs/rare_tail.png. Rows that fail the replica check are
+drawn as crosses on the lower axis (no number).
+
+    python docs/scripts/rare_tail.py
+"""
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from jaxmf.analysis import rare  # noqa: E402
+
+HERE = Path(__file__).resolve().parent.parent
+MARK = {"lattice": "o", "pcn": "s", "guided": "D"}
+
+
+def fits(rows):
+    ok = [dict(W=r["W"], f=r["f"], stderr=r["err"]) for r in rows if r["passed"] and r["f"] > 0]
+    fit = rare.fit_tail(ok)
+    out = {"n_rows": fit.n, "W": sorted({r["W"] for r in ok})}
+    for name, (p, e, chi2) in (("exp", fit.exp), ("power", fit.power), ("wlogw", fit.wlogw)):
+        out[name] = {"param": p, "err": e, "chi2_per_dof": chi2}
+    # the curves: refit the intercepts (weighted) for drawing
+    W = np.array([r["W"] for r in ok])
+    y = np.log([r["f"] for r in ok])
+    sig = np.maximum([r["stderr"] / r["f"] for r in ok], 0.05)
+    xs = {"exp": W, "power": np.log(W), "wlogw": W * np.log(W)}
+    for name, x in xs.items():
+        A = np.stack([np.ones_like(x), x], axis=1) / sig[:, None]
+        coef = np.linalg.lstsq(A, y / sig, rcond=None)[0]
+        out[name]["coef"] = [float(c) for c in coef]
+        out[name]["residuals"] = [float(v) for v in (y - coef[0] - coef[1] * x) / sig]
+    return out
+
+
+def main():
+    rows = json.loads((HERE / "data" / "rare_tail.json").read_text())
+    rows = [r for r in rows if r["R"] == 10 and r["g0"] == 1.0]
+    fit = fits(rows)
+    (HERE / "data" / "rare_tail_fit.json").write_text(json.dumps(fit, indent=1))
+    fig, ax = plt.subplots(figsize=(4.8, 3.6), constrained_layout=True)
+    fmin = min(r["f"] for r in rows if r["passed"] and r["f"] > 0)
+    for j, kernel in enumerate(sorted({r["kernel"] for r in rows})):
+        rr = sorted((r for r in rows if r["kernel"] == kernel), key=lambda r: r["W"])
+        good = [r for r in rr if r["passed"] and r["f"] > 0]
+        bad = [r for r in rr if not (r["passed"] and r["f"] > 0)]
+        dx = 2.0 * (j - 1)  # side by side
+        if good:
+            W = np.array([r["W"] for r in good]) + dx
+            f = np.array([r["f"] for r in good])
+            e = np.array([r["err"] for r in good])
+            ax.errorbar(
+                W,
+                f,
+                yerr=[np.minimum(e, 0.999 * f), e],
+                ls="none",
+                capsize=2,
+                marker=MARK.get(kernel, "^"),
+                ms=3.5,
+                color=f"C{j}",
+                label=kernel,
+            )
+        if bad:
+            ax.plot(
+                [r["W"] + dx for r in bad],
+                [fmin / 30] * len(bad),
+                ls="none",
+                marker="x",
+                color=f"C{j}",
+                label=f"{kernel}: replica check failed",
+            )
+    Wg = np.linspace(min(r["W"] for r in rows) - 5, max(r["W"] for r in rows) + 10, 200)
+    xs = {"exp": Wg, "power": np.log(Wg), "wlogw": Wg * np.log(Wg)}
+    text = {"exp": r"$e^{-W/W_1}$", "power": r"$W^{-m}$", "wlogw": r"$e^{-cW\log W}$"}
+    for k, (name, x) in enumerate(xs.items()):
+        a, b = fit[name]["coef"]
+        ax.plot(
+            Wg,
+            np.exp(a + b * x),
+            lw=0.8,
+            ls=("-", "--", ":")[k],
+            color="0.4",
+            label=f"{text[name]}: $\\chi^2$/dof {fit[name]['chi2_per_dof']:.2g}",
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel("W")
+    ax.set_ylabel(r"$f_{\rm aval}$ ($g_0$ = 1, R = 10)")
+    ax.legend(fontsize=6, loc="lower left")
+    fig.savefig(HERE / "rare_tail.png", dpi=150)
+    print(
+        json.dumps(
+            {
+                k: fit[k]
+                if not isinstance(fit[k], dict)
+                else {kk: fit[k][kk] for kk in ("param", "err", "chi2_per_dof")}
+                for k in fit
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
