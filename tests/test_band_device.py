@@ -137,11 +137,13 @@ def test_tridiagonal_is_an_orthogonal_similarity_fixing_index_0():
     np.testing.assert_allclose(amp_t, amp_h, atol=1e-13)
 
 
-def test_bisection_matches_lapack():
+@pytest.mark.parametrize("points", [1, 7])  # bisection (CPU default), multisection
+def test_bisection_matches_lapack(points):
     rng = np.random.default_rng(4)
     d = rng.normal(size=(2, 50)) * np.array([[1.0], [1e4]])
     e = rng.normal(size=(2, 49))
-    lam = np.asarray(jax.jit(_band_device.tridiagonal_eigenvalues)(d, e))
+    f = jax.jit(_band_device.tridiagonal_eigenvalues, static_argnames="points")
+    lam = np.asarray(f(d, e, points=points))
     for i in range(2):
         ref = scipy.linalg.eigh_tridiagonal(d[i], e[i], eigvals_only=True)
         np.testing.assert_allclose(lam[i], ref, atol=4e-16 * 50 * np.abs(ref).max())

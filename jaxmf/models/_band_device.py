@@ -24,8 +24,10 @@ callback): eigenvalues lambda_k and amplitudes |phi_k(0)| of a symmetric band ma
    linearly with t (the finished, tridiagonal part grows), so the loop is split into
    phases with fewer task slots.
 
-2. Eigenvalues of T by bisection on Sturm counts, all eigenvalues and the whole batch
-   in parallel, to 2 eps ||T|| (:func:`tridiagonal_eigenvalues`).
+2. Eigenvalues of T by bisection (CPU) or multisection (accelerators: 7 points per
+   interval and sweep, a third of the sequential sweeps) on Sturm counts, all
+   eigenvalues and the whole batch in parallel, to 2 eps ||T||
+   (:func:`tridiagonal_eigenvalues`).
 
 3. Amplitudes by twisted factorizations with a Rayleigh-quotient correction
    (:func:`jaxmf.models._banded.first_components`).
@@ -59,6 +61,8 @@ _DEGENERATE_GAP = 1e-12
 # factor for the backward error of the reduction) exceeds _AMPLITUDE_TOL go dense.
 _ERROR_FACTOR = 8.0
 _AMPLITUDE_TOL = 1e-13
+# Multisection points per interval and sweep on accelerators (3 bits per sweep).
+_ACCELERATOR_POINTS = 7
 # Upper bound on the number of phases (separately compiled loops with fewer task slots).
 _MAX_PHASES = 4
 
@@ -266,26 +270,37 @@ def band_to_tridiagonal(ab):
 # --------------------------------------------------------------------------- spectrum
 def _sturm_count(d, e2, x, pivmin):
     """Eigenvalues of tridiag below x: negative pivots of the LDL^T of T - x (LAPACK
-    dlaebz's guarded recurrence). d (N, B), e2 (N - 1, B), x (K, B) -> (K, B) counts."""
-
-    pivmin = pivmin[None]
+    dlaebz's guarded recurrence). d (N, B), e2 (N - 1, B), x (..., B) -> (..., B) counts."""
 
     def pivot(q):
         return jnp.where(jnp.abs(q) < pivmin, -pivmin, q)
 
-    q = pivot(d[0][None] - x)
+    def lift(a):  # (B,) -> (1, ..., 1, B) like x
+        return a.reshape((1,) * (x.ndim - 1) + a.shape)
+
+    pivmin = lift(pivmin)
+    q = pivot(lift(d[0]) - x)
 
     def row(i, carry):
         q, count = carry
-        q = pivot(d[i][None] - x - e2[i - 1][None] / q)
+        q = pivot(lift(d[i]) - x - lift(e2[i - 1]) / q)
         return q, count + (q <= 0)
 
     _, count = lax.fori_loop(1, d.shape[0], row, (q, (q <= 0).astype(jnp.int32)), unroll=4)
     return count
 
 
-def _eigenvalues_batch(d, e):
-    """d (N, B), e (N - 1, B) -> (N, B) ascending eigenvalues by bisection."""
+def _points_per_sweep():
+    # Multisection: k points per interval and sweep shrink it (k + 1)-fold, so the ~53
+    # halvings take ~53 / log2(k + 1) sweeps of k times the work. On accelerators the
+    # sweeps' N sequential steps (kernel launches) dominate, on a CPU the work.
+    return 1 if jax.default_backend() == "cpu" else _ACCELERATOR_POINTS
+
+
+def _eigenvalues_batch(d, e, points=None):
+    """d (N, B), e (N - 1, B) -> (N, B) ascending eigenvalues by multisection on Sturm
+    counts (``points`` per interval and sweep; 1: bisection)."""
+    points = _points_per_sweep() if points is None else points
     n = d.shape[0]
     eps, tiny = jnp.finfo(jnp.float64).eps, jnp.finfo(jnp.float64).tiny
     ae = jnp.abs(e)
@@ -300,29 +315,39 @@ def _eigenvalues_batch(d, e):
     upper = jnp.broadcast_to(hi + slack, d.shape)
     target = jnp.arange(n)[:, None]
     tol = 2.0 * eps * tnorm
+    frac = (np.arange(1, points + 1) / (points + 1))[:, None, None]
 
-    def bisect(state):
+    def sweep(state):
         i, lower, upper = state
-        mid = 0.5 * (lower + upper)
-        below = _sturm_count(d, e2, mid, pivmin) <= target
-        return i + 1, jnp.where(below, mid, lower), jnp.where(below, upper, mid)
+        x = lower[None] + frac * (upper - lower)[None]  # (points, N, B), ascending
+        # counts grow with x: the eigenvalue lies above the points counting <= target
+        below = _sturm_count(d, e2, x, pivmin) <= target[None]
+        lower = jnp.maximum(lower, jnp.max(jnp.where(below, x, -jnp.inf), axis=0))
+        upper = jnp.minimum(upper, jnp.min(jnp.where(below, jnp.inf, x), axis=0))
+        return i + 1, lower, upper
 
     def more(state):
         i, lower, upper = state
         return (i < 64) & jnp.any(upper - lower > tol[None])
 
-    _, lower, upper = lax.while_loop(more, bisect, (0, lower, upper))
+    _, lower, upper = lax.while_loop(more, sweep, (0, lower, upper))
     return 0.5 * (lower + upper)
 
 
-def tridiagonal_eigenvalues(d, e):
-    """Eigenvalues (ascending) of tridiag(e, d, e) by parallel bisection on Sturm counts.
+def tridiagonal_eigenvalues(d, e, points=None):
+    """Eigenvalues (ascending) of tridiag(e, d, e) by parallel multisection on Sturm counts.
 
-    All N eigenvalues (and the batch) advance together: ~53 halvings of the Gershgorin
-    interval, each an O(N) recurrence over vectors of N x batch, to 2 eps ||T||.
+    All N eigenvalues (and the batch) advance together: each sweep evaluates the Sturm
+    count at ``points`` equispaced points of every eigenvalue's interval (an O(N)
+    recurrence over vectors of points x N x batch) and keeps the sub-interval holding
+    it, until the intervals are 2 eps ||T|| wide: ~53 / log2(points + 1) sweeps from
+    the Gershgorin interval (53 for bisection, 18 for 7 points).
 
     Args:
         d: (..., N) diagonal; e: (..., N - 1) off-diagonal.
+        points: points per interval and sweep (static int >= 1); default 1 (bisection)
+            on the CPU backend, where the work counts, and 7 on accelerators, where the
+            sweeps' sequential steps do.
 
     Returns:
         (..., N) eigenvalues.
@@ -333,7 +358,7 @@ def tridiagonal_eigenvalues(d, e):
         return d
     flat_d = jnp.moveaxis(d.reshape(-1, n), 0, -1)
     flat_e = jnp.moveaxis(e.reshape(-1, n - 1), 0, -1)
-    lam = _eigenvalues_batch(flat_d, flat_e)
+    lam = _eigenvalues_batch(flat_d, flat_e, points)
     return jnp.moveaxis(lam, -1, 0).reshape(lead + (n,))
 
 
