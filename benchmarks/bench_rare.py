@@ -324,11 +324,13 @@ def pool(folder, R=10, g0=1.0):
                 int(z["n_evals"]),
                 float(z["p0"]),
             )
-        groups.setdefault((float(W), kernel), []).append(run)
+            secs = float(z["seconds"]) if "seconds" in z.files else float("nan")
+        groups.setdefault((float(W), kernel), []).append((run, secs))
     rows = []
-    for (W, kernel), runs in sorted(groups.items()):
-        if len(runs) < 2:
+    for (W, kernel), pairs in sorted(groups.items()):
+        if len(pairs) < 2:
             continue
+        runs = [r for r, _ in pairs]
         e = replicas.combine(runs, float(np.log(g0)), warn=False)
         rows.append(
             {
@@ -349,6 +351,7 @@ def pool(folder, R=10, g0=1.0):
                 "acceptance": np.nanmean(e.acceptance, axis=0).tolist(),
                 "distinct": np.nanmin(e.distinct, axis=0).tolist(),
                 "collapsed": e.collapsed,
+                "seconds_per_replica": [t for _, t in pairs],
             }
         )
         print(

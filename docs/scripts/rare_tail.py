@@ -4,7 +4,7 @@ Reads docs/data/rare_tail.json (rows pooled by ``benchmarks/bench_rare.py pool``
 per (W, kernel), with the replica chi-square check), fits log f_aval(W) on the rows that
 pass the check (``rare.fit_tail``: exp(-W / W_1), W^-m and exp(-c W log W)), and writes
 docs/data/rare_tail_fit.json and docs/rare_tail.png. Rows that fail the replica check are
-drawn as crosses on the lower axis (no number).
+drawn as a cross at the lowest replica and a line spanning the replicas (no value).
 
     python docs/scripts/rare_tail.py
 """
@@ -70,14 +70,17 @@ def main():
                 color=f"C{j}",
                 label=kernel,
             )
-        if bad:
+        for k, r in enumerate(bad):  # no value: the span of the replicas, and a cross
+            rep = [x for x in r["replicas"] if x > 0]
+            if rep:
+                ax.vlines(r["W"] + dx, min(rep), max(rep), color=f"C{j}", lw=0.8, alpha=0.6)
             ax.plot(
-                [r["W"] + dx for r in bad],
-                [fmin / 30] * len(bad),
+                r["W"] + dx,
+                min(rep) if rep else fmin,
                 ls="none",
                 marker="x",
                 color=f"C{j}",
-                label=f"{kernel}: replica check failed",
+                label=f"{kernel}: replica check failed (span of replicas)" if k == 0 else None,
             )
     Wg = np.linspace(min(r["W"] for r in rows) - 5, max(r["W"] for r in rows) + 10, 200)
     xs = {"exp": Wg, "power": np.log(Wg), "wlogw": Wg * np.log(Wg)}
@@ -97,6 +100,7 @@ def main():
     ax.set_ylabel(r"$f_{\rm aval}$ ($g_0$ = 1, R = 10)")
     ax.legend(fontsize=6, loc="lower left")
     fig.savefig(HERE / "rare_tail.png", dpi=150)
+    print(table(rows))
     print(
         json.dumps(
             {
@@ -107,6 +111,29 @@ def main():
             }
         )
     )
+
+
+def table(rows):
+    """The markdown table of docs/rare_avalanches.md (one line per row)."""
+    out = [
+        "| W | kernel | f_aval | replica error | replicas | n | levels | chi-square p "
+        "| min distinct | s per replica | replica check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["W"], r["kernel"])):
+        ok = r["passed"] and r["f"] > 0
+        secs = [t for t in r.get("seconds_per_replica", []) if t == t]
+        f = format(r["f"], ".3g") if ok else "failed"
+        err = format(r["err"], ".2g") if ok else "-"
+        out.append(
+            f"| {r['W']:g} | {r['kernel']} | {f} | {err} | "
+            f"{', '.join(f'{x:.2g}' for x in r['replicas'])} | {r['n']} | "
+            f"{'/'.join(str(x) for x in r['levels'])} | {r['chi2_p']:.2g} | "
+            f"{r['min_distinct_states']:.2f} | "
+            f"{f'{min(secs):.0f}-{max(secs):.0f}' if secs else '-'} | "
+            f"{'passes' if ok else 'FAILS'} |"
+        )
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
