@@ -1,28 +1,34 @@
 """Spectral routes per realization: "device" (band route in XLA) vs "fast" (host LAPACK
-band route) vs "eigh" (dense), batched, in one run; plus a GPU projection.
+band route) vs "eigh" (dense), batched, in one run; per-stage profile; GPU projection.
 
     python benchmarks/bench_spectral.py [--radii 5,10,15,22,33,50] [--dense-max-R 22]
-        [--min-time 20] [--max-batch 16] [--gpu-step-latency 2e-5] [--gpu-efficiency 0.1]
-        [--passes 12] [--no-pin]
+        [--batches 5:16,10:16,15:8,22:8,33:2,50:1] [--gpu-kernel-latency 5e-6]
+        [--gpu-efficiency 0.1] [--no-pin]
 
-Per radius R (QP lattice, W = 60, theta0 grid): seconds per realization of the jitted,
-vmapped ``lattice.couplings_from_potential(V, R, method=...)`` over one batch (compile
-excluded, best of repeats), the ratios to the host route, the largest |difference| of
-the couplings between the device and host routes, the device route's sequential step
-counts and band entries per step, and its XLA memory per realization. Dense eigh is
-skipped above ``--dense-max-R`` (O(N^3): minutes per batch at R = 33 here).
+Per radius R (QP lattice, W = 60, theta0 grid, ``--batches`` realizations): seconds per
+realization of the jitted, vmapped ``lattice.couplings_from_potential(V, R, method=...)``
+over one batch (compile excluded, best of repeats), the ratios to the host route, the
+largest |difference| of the couplings between the device and host routes; the device
+route's stages timed separately (band reduction, eigenvalues, amplitudes) next to the
+host route's (LAPACK reduction + dsterf on the host; the same JAX amplitudes); the
+reduction loop body's XLA kernels per step (fusions, dots, custom calls of the compiled
+while body, and how many of them write a window-sized array: the passes over the band)
+and its XLA memory per realization. Dense eigh is skipped above ``--dense-max-R``.
 
 GPU projection (not measured where no GPU ran): per realization of the device route,
 
-    t = max(flops / (e F), bytes / B) + steps x tau / batch
+    t = max(flops / (e F), bytes / BW) + launches x tau / batch
 
-with flops = 14 kd^2 per task (the tasks of the schedule) + 2 x 53 N^2 (bisection) +
-35 N^2 (first components), bytes = passes x 16 x band entries over all steps (each
-step reads and writes its windows ``passes`` times: XLA fusions per step, 12 counted),
-steps = 2 (N - 2) + 53 N + 5 N ceil(N / 256) sequential steps at latency tau, batch =
-the realizations that fit in half the device memory (XLA's temp + output bytes per
-realization measured here). The paper-size Fig. 5 dataset (bench_cost.PAPER_M) is
-projected through this route next to dense eigh (bench_cost's roofline).
+with flops = 14 kd^2 per task (the tasks of the schedule) + 5 x 7 x 18 N^2
+(multisection: 7 Sturm counts per interval and sweep, 18 sweeps) + 35 N^2 (first
+components); bytes = 16 x passes x band entries over all steps (each window-sized
+kernel reads and writes the windows once, ``passes`` counted from the compiled loop
+body here); launches = kernels x 2 (N - 2) (reduction) + 2 x 18 N / 4 (Sturm
+recurrence, unrolled 4) + 5 N ceil(N / 256) (twisted factorizations, chunks of 256),
+each at kernel latency tau; batch = the realizations that fit in half the device memory
+(XLA's temp + output bytes per realization measured here, scaled as N kd). The
+paper-size Fig. 5 dataset (bench_cost.PAPER_M) is projected through this route next to
+dense eigh (bench_cost's roofline).
 
 Pinned to one core unless --no-pin. Prints one JSON line.
 """
@@ -40,6 +46,7 @@ if PINNED:  # before JAX starts its threads
 
 import argparse  # noqa: E402
 import math  # noqa: E402
+import re  # noqa: E402
 import time  # noqa: E402
 
 import jax  # noqa: E402
@@ -47,7 +54,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jaxmf  # noqa: E402, F401  (float64)
-from jaxmf.models import _band_device, lattice  # noqa: E402
+from jaxmf.models import _band_device, _banded, lattice  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import emit  # noqa: E402
@@ -77,6 +84,10 @@ def _timed(fn, V, repeat):
     return out, best, first
 
 
+SWEEPS = 18  # multisection sweeps on accelerators (7 points: 3 bits per sweep, 53 bits)
+POINTS = 7
+
+
 def model(N, kd):
     """Static model of the device route: sequential steps, band entries touched and
     flops per realization."""
@@ -84,14 +95,14 @@ def model(N, kd):
     entries = sum(2 * (b - a) * m * kd * 2 * kd for a, b, m in plan)
     tasks = sum(2 * (b - a) * m for a, b, m in plan)
     steps_reduce = 2 * max(N - 2, 0)
-    steps_bisect = 53 * N
+    steps_sturm = SWEEPS * N
     steps_twisted = 5 * N * math.ceil(N / 256)
-    flops = 14.0 * kd * kd * tasks + 2 * 53.0 * N * N + 35.0 * N * N
+    flops = 14.0 * kd * kd * tasks + 5.0 * POINTS * SWEEPS * N * N + 35.0 * N * N
     return {
         "steps_reduction": steps_reduce,
-        "steps_bisection": steps_bisect,
+        "steps_sturm_gpu": steps_sturm,
+        "steps_sturm_cpu": 53 * N,
         "steps_first_components": steps_twisted,
-        "steps": steps_reduce + steps_bisect + steps_twisted,
         "slots_per_phase": [m for _, _, m in plan],
         "entries_per_step_max": plan[0][2] * kd * 2 * kd,
         "band_entries_all_steps": entries,
@@ -99,39 +110,95 @@ def model(N, kd):
     }
 
 
-def gpu_device_seconds(N, kd, gpu, efficiency, passes, latency, bytes_per_real):
+def loop_kernels(compiled, window):
+    """Kernels per iteration of the largest while body of fn's compiled program: all
+    fusions, dots and custom calls, and those whose output has at least ``window`` / 4
+    entries (a D or B block of every task or more: the passes over the windows)."""
+    text = compiled.as_text()
+    bodies = [c for c in re.split(r"\n(?=%)", text) if re.match(r"%\S*region\S* \(", c)]
+    best = {"kernels": 0, "window_passes": 0}
+    for body in bodies:
+        sizes = []
+        for line in body.splitlines()[1:]:
+            m = re.match(r"\s*%\S+ = (\w+)\[([\d,]*)\]\S* (fusion|dot|custom-call)\(", line)
+            if m:
+                dims = [int(x) for x in m.group(2).split(",") if x]
+                sizes.append(math.prod(dims))
+        if len(sizes) > best["kernels"]:
+            passes = sum(x >= window / 4 for x in sizes)
+            best = {"kernels": len(sizes), "window_passes": passes}
+    return best
+
+
+def gpu_device_seconds(N, kd, gpu, efficiency, kernels, latency, bytes_per_real):
     m = model(N, kd)
     batch = max(1, int(0.5 * gpu["memory_gib"] * 2**30 // bytes_per_real))
     compute = m["flops"] / (efficiency * gpu["fp64_tflops"] * 1e12)
+    passes = kernels["window_passes"]
     traffic = passes * 16.0 * m["band_entries_all_steps"] / (gpu["bandwidth_tbs"] * 1e12)
-    return max(compute, traffic) + m["steps"] * latency / batch, batch
+    launches = (
+        kernels["kernels"] * m["steps_reduction"]
+        + 2 * m["steps_sturm_gpu"] / 4
+        + m["steps_first_components"]
+    )
+    return max(compute, traffic) + launches * latency / batch, batch
+
+
+def _stages(R, batch, V):
+    """Seconds per realization of the device route's stages and the host route's."""
+    band = lattice.square(R).band
+    template = jnp.asarray(np.broadcast_to(band.template, (batch,) + band.template.shape))
+    ab = template.at[:, 0].set(V)
+    reduce = jax.jit(_band_device.band_to_tridiagonal).lower(ab).compile()
+    eig = jax.jit(_band_device.tridiagonal_eigenvalues)
+    amp = jax.jit(jax.vmap(_banded.first_components))
+    d, e = reduce(ab)
+    lam = eig(d, e)
+    out = {}
+    for name, fn, args in (
+        ("device_reduction_s", reduce, (ab,)),
+        ("device_eigenvalues_s", eig, (d, e)),
+        ("amplitudes_s", amp, (d, e, lam)),
+    ):
+        jax.block_until_ready(fn(*args))
+        out[name] = _best(lambda fn=fn, args=args: jax.block_until_ready(fn(*args))) / batch
+    host = np.asarray(ab)
+    host_s = _best(lambda: [_banded.tridiagonal_host(a) for a in host])
+    out["host_reduction_dsterf_s"] = host_s / batch
+    window = _band_device.sequential_steps(band.n, band.bandwidth)[1][0] * batch
+    out["reduction_loop"] = loop_kernels(reduce, window)
+    return out
+
+
+def _best(fn, repeat=2):
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--radii", default="5,10,15,22,33,50")
     p.add_argument("--dense-max-R", type=int, default=22)
-    p.add_argument("--max-batch", type=int, default=16)
     p.add_argument(
-        "--min-time",
-        type=float,
-        default=20.0,
-        help="target seconds of host-route work per batch (sets the batch)",
+        "--batches",
+        default="5:16,10:16,15:8,22:8,33:2,50:1",
+        help="realizations per batch, R:batch (8 for radii not listed)",
     )
     p.add_argument("--repeat", type=int, default=2)
-    p.add_argument("--gpu-step-latency", type=float, default=2e-5)
+    p.add_argument("--gpu-kernel-latency", type=float, default=5e-6)
     p.add_argument("--gpu-efficiency", type=float, default=0.1)
-    p.add_argument("--passes", type=float, default=12.0)
     p.add_argument("--no-pin", action="store_true")
     args = p.parse_args(argv)
-    rows, bytes_per_real = [], {}
+    batches = {int(k): int(b) for k, b in (x.split(":") for x in args.batches.split(","))}
+    rows, bytes_per_real, kernels = [], {}, None
     load_before = os.getloadavg()[0]
     for R in map(int, args.radii.split(",")):
         N, kd = lattice.num_sites(R), lattice.bandwidth(R)
-        # batch: ~min_time of host work, from the host route's N^2.2 scaling (1.4 s at
-        # R = 50 on one core), at most max_batch
-        host_guess = 1.4 * (N / 5101) ** 2.2
-        batch = int(max(1, min(args.max_batch, args.min_time / max(host_guess, 1e-4))))
+        batch = batches.get(R, 8)
         V = _potentials(R, batch)
         row = {"R": R, "N": N, "kd": kd, "batch": batch}
         outs = {}
@@ -140,7 +207,7 @@ def main(argv=None):
                 row["eigh_seconds"] = None  # O(N^3) dense: skipped at this size
                 continue
             fn = _couplings_fn(R, method)
-            repeat = args.repeat if R < 33 else 1
+            repeat = args.repeat if R < 50 else 1
             outs[method], best, first = _timed(fn, V, repeat)
             row[f"{method}_seconds"] = best / batch
             row[f"{method}_compile_and_first_s"] = first
@@ -155,6 +222,8 @@ def main(argv=None):
             row["eigh_over_fast"] = row["eigh_seconds"] / row["fast_seconds"]
             row["device_over_eigh"] = row["device_seconds"] / row["eigh_seconds"]
         row["max_abs_diff_device_vs_fast"] = float(jnp.max(jnp.abs(outs["device"] - outs["fast"])))
+        row["stages"] = _stages(R, batch, V[:, lattice.square(R).order])
+        kernels = row["stages"]["reduction_loop"]
         row["model"] = model(N, kd)
         rows.append(row)
         print(row, file=sys.stderr, flush=True)
@@ -175,7 +244,7 @@ def main(argv=None):
                 else 60.0 * N * kd * 8
             )
             t_dev, batch = gpu_device_seconds(
-                N, kd, gpu, args.gpu_efficiency, args.passes, args.gpu_step_latency, per_real
+                N, kd, gpu, args.gpu_efficiency, kernels, args.gpu_kernel_latency, per_real
             )
             t_eigh = gpu_seconds(
                 N, "eigh", gpu["fp64_tflops"], gpu["bandwidth_tbs"], args.gpu_efficiency
@@ -208,8 +277,9 @@ def main(argv=None):
             "gpu_projection": {
                 "assumptions": {
                     "efficiency": args.gpu_efficiency,
-                    "step_latency_s": args.gpu_step_latency,
-                    "passes_per_step": args.passes,
+                    "kernel_latency_s": args.gpu_kernel_latency,
+                    "reduction_kernels_per_step": kernels,
+                    "multisection": {"points": POINTS, "sweeps": SWEEPS},
                     "memory_fraction": 0.5,
                 },
                 **projection,

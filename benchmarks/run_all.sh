@@ -31,7 +31,7 @@ if [ $small = 1 ]; then
   [ -f bench_sweep.py ] && run bench_sweep $PY bench_sweep.py
   run bench_distributed $PY bench_distributed.py --R 10 --draws 1024
   run bench_cost $PY bench_cost.py --fast-radii 10,22 --dense-radii 10,15 --e2e-radii 10 --e2e-eigh-radii 10
-  run bench_spectral $PY bench_spectral.py --radii 5,10,22 --max-batch 4
+  run bench_spectral $PY bench_spectral.py --radii 5,10,22 --batches 5:4,10:4,22:4
 else
   run bench_eta $PY bench_eta.py
   run bench_solve $PY bench_solve.py
@@ -45,6 +45,7 @@ else
   run bench_cost $PY bench_cost.py --fast-radii 10,22 --dense-radii 10,22,33,50 \
     --e2e-radii 10 --e2e-eigh-radii 10,22,33,50
   # device band route vs host band route vs dense eigh, batched, up to the paper's R = 50
-  run bench_spectral $PY bench_spectral.py --radii 5,10,15,22,33,50 --dense-max-R 50
+  run bench_spectral $PY bench_spectral.py --radii 5,10,15,22,33,50 --dense-max-R 50 \
+    --batches 5:1024,10:1024,15:512,22:256,33:64,50:16
 fi
 ( cd .. && $PY -m pytest -q 2>&1 | tail -n 1 | sed "s/^/- $stamp tests: /" >> "benchmarks/$results" )

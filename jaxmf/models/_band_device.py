@@ -137,6 +137,14 @@ def _unskew(y, width):
     return flat.reshape(m_, n, length + 1, b)[:, :, :width]
 
 
+def _materialize(arrays):
+    """The (M, ...) arrays, computed once: as the product with the M x M identity (a dot,
+    exact for finite values), which XLA does not fuse into (and recompute inside) its
+    consumers; optimization barriers are removed before fusion on some backends."""
+    eye = jnp.eye(arrays[0].shape[0], dtype=arrays[0].dtype)
+    return tuple((eye @ x.reshape(x.shape[0], -1)).reshape(x.shape) for x in arrays)
+
+
 def _tasks(win, v, tau, kd):
     """One step of all task slots.
 
@@ -160,12 +168,11 @@ def _tasks(win, v, tau, kd):
     v2, tau2, beta2 = jax.vmap(_house)(bt[:, 0] - t * z)
     # (B P)^T v2 without forming B P
     y = jnp.sum(bt * v2[:, None], axis=2) - t * v * jnp.sum(z * v2, axis=1, keepdims=True)
+    # the rank-two updates' vectors, materialized: fused into the window-sized update
+    # XLA would recompute the reflectors (square roots, divisions) for every entry
+    u, tv, z, ty, v2, beta2 = _materialize((u, t * v, z, tau2[:, None] * y, v2, beta2))
     d_new = dl - v[:, :, None] * u[:, None] - u[:, :, None] * v[:, None]
-    b_new = (
-        bt
-        - t[:, None] * v[:, :, None] * z[:, None]
-        - tau2[:, None, None] * y[:, :, None] * v2[:, None]
-    )
+    b_new = bt - tv[:, :, None] * z[:, None] - ty[:, :, None] * v2[:, None]
     first = np.arange(kd) == 0
     b_new = jnp.where(
         first[None, :, None, None],
