@@ -125,13 +125,16 @@ def draw_key(seed, R, i):
     return jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), R), i)
 
 
-def default_chunk_size(N, n_devices=1, backend=None):
+def default_chunk_size(N, n_devices=1, backend=None, method="auto", bandwidth=None):
     """Realizations per chunk for N sites, a multiple of ``n_devices``.
 
     CPU: ~2^16 / N per device (a few seconds of work per chunk on the fast path, so the
     progress bar and the resume granularity stay fine; N = 221 -> 296, N = 5101 -> 12).
-    Accelerators: the dense eigensolver needs ~4 N^2 doubles per realization; half of
-    the device memory (or 8 GiB if unknown) is budgeted, at most 1024 per device.
+    Accelerators: half of the device memory (or 8 GiB if unknown) is budgeted, at most
+    1024 per device: ~4 N^2 doubles per realization for the dense eigensolver, or, when
+    ``method`` resolves to the device band route and the half-bandwidth is given,
+    32 N (bandwidth + 1) doubles (its band storage and work arrays: XLA measured 12-25
+    N kd doubles, bench_spectral).
     """
     backend = backend or jax.default_backend()
     if backend == "cpu":
@@ -141,7 +144,10 @@ def default_chunk_size(N, n_devices=1, backend=None):
             limit = jax.local_devices()[0].memory_stats()["bytes_limit"]
         except Exception:  # noqa: BLE001  (no memory_stats on this backend)
             limit = 8 * 2**30
-        per_device = int(max(1, min(1024, 0.5 * limit // (4 * 8 * N * N))))
+        per_realization = 4 * 8 * N * N
+        if bandwidth is not None and resolve_method(method, N) == "device":
+            per_realization = 32 * 8 * N * (bandwidth + 1)
+        per_device = int(max(1, min(1024, 0.5 * limit // per_realization)))
     return per_device * n_devices
 
 
@@ -217,7 +223,10 @@ def _plan(spec, files, chunk_size, models):
     sizes, missing = [], []
     for R_ in spec.R:
         n_devices = chunk_devices(spec.method, models[R_].N)
-        size = chunk_size or default_chunk_size(models[R_].N, n_devices)
+        kd = getattr(models[R_], "bandwidth", None)  # band models only
+        size = chunk_size or default_chunk_size(
+            models[R_].N, n_devices, method=spec.method, bandwidth=kd
+        )
         # no chunk larger than the sweep (chunks are padded to their full size)
         size = min(int(size), spec.n_draws)
         sizes.append([R_, -(-size // n_devices) * n_devices])

@@ -15,8 +15,8 @@ the exact routes in :data:`ROUTES` (a table: a new route is one more entry):
   ``jaxmf/models/_band_device.py``), O(N^2 kd) work and O(N kd) memory per
   realization; runs on any device, vectorized over the batch, shards over devices.
   Derivatives as for ``"fast"``.
-* ``"auto"``: ``"fast"`` on the CPU backend from N >= 200 sites on, else ``"eigh"``
-  (``"device"`` only on request: slower than both where measured or projected, see
+* ``"auto"``: ``"fast"`` on the CPU backend from N >= 200 sites on; on an H200
+  ``"device"`` from N >= 4500 sites on (projected, not measured); else ``"eigh"`` (see
   :func:`resolve_method`).
 
 All routes agree to ~1e-12. A band matrix needs the grain first and a small
@@ -55,6 +55,12 @@ __all__ = [
 # 2-core CPU: eigh is 1.5x faster at R = 5, N = 61; the fast path 1.3x faster at R = 10,
 # N = 221, 5x at R = 33 and ~7x at R = 50).
 _FAST_MIN_SITES = 200
+# "auto" uses the device band route on accelerators of these kinds (substring of
+# jax.Device.device_kind) from this many sites on: the GPU projection of
+# benchmarks/bench_spectral.py (not measured: no GPU has run it) puts it ahead of batched
+# dense eigh on an H200 at R = 50 only (101 vs 116 ms per realization; R = 41, N = 3445:
+# 38.6 vs 35.8 ms), on an H100 nowhere (R = 50: 146 vs 132 ms).
+_DEVICE_MIN_SITES = {"H200": 4500}
 # A dense matrix whose best ordering has a half-bandwidth above this fraction of N is
 # not banded: the host route then diagonalizes it densely.
 _MAX_BAND_FRACTION = 0.5
@@ -233,18 +239,34 @@ METHODS = ("auto", *ROUTES)
 def resolve_method(method, n):
     """The route used for ``n`` sites: ``method`` itself unless "auto".
 
-    "auto": on the CPU backend "fast" for n >= 200, else "eigh"; "eigh" on
-    accelerators. "device" is never chosen: measured on a CPU it is 14-26x slower than
-    "fast" from R = 10 to 33 (bench_spectral, benchmarks/RESULTS.md), and projected on a
-    GPU (not measured yet) it is 2-10x slower than batched dense eigh at every radius of
-    the paper (H200: 8.5 against 4.3 hours for the Fig. 5 dataset; docs/scaling.md),
-    its bulge chasing being bound by XLA's ~12 passes over the band per step.
+    "auto": on the CPU backend "fast" for n >= 200, else "eigh". On accelerators
+    "eigh", except "device" on an H200 from n >= 4500 on. The numbers it rests on
+    (benchmarks/bench_spectral.py; docs/scaling.md), per realization, QP lattice:
+
+    ================  =====  ======  =======  ========  =========================
+    where             R      N       device   eigh      note
+    ================  =====  ======  =======  ========  =========================
+    CPU, one core     10     221     5.5x     1.0x      of "fast", measured
+    CPU, one core     22     1013    15x      3.3x      of "fast", measured
+    H200 (projected)  41     3445    38.6 ms  35.8 ms   eigh wins
+    H200 (projected)  50     5101    101 ms   116 ms    device wins
+    H100 (projected)  50     5101    146 ms   132 ms    eigh wins
+    ================  =====  ======  =======  ========  =========================
+
+    The projection (not measured: no GPU has run it) is memory-bound: 8 window-sized
+    XLA kernels per bulge-chasing step, 10% of the FP64 peak, 5 us per kernel launch.
     """
     check_choice("method", method, METHODS)
     if method != "auto":
         return method
-    on_cpu = jax.default_backend() == "cpu"
-    return "fast" if on_cpu and n >= _FAST_MIN_SITES else "eigh"
+    backend = jax.default_backend()
+    if backend == "cpu":
+        return "fast" if n >= _FAST_MIN_SITES else "eigh"
+    kind = getattr(jax.devices()[0], "device_kind", "")
+    for name, sites in _DEVICE_MIN_SITES.items():
+        if name in kind and n >= sites:
+            return "device"
+    return "eigh"
 
 
 def grain_spectrum(V, band, method="auto"):
