@@ -295,7 +295,7 @@ def test_method_names():
 
 def test_chunk_size_budgets_band_storage_for_the_device_route():
     # on an accelerator with 8 GiB budgeted (no memory_stats on CPU): dense eigh needs
-    # 4 N^2 doubles per realization, the device route 32 N (kd + 1)
+    # 4 N^2 doubles per realization, the device route 48 N (kd + 1)
     dense = ensemble.default_chunk_size(5101, 1, "gpu", method="eigh", bandwidth=102)
     band = ensemble.default_chunk_size(5101, 1, "gpu", method="device", bandwidth=102)
     limit = 8 * 2**30
@@ -304,5 +304,5 @@ def test_chunk_size_budgets_band_storage_for_the_device_route():
     except Exception:  # noqa: BLE001
         pass
     assert dense == max(1, min(1024, int(0.5 * limit // (32 * 5101**2))))
-    assert band == max(1, min(1024, int(0.5 * limit // (256 * 5101 * 103))))
+    assert band == max(1, min(1024, int(0.5 * limit // (384 * 5101 * 103))))
     assert band > dense

@@ -133,7 +133,7 @@ def default_chunk_size(N, n_devices=1, backend=None, method="auto", bandwidth=No
     Accelerators: half of the device memory (or 8 GiB if unknown) is budgeted, at most
     1024 per device: ~4 N^2 doubles per realization for the dense eigensolver, or, when
     ``method`` resolves to the device band route and the half-bandwidth is given,
-    32 N (bandwidth + 1) doubles (its band storage and work arrays: XLA measured 12-25
+    48 N (bandwidth + 1) doubles (its band storage and work arrays: XLA measured 12-36
     N kd doubles, bench_spectral).
     """
     backend = backend or jax.default_backend()
@@ -146,7 +146,7 @@ def default_chunk_size(N, n_devices=1, backend=None, method="auto", bandwidth=No
             limit = 8 * 2**30
         per_realization = 4 * 8 * N * N
         if bandwidth is not None and resolve_method(method, N) == "device":
-            per_realization = 32 * 8 * N * (bandwidth + 1)
+            per_realization = 48 * 8 * N * (bandwidth + 1)
         per_device = int(max(1, min(1024, 0.5 * limit // per_realization)))
     return per_device * n_devices
 

@@ -58,8 +58,8 @@ _FAST_MIN_SITES = 200
 # "auto" uses the device band route on accelerators of these kinds (substring of
 # jax.Device.device_kind) from this many sites on: the GPU projection of
 # benchmarks/bench_spectral.py (not measured: no GPU has run it) puts it ahead of batched
-# dense eigh on an H200 at R = 50 only (101 vs 116 ms per realization; R = 41, N = 3445:
-# 38.6 vs 35.8 ms), on an H100 nowhere (R = 50: 146 vs 132 ms).
+# dense eigh on an H200 at R = 50 only (108 vs 116 ms per realization; R = 41, N = 3445:
+# 40.8 vs 35.8 ms), on an H100 nowhere (R = 50: 158 vs 132 ms).
 _DEVICE_MIN_SITES = {"H200": 4500}
 # A dense matrix whose best ordering has a half-bandwidth above this fraction of N is
 # not banded: the host route then diagonalizes it densely.
@@ -248,9 +248,9 @@ def resolve_method(method, n):
     ================  =====  ======  =======  ========  =========================
     CPU, one core     10     221     5.5x     1.0x      of "fast", measured
     CPU, one core     22     1013    15x      3.3x      of "fast", measured
-    H200 (projected)  41     3445    38.6 ms  35.8 ms   eigh wins
-    H200 (projected)  50     5101    101 ms   116 ms    device wins
-    H100 (projected)  50     5101    146 ms   132 ms    eigh wins
+    H200 (projected)  41     3445    40.8 ms  35.8 ms   eigh wins
+    H200 (projected)  50     5101    108 ms   116 ms    device wins
+    H100 (projected)  50     5101    158 ms   132 ms    eigh wins
     ================  =====  ======  =======  ========  =========================
 
     The projection (not measured: no GPU has run it) is memory-bound: 8 window-sized
