@@ -63,6 +63,7 @@ def _direct(model, W, g0, realizations):
     return np.asarray(solve(g).eta_tot)
 
 
+@pytest.mark.slow  # about 15 s; a user model's sweep and CLI run are checked fast below
 def test_user_model_through_sweep_and_threshold(tmp_path):
     model = DecayingCouplings(12)
     res = ensemble.sweep(

@@ -169,6 +169,7 @@ def _synthetic_ed(values, errs):
     )
 
 
+@pytest.mark.slow  # about 15 s; the inversion of [S] is checked fast above
 def test_fit_bare_coupling_recovers_g10():
     g_true = 0.13
     values = [float(ec.mf_end_entropy(N, ec.ALPHA_C, g_true)) for N in (2, 3)]
@@ -222,6 +223,7 @@ def test_chain_ed_is_reproducible_from_the_key():
     np.testing.assert_allclose(a.per_sample_all[0], direct, rtol=1e-13)
 
 
+@pytest.mark.slow  # about 10 s; each stage has its own fast test
 def test_fig2_pipeline_end_to_end(tmp_path):
     import matplotlib.pyplot as plt
 

@@ -44,7 +44,9 @@ def test_hessian_in_the_bare_couplings():
     assert np.abs(H - H.T).max() <= 1e-12 * np.abs(H).max()  # a Hessian is symmetric
 
 
-@pytest.mark.parametrize("R, method", [(4, "eigh"), (5, "fast")])
+@pytest.mark.parametrize(
+    "R, method", [(4, "eigh"), pytest.param(5, "fast", marks=pytest.mark.slow)]
+)
 def test_lattice_hessian_in_W_and_g0(R, method):
     def f(p):
         return thresholds.eta_tot(R, p[0], g0=p[1], realization=QPPhase(2.954), method=method)
@@ -55,6 +57,7 @@ def test_lattice_hessian_in_W_and_g0(R, method):
     np.testing.assert_allclose(H, fd, rtol=1e-6)
 
 
+@pytest.mark.slow  # about 10 s; the Hessian itself is checked above
 def test_vmap_of_hessian_matches_loop():
     f = lambda a: jaxmf.solve(chain.drh_couplings(12, a)).eta_tot  # noqa: E731
     alphas = jnp.array([0.5, 0.6, 0.65])
