@@ -338,8 +338,8 @@ def pool(folder, R=10, g0=1.0):
                 "R": R,
                 "g0": g0,
                 "kernel": kernel,
-                "f": e.f,
-                "err": e.err,
+                "f": e.f if e.check.passed else None,  # a failed row has no value
+                "err": e.err if e.check.passed else None,
                 "replicas": e.replicas.tolist(),
                 "min_distinct_states": e.min_distinct,
                 "passed": e.check.passed,

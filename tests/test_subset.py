@@ -146,6 +146,28 @@ def test_guided_moves_keep_the_prior():
     assert scipy.stats.kstest(z[:, 0], "norm").pvalue > 1e-3
 
 
+def test_guided_moves_keep_the_prior_where_the_normal_is_undefined():
+    """A gradient that vanishes on half the space (z_0 > 0: isotropic steps there) must
+    not bias the chain: P(z_0 > 0) stays 1/2 and z_0 stays N(0, 1) (KS). Without the
+    kappa of the proposal's determinant in the Metropolis-Hastings factor the chain
+    drifts to one side (|P(z_0 > 0) - 1/2| = 0.24 after 40 steps)."""
+    d, m = 5, 4000
+
+    def grad(z):
+        z = np.asarray(z)
+        g = z / np.linalg.norm(z, axis=1, keepdims=True)
+        return np.where(z[:, :1] > 0, 0.0, g)
+
+    prop = guided.guided_moves(grad, kappa=0.3)
+    z = np.asarray(jax.random.normal(jax.random.key(7), (m, d)))
+    for k in range(40):
+        p = prop(z, 0.6, key=jax.random.key(100 + k))
+        z = np.where(p.valid[:, None], p.z, z)
+    frac = np.mean(z[:, 0] > 0)
+    assert abs(frac - 0.5) < 4 * np.sqrt(0.25 / m), frac
+    assert scipy.stats.kstest(z[:, 0], "norm").pvalue > 1e-3
+
+
 @pytest.mark.parametrize(
     "problem, t",
     [("halfspace", 4.5), ("halfspace", 7.0), pytest.param("radial", 6.5, marks=pytest.mark.slow)],

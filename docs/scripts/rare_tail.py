@@ -25,7 +25,9 @@ MARK = {"lattice": "o", "pcn": "s", "guided": "D"}
 
 
 def fits(rows):
-    ok = [dict(W=r["W"], f=r["f"], stderr=r["err"]) for r in rows if r["passed"] and r["f"] > 0]
+    ok = [
+        dict(W=r["W"], f=r["f"], stderr=r["err"]) for r in rows if r["passed"] and (r["f"] or 0) > 0
+    ]
     fit = rare.fit_tail(ok)
     out = {"n_rows": fit.n, "W": sorted({r["W"] for r in ok})}
     for name, (p, e, chi2) in (("exp", fit.exp), ("power", fit.power), ("wlogw", fit.wlogw)):
@@ -49,11 +51,11 @@ def main():
     fit = fits(rows)
     (HERE / "data" / "rare_tail_fit.json").write_text(json.dumps(fit, indent=1))
     fig, ax = plt.subplots(figsize=(4.8, 3.6), constrained_layout=True)
-    fmin = min(r["f"] for r in rows if r["passed"] and r["f"] > 0)
+    fmin = min(r["f"] for r in rows if r["passed"] and (r["f"] or 0) > 0)
     for j, kernel in enumerate(sorted({r["kernel"] for r in rows})):
         rr = sorted((r for r in rows if r["kernel"] == kernel), key=lambda r: r["W"])
-        good = [r for r in rr if r["passed"] and r["f"] > 0]
-        bad = [r for r in rr if not (r["passed"] and r["f"] > 0)]
+        good = [r for r in rr if r["passed"] and (r["f"] or 0) > 0]
+        bad = [r for r in rr if not (r["passed"] and (r["f"] or 0) > 0)]
         dx = 2.0 * (j - 1)  # side by side
         if good:
             W = np.array([r["W"] for r in good]) + dx
@@ -121,7 +123,7 @@ def table(rows):
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["W"], r["kernel"])):
-        ok = r["passed"] and r["f"] > 0
+        ok = r["passed"] and (r["f"] or 0) > 0
         secs = [t for t in r.get("seconds_per_replica", []) if t == t]
         f = format(r["f"], ".3g") if ok else "failed"
         err = format(r["err"], ".2g") if ok else "-"

@@ -65,10 +65,17 @@ def _mean(z, n, rho, rho_n):
 
 
 def _log_q(to, frm, n, sigma, rho, rho_n, kappa):
-    """log q(to | frm) up to a constant shared by every state (det cov is the same)."""
+    """log q(to | frm) up to a constant shared by every state. The covariance
+    sigma^2 (I - (1 - kappa^2) n n^T) has determinant sigma^(2d) kappa^2 for a unit n and
+    sigma^(2d) where the normal is undefined (n = 0: an isotropic step), hence the
+    -log kappa of the unit normals."""
     d = to - _mean(frm, n, rho, rho_n)
     along = np.sum(d * n, axis=1)
-    return -0.5 * (np.sum(d * d, axis=1) + (kappa**-2 - 1.0) * along**2) / sigma**2
+    unit = np.sum(n * n, axis=1) > 0
+    return (
+        -0.5 * (np.sum(d * d, axis=1) + (kappa**-2 - 1.0) * along**2) / sigma**2
+        - np.log(kappa) * unit
+    )
 
 
 def guided_moves(gradient: Callable, *, kappa: float = 0.3) -> Callable:
