@@ -108,9 +108,8 @@ def origin_spectrum(R, W, *, theta0=None, key=None, kind="qp", method="auto"):
 
     Routes (:mod:`jaxmf.models.spectral`): ``"eigh"`` (dense), ``"fast"`` (band
     reduction on the host, bandwidth 2R + 2, O(N^2 R)), ``"device"`` (the same band
-    route in XLA, no host callback) and ``"auto"`` (``"fast"`` on CPU for N >= 200
-    sites, ``"device"`` on an H200 for N >= 4500, ``"eigh"`` otherwise; see
-    :func:`jaxmf.models.spectral.resolve_method`).
+    route in XLA, no host callback; on request) and ``"auto"`` (``"fast"`` on CPU for
+    N >= 200 sites, ``"eigh"`` otherwise; see :func:`jaxmf.models.spectral.resolve_method`).
 
     Returns:
         (energies, amplitudes): (N,) ascending energies and (N,) |phi_k(0)|.

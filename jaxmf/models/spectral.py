@@ -15,8 +15,8 @@ the exact routes in :data:`ROUTES` (a table: a new route is one more entry):
   ``jaxmf/models/_band_device.py``), O(N^2 kd) work and O(N kd) memory per
   realization; runs on any device, vectorized over the batch, shards over devices.
   Derivatives as for ``"fast"``.
-* ``"auto"``: ``"fast"`` on the CPU backend from N >= 200 sites on; on an H200
-  ``"device"`` from N >= 4500 sites on (projected, not measured); else ``"eigh"`` (see
+* ``"auto"``: ``"fast"`` on the CPU backend from N >= 200 sites on, else ``"eigh"``
+  (``"device"`` only on request: slower than both where measured or projected, see
   :func:`resolve_method`).
 
 All routes agree to ~1e-12. A band matrix needs the grain first and a small
@@ -55,12 +55,6 @@ __all__ = [
 # 2-core CPU: eigh is 1.5x faster at R = 5, N = 61; the fast path 1.3x faster at R = 10,
 # N = 221, 5x at R = 33 and ~7x at R = 50).
 _FAST_MIN_SITES = 200
-# "auto" uses the device band route on accelerators of these kinds (substring of
-# jax.Device.device_kind) from this many sites on: the GPU projection of
-# benchmarks/bench_spectral.py (not measured: no GPU has run it) puts it ahead of batched
-# dense eigh on an H200 at R = 50 only (108 vs 116 ms per realization; R = 41, N = 3445:
-# 40.8 vs 35.8 ms), on an H100 nowhere (R = 50: 158 vs 132 ms).
-_DEVICE_MIN_SITES = {"H200": 4500}
 # A dense matrix whose best ordering has a half-bandwidth above this fraction of N is
 # not banded: the host route then diagonalizes it densely.
 _MAX_BAND_FRACTION = 0.5
@@ -239,8 +233,8 @@ METHODS = ("auto", *ROUTES)
 def resolve_method(method, n):
     """The route used for ``n`` sites: ``method`` itself unless "auto".
 
-    "auto": on the CPU backend "fast" for n >= 200, else "eigh". On accelerators
-    "eigh", except "device" on an H200 from n >= 4500 on. The numbers it rests on
+    "auto": on the CPU backend "fast" for n >= 200, else "eigh"; "eigh" on
+    accelerators. "device" is never chosen; the numbers this rests on
     (benchmarks/bench_spectral.py; docs/scaling.md), per realization, QP lattice:
 
     ================  =====  ======  =======  ========  =========================
@@ -248,9 +242,10 @@ def resolve_method(method, n):
     ================  =====  ======  =======  ========  =========================
     CPU, one core     10     221     5.5x     1.0x      of "fast", measured
     CPU, one core     22     1013    15x      3.3x      of "fast", measured
+    CPU, one core     50     5101    24x      -         of "fast", measured
     H200 (projected)  41     3445    40.8 ms  35.8 ms   eigh wins
-    H200 (projected)  50     5101    108 ms   116 ms    device wins
-    H100 (projected)  50     5101    158 ms   132 ms    eigh wins
+    H200 (projected)  50     5101    126 ms   116 ms    eigh wins
+    H100 (projected)  50     5101    189 ms   132 ms    eigh wins
     ================  =====  ======  =======  ========  =========================
 
     The projection (not measured: no GPU has run it) is memory-bound: 8 window-sized
@@ -259,14 +254,8 @@ def resolve_method(method, n):
     check_choice("method", method, METHODS)
     if method != "auto":
         return method
-    backend = jax.default_backend()
-    if backend == "cpu":
-        return "fast" if n >= _FAST_MIN_SITES else "eigh"
-    kind = getattr(jax.devices()[0], "device_kind", "")
-    for name, sites in _DEVICE_MIN_SITES.items():
-        if name in kind and n >= sites:
-            return "device"
-    return "eigh"
+    on_cpu = jax.default_backend() == "cpu"
+    return "fast" if on_cpu and n >= _FAST_MIN_SITES else "eigh"
 
 
 def grain_spectrum(V, band, method="auto"):
