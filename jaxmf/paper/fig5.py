@@ -27,22 +27,15 @@ def compute(quick: bool, workdir: Path, progress: bool = False):
     qp = ensemble.sweep(root / "sweep_qp", kind="qp", theta0=ensemble.theta_grid(n), **common)
     rnd = ensemble.sweep(root / "sweep_random", kind="random", n_draws=n, seed=2022, **common)
     stage(progress, f"theta0 scans at W = 140 and 80 ({n_theta} phases)")
-    ensemble.sweep(
-        root / "theta_high",
-        kind="qp",
-        R=[Rs[-1]],
-        W=[140.0],
-        theta0=ensemble.theta_grid(n_theta),
-        progress=progress,
-    )
-    ensemble.sweep(
-        root / "theta_low",
-        kind="qp",
-        R=[Rs[-1]],
-        W=[80.0],
-        theta0=ensemble.theta_grid(n_theta),
-        progress=progress,
-    )
+    for name, W in (("theta_high", 140.0), ("theta_low", 80.0)):
+        ensemble.sweep(
+            root / name,
+            kind="qp",
+            R=[Rs[-1]],
+            W=[W],
+            theta0=ensemble.theta_grid(n_theta),
+            progress=progress,
+        )
     fq, fr = ensemble.ensemble_average(qp).f_aval, ensemble.ensemble_average(rnd).f_aval
     W = np.asarray(qp.W)
     qp_zero = W[np.all(fq == 0, axis=1)]
