@@ -242,30 +242,33 @@ def score_cost(R=10, batch=100, W=(120.0, 300.0)):
     emit("rare_score", out)
 
 
-def kernel_replicas(Ws, kernel, M, n, folder, R=10):
-    """Independent replicas (key fold_in(key(seed of kernel and W), r)) of P(log g0_c <= 0),
-    one .npz each (the SubsetRun with its last population); existing files are kept."""
+def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
+    """Independent replicas (key fold_in(key(seed of kernel, thin and W), r)) of
+    P(log g0_c <= 0), one .npz each (the SubsetRun with its last population); existing
+    files are kept. Files of thin != 5 carry it in their name ({kernel}-t{thin}_W...)."""
     import jax.numpy as jnp
 
     from jaxmf.analysis.rare import guided, subset
     from jaxmf.analysis.rare.critical import gaussian_scorer
-    from jaxmf.analysis.rare.moves import lattice_moves
+    from jaxmf.analysis.rare import moves
     from jaxmf.models import lattice
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     N, score_fn = lattice.num_sites(R), gaussian_scorer(R)
     for W in Ws:
-        seed = {"lattice": 7000, "guided": 9000, "pcn": 8000}[kernel] + int(W)
+        seed = {"lattice": 7000, "guided": 9000, "pcn": 8000, "resonance": 6000}[kernel]
+        seed += int(W) + (0 if thin == 5 else 100_000 * thin)
+        name = kernel if thin == 5 else f"{kernel}-t{thin}"
         for r in range(M):
-            path = folder / f"{kernel}_W{W:g}_r{r}.npz"
+            path = folder / f"{name}_W{W:g}_r{r}.npz"
             if path.exists():
                 continue
             if kernel == "guided":  # score and gradients share one memo (one evaluation each)
                 g = guided.lattice_guided(R, W)
                 score, prop = g.score, g.propose
             else:
-                prop = lattice_moves(R) if kernel == "lattice" else subset.pcn
+                prop = moves.proposal(R, kernel)
                 score = lambda z, W=W: np.asarray(  # noqa: E731
                     score_fn(jnp.asarray(z), jnp.float64(W)).log_scale
                 )
@@ -276,12 +279,12 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10):
                 key=jax.random.fold_in(jax.random.key(seed), r),
                 n=n,
                 stop=0.0,
-                max_levels=14,
+                max_levels=max_levels,
                 propose=prop,
-                thin=5,
+                thin=thin,
                 chunk=50,
                 progress=lambda k, b, t0=t0, W=W, r=r: print(
-                    f"  {kernel} W={W:g} r{r}: level {k} b = {b:.4f} ({time.time() - t0:.0f} s)",
+                    f"  {name} W={W:g} r{r}: level {k} b = {b:.4f} ({time.time() - t0:.0f} s)",
                     flush=True,
                 ),
             )
@@ -298,21 +301,22 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10):
                 seconds=time.time() - t0,
             )
             print(
-                f"{kernel} W={W:g} replica {r}: levels {len(run.thresholds)} "
+                f"{name} W={W:g} replica {r}: levels {len(run.thresholds)} "
                 f"({time.time() - t0:.0f} s)",
                 flush=True,
             )
 
 
 def pool(folder, R=10, g0=1.0):
-    """docs/data/rare_tail.json from the replica files of :func:`kernel_replicas`."""
+    """docs/data/rare_tail.json from the replica files of :func:`kernel_replicas` (rows of
+    (W, kernel) without files in ``folder`` are kept from the existing file)."""
     import re
 
     from jaxmf.analysis.rare import replicas, subset
 
     groups = {}
     for path in sorted(Path(folder).glob("*_W*_r*.npz")):
-        kernel, W = re.match(r"(\w+)_W([\d.]+)_r\d+\.npz", path.name).groups()
+        kernel, W = re.match(r"([\w-]+)_W([\d.]+)_r\d+\.npz", path.name).groups()
         with np.load(path) as z:
             run = subset.SubsetRun(
                 z["thresholds"],
@@ -338,6 +342,7 @@ def pool(folder, R=10, g0=1.0):
                 "R": R,
                 "g0": g0,
                 "kernel": kernel,
+                "thin": int(kernel.split("-t")[1]) if "-t" in kernel else 5,
                 "f": e.f if e.check.passed else None,  # a failed row has no value
                 "err": e.err if e.check.passed else None,
                 "replicas": e.replicas.tolist(),
@@ -359,6 +364,12 @@ def pool(folder, R=10, g0=1.0):
             f"{', '.join(f'{x:.2g}' for x in e.replicas)}), chi2 p = {e.check.p_value:.2g}"
             f" {'pass' if e.check.passed else 'FAIL'}, min distinct {e.min_distinct:.2f}"
         )
+    # rows of replica files no longer at hand (earlier runs) are kept as they are
+    done = {(r["W"], r["kernel"]) for r in rows}
+    old = OUT / "rare_tail.json"
+    if old.exists():
+        kept = [r for r in json.loads(old.read_text()) if (r["W"], r["kernel"]) not in done]
+        rows = sorted(kept + rows, key=lambda r: (r["W"], r["kernel"]))
     _dump("rare_tail.json", rows)
     for kernel in sorted({r["kernel"] for r in rows}):
         fit = rare.fit_tail(
@@ -456,6 +467,7 @@ if __name__ == "__main__":
             int(sys.argv[4]),
             int(sys.argv[5]),
             sys.argv[6],
+            thin=int(sys.argv[7]) if len(sys.argv) > 7 else 5,
         )
         sys.exit(0)
     if what == "pool":

@@ -5,12 +5,13 @@ uniform prior, and analytic values."""
 import jax
 import numpy as np
 import pytest
+import scipy.special
 import scipy.stats
 
 from jaxmf import solve
 from jaxmf.analysis import rare
 from jaxmf.meanfield import avalanches
-from jaxmf.models import lattice
+from jaxmf.models import as_model, lattice
 
 KEY = jax.random.key(0)
 
@@ -152,6 +153,43 @@ def test_lattice_moves_leave_the_prior_invariant(wrap):
     assert moved.mean() > 0.99 and np.all(np.isfinite(z))
     for site in (0, 1, 5, lattice.num_sites(R) - 1):
         assert scipy.stats.kstest(z[:, site], scipy.stats.norm.cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("pair_fraction", [0.0, 1.0])
+def test_resonance_moves_leave_the_prior_invariant(pair_fraction):
+    # exact reference: the prior. The proposals favour near-resonant bonds by a factor
+    # ~e / (2 w) ~ 1e3; without the Metropolis-Hastings factor the unconditioned chain
+    # would pile up on them. Check the u = Phi(z) of the moved sites (KS against the
+    # uniform law) and the fraction of bonds of the grain's neighbourhood with circular
+    # distance |u_n - u_m| < 2^-5: 2^-4 under the prior (analytic), binomial errors.
+    R = 3
+    model = as_model(R)
+    propose = rare.resonance_moves(R, pair_fraction=pair_fraction)
+    key = jax.random.key(9)
+    z = np.asarray(jax.random.normal(key, (4000, model.N)))
+    n_accepted = 0
+    for i in range(40):
+        zp, valid, scaled = propose(z, 0.3, key=jax.random.fold_in(key, i))
+        assert not scaled.any()
+        n_accepted += int(valid.sum())
+        z = np.where(valid[:, None], zp, z)
+    assert n_accepted > 0.2 * 40 * len(z) and np.all(np.isfinite(z))
+    u = scipy.special.ndtr(z)
+    d = rare.moves.shells(model)
+    for site in np.flatnonzero(d <= 2):
+        assert scipy.stats.kstest(u[:, site], "uniform").pvalue > 1e-4
+    near_bonds = [(a, b) for a, b in model.bonds if d[a] <= 2 and d[b] <= 2]
+    du = np.abs(np.stack([u[:, a] - u[:, b] for a, b in near_bonds])) % 1.0
+    close = np.minimum(du, 1.0 - du) < 2.0**-5
+    p = 2.0**-4
+    assert abs(close.mean() - p) < 5 * np.sqrt(p * (1 - p) / close.size), close.mean()
+
+
+def test_resonance_moves_need_bonds_and_valid_fractions():
+    with pytest.raises(ValueError, match="resonant_fraction"):
+        rare.resonance_moves(2, resonant_fraction=1.5)
+    with pytest.raises(ValueError, match="pair_fraction"):
+        rare.resonance_moves(2, pair_fraction=-0.1)
 
 
 def test_reliability_flag():

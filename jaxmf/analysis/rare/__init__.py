@@ -30,7 +30,7 @@ from .estimate import (
     reliable,
     subset_estimate,
 )
-from .moves import MOVES, lattice_moves
+from .moves import MOVES, lattice_moves, resonance_moves
 
 __all__ = [
     "SubsetEstimate",
@@ -42,6 +42,7 @@ __all__ = [
     "plain_estimate",
     "critical_log_g0",
     "lattice_moves",
+    "resonance_moves",
     "MOVES",
     "CalmProfile",
     "calm_profile",

@@ -27,7 +27,16 @@ from ..._checks import check_choice, check_int
 from ...models import as_model
 from . import subset
 
-__all__ = ["NEAR", "N_SCALES", "MOVES", "shells", "lattice_moves", "proposal"]
+__all__ = [
+    "NEAR",
+    "N_SCALES",
+    "RESONANCE_SCALES",
+    "MOVES",
+    "shells",
+    "lattice_moves",
+    "resonance_moves",
+    "proposal",
+]
 
 NEAR = 4
 """Local moves act mostly on the shells d <= NEAR around the grain (d: bonds to the
@@ -36,8 +45,13 @@ grain, |n1| + |n2| on the paper's lattice)."""
 N_SCALES = 14
 """Local step sizes 2^-j, j = 0 .. N_SCALES - 1, in units of W."""
 
-MOVES = ("lattice", "pcn")
-"""The move sets of :func:`proposal`: lattice moves (default) or isotropic pCN only."""
+RESONANCE_SCALES = (5, 12)
+"""Resonance widths 2^-j, j = 5 .. 12, of :func:`resonance_moves` in u = (v + 1) / 2:
+|V_n - V_m| < 2 W 2^-j, from W / 16 down to W / 2048 (0.2 t at W = 400)."""
+
+MOVES = ("lattice", "pcn", "resonance")
+"""The move sets of :func:`proposal`: lattice moves (default), isotropic pCN only, or
+lattice moves mixed 50/50 with :func:`resonance_moves`."""
 
 
 def shells(model):
@@ -125,9 +139,136 @@ def lattice_moves(model, near=NEAR, local_fraction=0.5, block_fraction=0.5, wrap
     return propose
 
 
+def _neighbours(model):
+    """(N, k) neighbour indices of every site (padded with the site itself) and (N,)
+    neighbour counts, from the model's bonds."""
+    bonds = getattr(model, "bonds", None)
+    if bonds is None:
+        raise ValueError(
+            f"model {model.name!r} has no bonds: resonance moves need the sites' neighbours"
+        )
+    n = model.N
+    lists = [[] for _ in range(n)]
+    for a, b in np.asarray(bonds):
+        lists[a].append(b)
+        lists[b].append(a)
+    k = max([len(x) for x in lists] + [1])
+    table = np.array([x + [i] * (k - len(x)) for i, x in enumerate(lists)], np.int64)
+    return table, np.array([len(x) for x in lists], np.int64)
+
+
+def _circular_distance(a, b):
+    d = np.abs(a - b) % 1.0
+    return np.minimum(d, 1.0 - d)
+
+
+def resonance_moves(model, near=NEAR, resonant_fraction=0.75, pair_fraction=0.5):
+    """Metropolis-Hastings moves that create, destroy and carry near-resonances.
+
+    Deep in the tail an avalanching potential owes its avalanche to a few near-resonant
+    bonds around the grain (|V_n - V_m| ~ t, docs/rare_avalanches.md); which bonds they
+    are is the potential's *family*, and moves that only shift sites (pCN, the local
+    shifts of :func:`lattice_moves`) rarely change it. In u = Phi(z) (uniform prior on
+    [0, 1) per site; a resonance is a small circular distance |u_n - u_m|) these moves
+    redraw sites near the grain from a law that favours resonances with a neighbour:
+
+    * single site (probability 1 - ``pair_fraction``): site n (3/4 of them among
+      d <= ``near``; chosen independently of the state) gets u_n' from
+      h(x) = 1 - e + e / |nb(n)| sum_{m in nb(n)} 1{|x - u_m| < w} / (2 w), e =
+      ``resonant_fraction``: uniform, or within w of a random neighbour's u_m;
+    * pair (probability ``pair_fraction``): a bond (n, m) (n as above, m a random
+      neighbour) is redrawn jointly from h2(a, b) = 1 - e + e 1{|a - b| < w} / (2 w):
+      u_m' uniform, u_n' within w of it or uniform -- the resonance moves to another
+      energy, or is dissolved.
+
+    The width w = 2^-j (j uniform in :data:`RESONANCE_SCALES`) is drawn independently
+    of the state. The neighbours' u stay fixed, so the Metropolis-Hastings factor of
+    the uniform prior is h(u_n) / h(u_n') (single) or h2(u_n, u_m) / h2(u_n', u_m')
+    (pair); its coin is folded into ``valid``, so every proposal is reversible for the
+    prior and subset simulation accepts it iff valid and inside the level set.
+
+    Args:
+        model: a model with bonds and geometry (an int R: the paper's lattice).
+        near: shells d <= near receive 3/4 of the moves.
+        resonant_fraction: e, the weight of the resonant part of the proposal law.
+        pair_fraction: probability of a pair move.
+
+    Returns:
+        propose(z, sigma, *, key) -> :class:`~jaxmf.analysis.rare.subset.Proposal`
+        (sigma unused; no proposal is marked ``scaled``).
+    """
+    model = as_model(model)
+    d = shells(model)
+    table, count = _neighbours(model)
+    check_int("near", near, 0)
+    for name, x in (("resonant_fraction", resonant_fraction), ("pair_fraction", pair_fraction)):
+        if not 0.0 <= float(x) <= 1.0:
+            raise ValueError(f"{name} must lie in [0, 1], got {x!r}")
+    e = float(resonant_fraction)
+    sites_ok = count > 0
+    near_mask = (d <= near) & sites_ok
+    w = np.where(near_mask, 0.75 / max(1, near_mask.sum()), 0.25 / max(1, (~near_mask).sum()))
+    w = np.where(sites_ok, w, 0.0)
+    w = w / w.sum()
+    lo, hi = RESONANCE_SCALES
+
+    def h(x, anchors, n_anchor, width):  # single-site proposal density at x
+        hit = _circular_distance(x[:, None], anchors) < width[:, None]
+        valid = np.arange(anchors.shape[1])[None, :] < n_anchor[:, None]
+        return 1.0 - e + e * np.sum(hit & valid, axis=1) / (n_anchor * 2.0 * width)
+
+    def h2(a, b, width):
+        return 1.0 - e + e * (_circular_distance(a, b) < width) / (2.0 * width)
+
+    def propose(z, sigma, *, key):
+        del sigma
+        m = len(z)
+        rows = np.arange(m)
+        k = jax.random.split(key, 8)
+        site = np.asarray(jax.random.choice(k[0], model.N, (m,), p=jnp.asarray(w)))
+        pair = np.asarray(jax.random.uniform(k[1], (m,))) < pair_fraction
+        width = 2.0 ** -np.asarray(jax.random.randint(k[2], (m,), lo, hi + 1)).astype(float)
+        resonant = np.asarray(jax.random.uniform(k[3], (m,))) < e
+        pick = np.floor(np.asarray(jax.random.uniform(k[4], (m,))) * count[site]).astype(int)
+        partner = table[site, pick]
+        fresh = np.asarray(jax.random.uniform(k[5], (m, 2), jnp.float64))
+        offset = (2.0 * np.asarray(jax.random.uniform(k[6], (m,), jnp.float64)) - 1.0) * width
+        coin = np.asarray(jax.random.uniform(k[7], (m,), jnp.float64))
+
+        u = scipy.special.ndtr(z)
+        un, um = u[rows, site], u[rows, partner]
+        # pair: the partner is redrawn too; single: the partner is only the anchor
+        um_new = np.where(pair, fresh[:, 1], um)
+        un_new = np.where(resonant, np.mod(um_new + offset, 1.0), fresh[:, 0])
+        anchors = u[rows[:, None], table[site]]
+        n_anchor = count[site]
+        log_r = np.where(
+            pair,
+            np.log(h2(un, um, width)) - np.log(h2(un_new, um_new, width)),
+            np.log(h(un, anchors, n_anchor, width)) - np.log(h(un_new, anchors, n_anchor, width)),
+        )
+        out = np.array(z, float)
+        clip = (1e-300, 1.0 - 1e-16)
+        out[rows, site] = scipy.special.ndtri(np.clip(un_new, *clip))
+        out[rows, partner] = np.where(
+            pair, scipy.special.ndtri(np.clip(um_new, *clip)), out[rows, partner]
+        )
+        accept = np.log(np.maximum(coin, 1e-300)) < log_r
+        return subset.Proposal(out, accept, np.zeros(m, bool))
+
+    return propose
+
+
 def proposal(model, moves="lattice"):
     """The ``propose`` callable of move set ``moves`` (one of :data:`MOVES`) for a model:
-    :func:`lattice_moves` (``"lattice"``) or plain pCN (``"pcn"``; it gets stuck below
-    f ~ 1e-7 at R = 10, docs/rare_avalanches.md)."""
+    :func:`lattice_moves` (``"lattice"``), plain pCN (``"pcn"``; it gets stuck below
+    f ~ 1e-7 at R = 10, docs/rare_avalanches.md), or lattice moves mixed 50/50 with
+    :func:`resonance_moves` (``"resonance"``)."""
     check_choice("moves", moves, MOVES)
-    return subset.pcn if moves == "pcn" else lattice_moves(model)
+    if moves == "pcn":
+        return subset.pcn
+    if moves == "resonance":
+        from .guided import mixture
+
+        return mixture([lattice_moves(model), resonance_moves(model)], [0.5, 0.5])
+    return lattice_moves(model)
