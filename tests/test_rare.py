@@ -2,6 +2,8 @@
 references: plain sampling of lattice.bare_couplings, direct mean-field solves, the
 uniform prior, and analytic values."""
 
+import functools
+
 import jax
 import numpy as np
 import pytest
@@ -64,20 +66,29 @@ def test_subset_simulation_agrees_with_plain_sampling_on_a_tiny_lattice():
     assert abs(e.f[0] - p.f) < 4 * np.hypot(e.stderr[0], p.stderr), (e.f, e.stderr, p)
 
 
+@functools.cache
+def _plain(R, W, g0, n):
+    return rare.plain_estimate(R, W, key=jax.random.key(7), g0=g0, n=n, chunk=20000)
+
+
 @pytest.mark.parametrize(
-    "W, n_plain, n, M",
+    "W, n_plain, n, M, moves",
     [
-        (80.0, 100_000, 200, 6),  # f ~ 1e-3
-        pytest.param(110.0, 1_000_000, 1000, 8, marks=pytest.mark.slow),  # f ~ 1e-4
+        (80.0, 100_000, 200, 6, "lattice"),  # f ~ 1e-3
+        (80.0, 100_000, 200, 6, "resonance"),
+        pytest.param(110.0, 1_000_000, 1000, 8, "lattice", marks=pytest.mark.slow),  # ~1e-4
+        pytest.param(110.0, 1_000_000, 1000, 8, "resonance", marks=pytest.mark.slow),
     ],
 )
-def test_subset_simulation_agrees_with_plain_sampling_in_the_tail(W, n_plain, n, M):
+def test_subset_simulation_agrees_with_plain_sampling_in_the_tail(W, n_plain, n, M, moves):
     # reference: plain Monte Carlo of lattice.bare_couplings (independent sampler, no
     # critical coupling), enough draws for ~50-100 hits on the 13-site lattice
     R, g0 = 2, 0.1
-    p = rare.plain_estimate(R, W, key=jax.random.key(7), g0=g0, n=n_plain, chunk=20000)
+    p = _plain(R, W, g0, n_plain)
     assert p.hits >= 30
-    e = rare.subset_estimate(R, W, key=jax.random.key(5), g0=(g0, 0.05), n=n, replicas=M)
+    e = rare.subset_estimate(
+        R, W, key=jax.random.key(5), g0=(g0, 0.05), n=n, replicas=M, moves=moves
+    )
     assert np.all(e.levels >= 2) and e.unconverged == 0  # the event needed levels
     assert abs(e.f[0] - p.f) < 4 * np.hypot(e.stderr[0], p.stderr), (e.f, e.stderr, p)
     assert 0 < e.f[1] < e.f[0]  # smaller g0: rarer, read off the same runs

@@ -144,8 +144,10 @@ def subset_estimate(
         replicas: independent runs (>= 2 for an error bar).
         p0: conditional probability per level.
         max_levels: level limit (resolves f down to ~p0^max_levels / n).
-        moves: "lattice" (:func:`~jaxmf.analysis.rare.moves.lattice_moves`, default) or
-            "pcn" (isotropic pCN only; it gets stuck below ~1e-7 at R = 10).
+        moves: "lattice" (:func:`~jaxmf.analysis.rare.moves.lattice_moves`, default),
+            "pcn" (isotropic pCN only; it gets stuck below ~1e-7 at R = 10) or
+            "resonance" (lattice moves mixed 50/50 with
+            :func:`~jaxmf.analysis.rare.moves.resonance_moves`).
         dist, method: ptilde family and spectral route.
         chunk: lattices per compiled batch (default n p0).
         n_bisect, bracket: resolution and range of log g0_c.

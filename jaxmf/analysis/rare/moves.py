@@ -268,7 +268,27 @@ def proposal(model, moves="lattice"):
     if moves == "pcn":
         return subset.pcn
     if moves == "resonance":
-        from .guided import mixture
-
-        return mixture([lattice_moves(model), resonance_moves(model)], [0.5, 0.5])
+        return _either(lattice_moves(model), resonance_moves(model))
     return lattice_moves(model)
+
+
+def _either(first, second, fraction=0.5):
+    """Per proposal, ``second`` with probability ``fraction`` (independent of the state),
+    else ``first``. Both are drawn for every row and one is kept: cheap moves only
+    (unlike :func:`~jaxmf.analysis.rare.guided.mixture`, which calls each kernel on its
+    rows alone), with fixed shapes for JAX's random functions (no recompilation)."""
+
+    def propose(z, sigma, *, key):
+        k0, k1, k2 = jax.random.split(key, 3)
+        a, b = first(z, sigma, key=k1), second(z, sigma, key=k2)
+        pick = np.asarray(jax.random.uniform(k0, (len(z),))) < fraction
+        scaled = [
+            p[2] if len(p) > 2 and p[2] is not None else np.ones(len(z), bool) for p in (a, b)
+        ]
+        return subset.Proposal(
+            np.where(pick[:, None], b[0], a[0]),
+            np.where(pick, b[1], a[1]),
+            np.where(pick, scaled[1], scaled[0]),
+        )
+
+    return propose

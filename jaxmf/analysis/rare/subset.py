@@ -101,7 +101,17 @@ class TailProbability(NamedTuple):
 
 
 def _chunked(score, z, chunk):
-    out = [np.asarray(score(z[i : i + chunk])) for i in range(0, len(z), chunk)]
+    """score over z in batches of at most ``chunk`` rows, each padded (by repeating its
+    first row) to a power of two >= 8 or to ``chunk``: a jitted score then compiles for
+    a few batch shapes only, however many proposals the Metropolis coins leave valid."""
+    out = []
+    for i in range(0, len(z), chunk):
+        part = z[i : i + chunk]
+        m = len(part)
+        size = min(max(8, 1 << (m - 1).bit_length()), max(chunk, m))
+        if size > m:
+            part = np.concatenate([part, np.repeat(part[:1], size - m, axis=0)])
+        out.append(np.asarray(score(part))[:m])
     return np.concatenate(out) if out else np.zeros(0)
 
 
