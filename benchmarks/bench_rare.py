@@ -248,16 +248,21 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
     files are kept. Files of thin != 5 carry it in their name ({kernel}-t{thin}_W...)."""
     import jax.numpy as jnp
 
-    from jaxmf.analysis.rare import guided, subset
+    from jaxmf.analysis.rare import guided, moves, subset
     from jaxmf.analysis.rare.critical import gaussian_scorer
-    from jaxmf.analysis.rare import moves
     from jaxmf.models import lattice
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     N, score_fn = lattice.num_sites(R), gaussian_scorer(R)
     for W in Ws:
-        seed = {"lattice": 7000, "guided": 9000, "pcn": 8000, "resonance": 6000}[kernel]
+        seed = {
+            "lattice": 7000,
+            "guided": 9000,
+            "pcn": 8000,
+            "resonance": 6000,
+            "resonance-pcn": 5000,
+        }[kernel]
         seed += int(W) + (0 if thin == 5 else 100_000 * thin)
         name = kernel if thin == 5 else f"{kernel}-t{thin}"
         for r in range(M):
@@ -283,7 +288,7 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
                 propose=prop,
                 thin=thin,
                 chunk=50,
-                progress=lambda k, b, t0=t0, W=W, r=r: print(
+                progress=lambda k, b, t0=t0, W=W, r=r, name=name: print(
                     f"  {name} W={W:g} r{r}: level {k} b = {b:.4f} ({time.time() - t0:.0f} s)",
                     flush=True,
                 ),

@@ -78,6 +78,7 @@ def _plain(R, W, g0, n):
         (80.0, 100_000, 200, 6, "resonance"),
         pytest.param(110.0, 1_000_000, 1000, 8, "lattice", marks=pytest.mark.slow),  # ~1e-4
         pytest.param(110.0, 1_000_000, 1000, 8, "resonance", marks=pytest.mark.slow),
+        pytest.param(110.0, 1_000_000, 1000, 8, "resonance-pcn", marks=pytest.mark.slow),
     ],
 )
 def test_subset_simulation_agrees_with_plain_sampling_in_the_tail(W, n_plain, n, M, moves):
@@ -194,6 +195,23 @@ def test_resonance_moves_leave_the_prior_invariant(pair_fraction):
     close = np.minimum(du, 1.0 - du) < 2.0**-5
     p = 2.0**-4
     assert abs(close.mean() - p) < 5 * np.sqrt(p * (1 - p) / close.size), close.mean()
+
+
+@pytest.mark.parametrize("moves", ["resonance", "resonance-pcn"])
+def test_resonance_kernels_leave_the_prior_invariant(moves):
+    # the mixtures of rare.moves.proposal: started in N(0, I), the unconditioned chain
+    # stays N(0, I) at the grain, its neighbours and the edge (exact reference: the prior)
+    R = 3
+    propose = rare.moves.proposal(R, moves)
+    key = jax.random.key(10)
+    z = np.asarray(jax.random.normal(key, (4000, lattice.num_sites(R))))
+    for i in range(30):
+        zp, valid, scaled = propose(z, 0.3, key=jax.random.fold_in(key, i))
+        if i == 0:  # sigma is adapted on the pCN proposals only (1/4 resp. 1/2)
+            assert abs(scaled.mean() - (0.25 if moves == "resonance" else 0.5)) < 0.05
+        z = np.where(valid[:, None], zp, z)
+    for site in (0, 1, 5, lattice.num_sites(R) - 1):
+        assert scipy.stats.kstest(z[:, site], scipy.stats.norm.cdf).pvalue > 1e-3
 
 
 def test_resonance_moves_need_bonds_and_valid_fractions():

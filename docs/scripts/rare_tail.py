@@ -21,7 +21,7 @@ import numpy as np  # noqa: E402
 from jaxmf.analysis import rare  # noqa: E402
 
 HERE = Path(__file__).resolve().parent.parent
-MARK = {"lattice": "o", "pcn": "s", "guided": "D"}
+MARK = {"lattice": "o", "pcn": "s", "guided": "D", "lattice-t10": "o", "resonance-t10": "v"}
 
 
 def fits(rows):
@@ -118,9 +118,9 @@ def main():
 def table(rows):
     """The markdown table of docs/rare_avalanches.md (one line per row)."""
     out = [
-        "| W | kernel | f_aval | replica error | replicas | n | levels | chi-square p "
+        "| W | kernel | thin | f_aval | replica error | replicas | n | levels | chi-square p "
         "| min distinct | s per replica | replica check |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["W"], r["kernel"])):
         ok = r["passed"] and (r["f"] or 0) > 0
@@ -128,7 +128,7 @@ def table(rows):
         f = format(r["f"], ".3g") if ok else "failed"
         err = format(r["err"], ".2g") if ok else "-"
         out.append(
-            f"| {r['W']:g} | {r['kernel']} | {f} | {err} | "
+            f"| {r['W']:g} | {r['kernel']} | {r.get('thin', 5)} | {f} | {err} | "
             f"{', '.join(f'{x:.2g}' for x in r['replicas'])} | {r['n']} | "
             f"{'/'.join(str(x) for x in r['levels'])} | {r['chi2_p']:.2g} | "
             f"{r['min_distinct_states']:.2f} | "

@@ -30,8 +30,8 @@ jax.config.update("jax_enable_x64", True)
 HERE = Path(__file__).resolve().parent.parent
 OUT = HERE / "data" / "rare_tail_models.json"
 CASES = [  # (family, R, W grid)
-    ("chain", 20, (10.0, 20.0, 40.0)),
-    ("cubic", 3, (200.0, 400.0, 800.0)),
+    ("chain", 20, (10.0, 20.0, 30.0, 40.0)),
+    ("cubic", 3, (200.0, 400.0, 800.0, 1600.0)),
 ]
 KERNELS = ("lattice", "resonance")
 M, N_LEVEL, THIN, MAX_LEVELS = 4, 500, 5, 16

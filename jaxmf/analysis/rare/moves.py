@@ -49,9 +49,10 @@ RESONANCE_SCALES = (5, 12)
 """Resonance widths 2^-j, j = 5 .. 12, of :func:`resonance_moves` in u = (v + 1) / 2:
 |V_n - V_m| < 2 W 2^-j, from W / 16 down to W / 2048 (0.2 t at W = 400)."""
 
-MOVES = ("lattice", "pcn", "resonance")
-"""The move sets of :func:`proposal`: lattice moves (default), isotropic pCN only, or
-lattice moves mixed 50/50 with :func:`resonance_moves`."""
+MOVES = ("lattice", "pcn", "resonance", "resonance-pcn")
+"""The move sets of :func:`proposal`: lattice moves (default), isotropic pCN only,
+lattice moves mixed 50/50 with :func:`resonance_moves`, or pCN mixed 50/50 with them (no
+local shifts: a second kernel that shares no move with "lattice")."""
 
 
 def shells(model):
@@ -262,13 +263,16 @@ def resonance_moves(model, near=NEAR, resonant_fraction=0.75, pair_fraction=0.5)
 def proposal(model, moves="lattice"):
     """The ``propose`` callable of move set ``moves`` (one of :data:`MOVES`) for a model:
     :func:`lattice_moves` (``"lattice"``), plain pCN (``"pcn"``; it gets stuck below
-    f ~ 1e-7 at R = 10, docs/rare_avalanches.md), or lattice moves mixed 50/50 with
-    :func:`resonance_moves` (``"resonance"``)."""
+    f ~ 1e-7 at R = 10, docs/rare_avalanches.md), lattice moves mixed 50/50 with
+    :func:`resonance_moves` (``"resonance"``) or pCN mixed 50/50 with them
+    (``"resonance-pcn"``)."""
     check_choice("moves", moves, MOVES)
     if moves == "pcn":
         return subset.pcn
     if moves == "resonance":
         return _either(lattice_moves(model), resonance_moves(model))
+    if moves == "resonance-pcn":
+        return _either(subset.pcn, resonance_moves(model))
     return lattice_moves(model)
 
 
