@@ -10,7 +10,7 @@ moves), independent replicas pooled with the chi-square replica check
 Writes docs/data/rare_tail_models.json (one row per model, W and kernel, in the layout of
 docs/data/rare_tail.json plus "model") after every row.
 
-    OPENBLAS_NUM_THREADS=1 python docs/scripts/rare_tail_models.py
+    OPENBLAS_NUM_THREADS=1 python docs/scripts/rare_tail_models.py [table]
 """
 
 import json
@@ -102,5 +102,30 @@ def main():
                 )
 
 
+def table(rows):
+    """The markdown table of docs/rare_avalanches.md (one line per row)."""
+    out = [
+        "| model | R | N | W | kernel | f_aval | replica error | replicas | levels "
+        "| chi-square p | replica check |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["model"], r["W"], r["kernel"])):
+        ok = r["passed"] and (r["f"] or 0) > 0
+        out.append(
+            f"| {r['model']} | {r['R']} | {r['N']} | {r['W']:g} | {r['kernel']} | "
+            f"{format(r['f'], '.3g') if ok else 'failed'} | "
+            f"{format(r['err'], '.2g') if ok else '-'} | "
+            f"{', '.join(f'{x:.2g}' for x in r['replicas'])} | "
+            f"{'/'.join(str(x) for x in r['levels'])} | {r['chi2_p']:.2g} | "
+            f"{'passes' if ok else 'FAILS'} |"
+        )
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["table"]:
+        print(table(json.loads(OUT.read_text())))
+    else:
+        main()
