@@ -14,6 +14,8 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
   pool DIR      pool those replicas into docs/data/rare_tail.json (replica check, fits)
   sensitivity DIR   d log g0_c / dV of the three lowest-score potentials of the deepest
                 population in DIR (needs *_r*.npz with samples): docs/rare_sensitivity.png
+  families DIR W   per replica file at W: estimate, resonance patterns of the last
+                population, median |V_0| (what the replicas that come out low miss)
   score [R]     cost of one score log g0_c(V) (R = 10 default): the exact fold against the
                 20-step bisection of the flag, same potentials, one run; their largest
                 difference (the bisection's resolution is 40 / 2^21 = 1.9e-5); and one
@@ -391,6 +393,36 @@ def pool(folder, R=10, g0=1.0):
         )
 
 
+def families(folder, W, R=10, radius=3, width=4.0):
+    """Per replica file of disorder W in ``folder``: its estimate, the number of distinct
+    resonance patterns in its last population below the last threshold (a pattern: the
+    bonds within d <= ``radius`` of the grain with |V_n - V_m| < ``width``), the most
+    common one, and the median |V_0| of the population (the grain's site)."""
+    import collections
+
+    import scipy.special
+
+    from jaxmf.models import as_model
+
+    model = as_model(R)
+    d = np.asarray(model.geometry.distance)
+    near = [(int(a), int(b)) for a, b in model.bonds if d[a] <= radius and d[b] <= radius]
+    for path in sorted(Path(folder).glob(f"*_W{W:g}_r*.npz")):
+        with np.load(path) as z:
+            V = W * (2.0 * scipy.special.ndtr(z["samples"]) - 1.0)
+            last = z["scores"][-1]
+            f = z["level_probs"][-1] * np.mean(last <= 0.0)
+            inside = last <= z["thresholds"][-1]
+        patterns = collections.Counter(
+            tuple(bond for bond in near if abs(v[bond[0]] - v[bond[1]]) < width) for v in V[inside]
+        )
+        top = patterns.most_common(2)
+        print(
+            f"{path.name}: f = {f:.2g}, {len(patterns)} patterns, top {top}, "
+            f"median |V_0| = {np.median(np.abs(V[:, 0])):.0f}"
+        )
+
+
 def sensitivity(folder, R=10, n_show=3):
     """Maps of d log g0_c / dV_n (exact fold gradient through the dense spectrum) for the
     lowest-score potentials of the deepest population stored in ``folder``."""
@@ -462,6 +494,9 @@ if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what == "sensitivity":
         sensitivity(sys.argv[2])
+        sys.exit(0)
+    if what == "families":
+        families(sys.argv[2], float(sys.argv[3]))
         sys.exit(0)
     if what not in ("tail", "qp", "table", "score", "kernels", "pool", "all"):
         sys.exit(__doc__)
