@@ -50,7 +50,7 @@ def main():
     rows = [r for r in rows if r["R"] == 10 and r["g0"] == 1.0]
     fit = fits(rows)
     (HERE / "data" / "rare_tail_fit.json").write_text(json.dumps(fit, indent=1))
-    fig, ax = plt.subplots(figsize=(4.8, 3.6), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(7.2, 3.8), constrained_layout=True)
     fmin = min(r["f"] for r in rows if r["passed"] and (r["f"] or 0) > 0)
     for j, kernel in enumerate(sorted({r["kernel"] for r in rows})):
         rr = sorted((r for r in rows if r["kernel"] == kernel), key=lambda r: r["W"])
@@ -100,7 +100,7 @@ def main():
     ax.set_yscale("log")
     ax.set_xlabel("W")
     ax.set_ylabel(r"$f_{\rm aval}$ ($g_0$ = 1, R = 10)")
-    ax.legend(fontsize=6, loc="lower left")
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.savefig(HERE / "rare_tail.png", dpi=150)
     print(table(rows))
     print(
