@@ -3,11 +3,15 @@
 The reference numbers below were computed with the implementation that preceded the
 model contract (jaxmf.models.lattice with its own geometry and spectral code, the
 analysis functions taking (R, theta0 | key, kind)), at the commit the contract was
-built on, and pasted here. The couplings are compared exactly (==): the contract must
-not change one bit of them. Quantities that also pass through the mean-field solver
-(eta_tot, thresholds, sweeps, the critical score) are compared to 1e-12 relative: the
-solver itself was corrected after these numbers were taken (round-off level changes,
-1 ulp of eta_tot), independently of the models.
+built on, and pasted here. On the machine that recorded them the couplings agreed bit
+for bit; LAPACK's eigh differs between CPUs (OpenBLAS picks its kernels per processor:
+on an AMD EPYC the couplings differ from the references by up to 5e-14 relative), so
+they are compared to 1e-12 relative, far below any change the contract could make by
+mistake (a wrong site order or potential changes them at O(1)). Quantities that also
+pass through the mean-field solver (eta_tot, thresholds, sweeps, the critical score) are
+compared to 1e-12 relative (sweeps: 1e-11, eta_tot near a bottleneck amplifies the
+coupling round-off ~30x): the solver itself was corrected after these numbers were taken
+(round-off level changes, 1 ulp of eta_tot), independently of the models.
 """
 
 import functools
@@ -74,9 +78,10 @@ def test_couplings_bit_for_bit(kind, R, method):
     else:
         real, W, g0, old = RandomKey(jax.random.key(11)), 12.0, 1.0, dict(key=jax.random.key(11))
     new = square(R).couplings(W, g0, real, method=method)
-    assert _summary(new, kind) == COUPLINGS[kind, R, method]
+    ref = pytest.approx(COUPLINGS[kind, R, method], rel=1e-12, abs=0)
+    assert _summary(new, kind) == ref
     paper_call = lattice.bare_couplings(R, W, g0=g0, kind=kind, method=method, **old)
-    assert _summary(paper_call, kind) == COUPLINGS[kind, R, method]
+    assert _summary(paper_call, kind) == ref
 
 
 def test_eta_tot_and_gradient_bit_for_bit():
@@ -124,7 +129,7 @@ def test_sweep_bit_for_bit(tmp_path):
             7.677860458493323,
             7.021191361759572,
         ],
-        rtol=1e-12,
+        rtol=1e-11,
     )
     rnd = ensemble.sweep(
         tmp_path / "rnd",
@@ -146,5 +151,5 @@ def test_sweep_bit_for_bit(tmp_path):
             8.784412946239119,
             2.8647492442670712,
         ],
-        rtol=1e-12,
+        rtol=1e-11,
     )
