@@ -9,6 +9,7 @@ import functools
 import inspect
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -637,14 +638,17 @@ def test_ed_stops_inside_a_batch_and_keeps_the_finished_ones(tmp_path, sig, stat
     path = tmp_path / "ed.json"
     proc = start_jaxmf(*ED, "--out", path)
     wait_for(proc, path.exists)
-    _, err, waited = interrupt(proc, sig)
+    _, err, waited = interrupt(proc, sig, after=0.05)  # inside the second batch
     assert proc.returncode == status, err
     last = err.splitlines()[-1]
-    assert last.startswith("jaxmf ed: interrupted; 2 of 6 realizations are in")
+    # the first batch was on disk when the signal was sent; on a fast machine the second
+    # may finish before it lands, so 2 or 4 (whole batches) are in, never the running one
+    done = re.match(r"jaxmf ed: interrupted; (\d+) of 6 realizations are in", last)
+    assert done is not None and int(done[1]) in (2, 4), last
     assert "rerun the same command to resume" in last and "Traceback" not in err
     assert "ed N=7" in err.splitlines()[-2]  # the progress bar ends its line first
     res = read_doc(path, "ed")["result"]
-    assert res["complete"] is False and res["samples_done"] == 2  # the running batch: dropped
+    assert res["complete"] is False and res["samples_done"] == int(done[1])
     assert [p.name for p in tmp_path.iterdir()] == ["ed.json"]
 
 
