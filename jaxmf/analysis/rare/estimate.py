@@ -145,9 +145,10 @@ def subset_estimate(
         p0: conditional probability per level.
         max_levels: level limit (resolves f down to ~p0^max_levels / n).
         moves: "lattice" (:func:`~jaxmf.analysis.rare.moves.lattice_moves`, default),
-            "pcn" (isotropic pCN only; it gets stuck below ~1e-7 at R = 10) or
+            "pcn" (isotropic pCN only; it gets stuck below ~1e-7 at R = 10),
             "resonance" (lattice moves mixed 50/50 with
-            :func:`~jaxmf.analysis.rare.moves.resonance_moves`).
+            :func:`~jaxmf.analysis.rare.moves.resonance_moves`) or "resonance-pcn" (pCN
+            mixed 50/50 with them).
         dist, method: ptilde family and spectral route.
         chunk: lattices per compiled batch (default n p0).
         n_bisect, bracket: resolution and range of log g0_c.

@@ -160,16 +160,6 @@ def _lattice_value_and_grad(R, dist, method, bracket):
     return jax.jit(jax.vmap(jax.value_and_grad(one), in_axes=(0, None)))
 
 
-def _buckets(chunk):
-    """Padded batch sizes: powers of two from 8, capped at ``chunk`` (one compilation
-    each, instead of one per batch size the Metropolis coins happen to leave)."""
-    out, b = [], 8
-    while b < chunk:
-        out.append(b)
-        b *= 2
-    return out + [int(chunk)]
-
-
 class LatticeScoreGradient:
     """log g0_c and its gradient in z for the lattice of radius R at disorder W, with a
     memo of the states already seen.
@@ -193,7 +183,7 @@ class LatticeScoreGradient:
     ):
         check_radius(R)
         self._vg = _lattice_value_and_grad(int(R), dist, method, tuple(float(b) for b in bracket))
-        self.W, self._sizes, self._cap = float(W), _buckets(int(chunk)), int(memo)
+        self.W, self._chunk, self._cap = float(W), int(chunk), int(memo)
         self._memo: dict = {}
         self.n_value_and_grad = 0  # states evaluated (a memo hit costs nothing)
 
@@ -205,10 +195,10 @@ class LatticeScoreGradient:
             if k not in self._memo:
                 first.setdefault(k, i)
         todo = list(first.values())
-        chunk = self._sizes[-1]
+        chunk = self._chunk
         for a in range(0, len(todo), chunk):
             idx = todo[a : a + chunk]
-            size = next(b for b in self._sizes if b >= len(idx))
+            size = subset.padded_size(len(idx), chunk)
             batch = np.concatenate([z[idx], np.repeat(z[idx[:1]], size - len(idx), axis=0)])
             v, g = self._vg(jnp.asarray(batch), jnp.float64(self.W))
             v, g = np.asarray(v)[: len(idx)], np.asarray(g)[: len(idx)]

@@ -207,6 +207,8 @@ def resonance_moves(model, near=NEAR, resonant_fraction=0.75, pair_fraction=0.5)
             raise ValueError(f"{name} must lie in [0, 1], got {x!r}")
     e = float(resonant_fraction)
     sites_ok = count > 0
+    if not sites_ok.any():
+        raise ValueError(f"model {model.name!r} has no bonds: resonance moves need neighbours")
     near_mask = (d <= near) & sites_ok
     w = np.where(near_mask, 0.75 / max(1, near_mask.sum()), 0.25 / max(1, (~near_mask).sum()))
     w = np.where(sites_ok, w, 0.0)

@@ -100,15 +100,21 @@ class TailProbability(NamedTuple):
     population: np.ndarray
 
 
+def padded_size(m, chunk):
+    """The batch size m rows are padded to: the smallest power of two >= max(m, 8),
+    capped at ``chunk`` (m <= chunk). A jitted score then compiles for a few batch shapes
+    only, however many proposals the Metropolis coins leave valid."""
+    return min(max(8, 1 << (m - 1).bit_length()), max(chunk, m))
+
+
 def _chunked(score, z, chunk):
-    """score over z in batches of at most ``chunk`` rows, each padded (by repeating its
-    first row) to a power of two >= 8 or to ``chunk``: a jitted score then compiles for
-    a few batch shapes only, however many proposals the Metropolis coins leave valid."""
+    """score over z in batches of at most ``chunk`` rows, each padded by repeating its
+    first row to :func:`padded_size`."""
     out = []
     for i in range(0, len(z), chunk):
         part = z[i : i + chunk]
         m = len(part)
-        size = min(max(8, 1 << (m - 1).bit_length()), max(chunk, m))
+        size = padded_size(m, chunk)
         if size > m:
             part = np.concatenate([part, np.repeat(part[:1], size - m, axis=0)])
         out.append(np.asarray(score(part))[:m])
