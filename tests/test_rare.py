@@ -215,6 +215,10 @@ def test_resonance_kernels_leave_the_prior_invariant(moves):
 
 
 def test_resonance_moves_need_bonds_and_valid_fractions():
+    from jaxmf.models import FAMILIES
+
+    with pytest.raises(ValueError, match="bonds"):
+        rare.resonance_moves(FAMILIES["chain"](0))  # one site, no bond
     with pytest.raises(ValueError, match="resonant_fraction"):
         rare.resonance_moves(2, resonant_fraction=1.5)
     with pytest.raises(ValueError, match="pair_fraction"):
