@@ -76,9 +76,11 @@ def _plain(R, W, g0, n):
     [
         (80.0, 100_000, 200, 6, "lattice"),  # f ~ 1e-3
         (80.0, 100_000, 200, 6, "resonance"),
+        pytest.param(80.0, 100_000, 200, 6, "cluster", marks=pytest.mark.slow),
         pytest.param(110.0, 1_000_000, 1000, 8, "lattice", marks=pytest.mark.slow),  # ~1e-4
         pytest.param(110.0, 1_000_000, 1000, 8, "resonance", marks=pytest.mark.slow),
         pytest.param(110.0, 1_000_000, 1000, 8, "resonance-pcn", marks=pytest.mark.slow),
+        pytest.param(110.0, 1_000_000, 1000, 8, "cluster", marks=pytest.mark.slow),
     ],
 )
 def test_subset_simulation_agrees_with_plain_sampling_in_the_tail(W, n_plain, n, M, moves):
@@ -197,7 +199,69 @@ def test_resonance_moves_leave_the_prior_invariant(pair_fraction):
     assert abs(close.mean() - p) < 5 * np.sqrt(p * (1 - p) / close.size), close.mean()
 
 
-@pytest.mark.parametrize("moves", ["resonance", "resonance-pcn"])
+@pytest.mark.parametrize("grain_fraction", [0.0, 1.0])
+def test_cluster_moves_leave_the_prior_invariant(grain_fraction):
+    # exact reference: the prior. A cluster shift that let the cluster grow (no check
+    # that the new state's cluster is the old one) would never break a resonance it
+    # made: the fraction of close bonds then rises to 1.3-2.8x the prior's (20-30
+    # sigma at these sizes -- checked). KS of u = Phi(z) near the grain, and the fraction
+    # of bonds with circular distance < 2^-j (prior: 2^-(j - 1)) at three widths.
+    R = 3
+    model = as_model(R)
+    propose = rare.cluster_moves(R, grain_fraction=grain_fraction)
+    key = jax.random.key(11)
+    z = np.asarray(jax.random.normal(key, (4000, model.N)))
+    moved = 0
+    for i in range(40):
+        zp, valid, scaled = propose(z, 0.3, key=jax.random.fold_in(key, i))
+        assert not scaled.any()
+        moved += int((valid & np.any(zp != z, axis=1)).sum())
+        z = np.where(valid[:, None], zp, z)
+    assert moved > 0.5 * 40 * len(z) and np.all(np.isfinite(z))
+    u = scipy.special.ndtr(z)
+    d = rare.moves.shells(model)
+    for site in np.flatnonzero(d <= 2):
+        assert scipy.stats.kstest(u[:, site], "uniform").pvalue > 1e-4
+    near_bonds = [(a, b) for a, b in model.bonds if d[a] <= 2 and d[b] <= 2]
+    du = np.abs(np.stack([u[:, a] - u[:, b] for a, b in near_bonds])) % 1.0
+    for j in (5, 7, 9):
+        close = np.minimum(du, 1.0 - du) < 2.0**-j
+        p = 2.0 ** -(j - 1)
+        assert abs(close.mean() - p) < 5 * np.sqrt(p * (1 - p) / close.size), (j, close.mean())
+
+
+def test_cluster_moves_carry_the_whole_cluster():
+    # a chain whose grain site and its two neighbours are mutually resonant (u within
+    # 1e-4) and far from the rest: a valid move of the grain's cluster shifts all three
+    # by one delta and nothing else
+    from jaxmf.models import FAMILIES
+
+    model = FAMILIES["chain"](3)  # 7 sites in a row, the grain's in the middle
+    propose = rare.cluster_moves(model, grain_fraction=1.0)
+    u = np.array([0.1, 0.3, 0.50005, 0.5, 0.49995, 0.7, 0.9])
+    z = np.tile(scipy.special.ndtri(u), (200, 1))
+    zp, valid, _ = propose(z, 0.0, key=jax.random.key(12))
+    assert valid.mean() > 0.5
+    up = scipy.special.ndtr(zp[valid])
+    shift = (up - u) % 1.0
+    moved = np.abs(shift - np.round(shift)) > 1e-12
+    near = _chain_cluster(model, u)
+    assert np.all(moved[:, near] | ~moved.any(axis=1, keepdims=True))  # all or none
+    assert not moved[:, ~near].any()
+    np.testing.assert_allclose(shift[:, near], shift[:, near][:, :1] * np.ones(3), atol=1e-9)
+
+
+def _chain_cluster(model, u):
+    """Sites connected to the grain's through bonds with |u_n - u_m| < 1e-3 (by hand)."""
+    inside = np.asarray(model.geometry.distance) == 0
+    for _ in range(model.N):
+        for a, b in model.bonds:
+            if abs(u[a] - u[b]) < 1e-3 and (inside[a] or inside[b]):
+                inside[a] = inside[b] = True
+    return inside
+
+
+@pytest.mark.parametrize("moves", ["resonance", "resonance-pcn", "cluster"])
 def test_resonance_kernels_leave_the_prior_invariant(moves):
     # the mixtures of rare.moves.proposal: started in N(0, I), the unconditioned chain
     # stays N(0, I) at the grain, its neighbours and the edge (exact reference: the prior)
@@ -207,8 +271,9 @@ def test_resonance_kernels_leave_the_prior_invariant(moves):
     z = np.asarray(jax.random.normal(key, (4000, lattice.num_sites(R))))
     for i in range(30):
         zp, valid, scaled = propose(z, 0.3, key=jax.random.fold_in(key, i))
-        if i == 0:  # sigma is adapted on the pCN proposals only (1/4 resp. 1/2)
-            assert abs(scaled.mean() - (0.25 if moves == "resonance" else 0.5)) < 0.05
+        if i == 0:  # sigma is adapted on the pCN proposals only (1/4, 1/2, 1/6)
+            expected = {"resonance": 0.25, "resonance-pcn": 0.5, "cluster": 1.0 / 6.0}[moves]
+            assert abs(scaled.mean() - expected) < 0.05
         z = np.where(valid[:, None], zp, z)
     for site in (0, 1, 5, lattice.num_sites(R) - 1):
         assert scipy.stats.kstest(z[:, site], scipy.stats.norm.cdf).pvalue > 1e-3
@@ -223,6 +288,10 @@ def test_resonance_moves_need_bonds_and_valid_fractions():
         rare.resonance_moves(2, resonant_fraction=1.5)
     with pytest.raises(ValueError, match="pair_fraction"):
         rare.resonance_moves(2, pair_fraction=-0.1)
+    with pytest.raises(ValueError, match="bonds"):
+        rare.cluster_moves(FAMILIES["chain"](0))
+    with pytest.raises(ValueError, match="grain_fraction"):
+        rare.cluster_moves(2, grain_fraction=2.0)
 
 
 def test_reliability_flag():

@@ -30,7 +30,7 @@ from .estimate import (
     reliable,
     subset_estimate,
 )
-from .moves import MOVES, lattice_moves, resonance_moves
+from .moves import MOVES, cluster_moves, lattice_moves, resonance_moves
 
 __all__ = [
     "SubsetEstimate",
@@ -43,6 +43,7 @@ __all__ = [
     "critical_log_g0",
     "lattice_moves",
     "resonance_moves",
+    "cluster_moves",
     "MOVES",
     "CalmProfile",
     "calm_profile",

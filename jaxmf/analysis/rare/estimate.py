@@ -147,8 +147,9 @@ def subset_estimate(
         moves: "lattice" (:func:`~jaxmf.analysis.rare.moves.lattice_moves`, default),
             "pcn" (isotropic pCN only; it gets stuck below ~1e-7 at R = 10),
             "resonance" (lattice moves mixed 50/50 with
-            :func:`~jaxmf.analysis.rare.moves.resonance_moves`) or "resonance-pcn" (pCN
-            mixed 50/50 with them).
+            :func:`~jaxmf.analysis.rare.moves.resonance_moves`), "resonance-pcn" (pCN
+            mixed 50/50 with them) or "cluster" (lattice, resonance and
+            :func:`~jaxmf.analysis.rare.moves.cluster_moves` in thirds).
         dist, method: ptilde family and spectral route.
         chunk: lattices per compiled batch (default n p0).
         n_bisect, bracket: resolution and range of log g0_c.

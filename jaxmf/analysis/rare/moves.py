@@ -35,6 +35,7 @@ __all__ = [
     "shells",
     "lattice_moves",
     "resonance_moves",
+    "cluster_moves",
     "proposal",
 ]
 
@@ -49,10 +50,15 @@ RESONANCE_SCALES = (5, 12)
 """Resonance widths 2^-j, j = 5 .. 12, of :func:`resonance_moves` in u = (v + 1) / 2:
 |V_n - V_m| < 2 W 2^-j, from W / 16 down to W / 2048 (0.2 t at W = 400)."""
 
-MOVES = ("lattice", "pcn", "resonance", "resonance-pcn")
+MOVES = ("lattice", "pcn", "resonance", "resonance-pcn", "cluster")
 """The move sets of :func:`proposal`: lattice moves (default), isotropic pCN only,
-lattice moves mixed 50/50 with :func:`resonance_moves`, or pCN mixed 50/50 with them (no
-local shifts: a second kernel that shares no move with "lattice")."""
+lattice moves mixed 50/50 with :func:`resonance_moves`, pCN mixed 50/50 with them (no
+local shifts: a second kernel that shares no move with "lattice"), or lattice,
+resonance and :func:`cluster_moves` in thirds."""
+
+CLUSTER_STEPS = 8
+"""Shifts of :func:`cluster_moves`: 2^-j xi / 2 in u, j uniform in 0 .. CLUSTER_STEPS - 1
+(from a quarter of the band down to ~W / 256)."""
 
 
 def shells(model):
@@ -262,12 +268,96 @@ def resonance_moves(model, near=NEAR, resonant_fraction=0.75, pair_fraction=0.5)
     return propose
 
 
+def cluster_moves(model, near=NEAR, grain_fraction=0.5):
+    """Moves that carry a resonant cluster through the band: a joint shift of the sites
+    connected to a seed site by near-resonant bonds.
+
+    The score depends on the potential through its near-resonances (it is unchanged by a
+    common shift of all V_n), so a cluster of mutually resonant sites can sit anywhere in
+    the band. The block shifts of :func:`lattice_moves` move a whole ball around the
+    grain, which breaks the ball's relations with its surroundings; these moves shift
+    exactly the cluster. In u = Phi(z) (uniform prior on the circle [0, 1)):
+
+    * a seed site s (the grain's site d = 0 with probability ``grain_fraction``, else 3/4 of
+      the draws among d <= ``near``) and a width w = 2^-j (j uniform in
+      :data:`RESONANCE_SCALES`) are drawn independently of the state;
+    * the cluster C is the connected component of s in the graph of bonds with circular
+      distance |u_n - u_m| < w;
+    * every site of C is rotated, u_n' = u_n + delta mod 1, delta = 2^-k xi / 2 (k
+      uniform in 0 .. :data:`CLUSTER_STEPS` - 1, xi ~ N(0, 1)).
+
+    The proposal is valid iff the cluster of s in the new state is C again (no bond from
+    C to its outside closer than w). Then the reverse move (same s and w, -delta) is as
+    likely as the move, and a rotation keeps the uniform prior, so the kernel is
+    reversible for the prior restricted to any level; an invalid proposal is a
+    rejection. Without that check, clusters would absorb every site they meet and the
+    chain would pile up on resonant bonds.
+
+    Args:
+        model: a model with bonds and geometry (an int R: the paper's lattice).
+        near: shells d <= near receive 3/4 of the seeds not at the grain.
+        grain_fraction: probability that the seed is the grain's site (d = 0).
+
+    Returns:
+        propose(z, sigma, *, key) -> :class:`~jaxmf.analysis.rare.subset.Proposal`
+        (sigma unused; no proposal is marked ``scaled``).
+    """
+    model = as_model(model)
+    d = shells(model)
+    table, count = _neighbours(model)
+    check_int("near", near, 0)
+    if not 0.0 <= float(grain_fraction) <= 1.0:
+        raise ValueError(f"grain_fraction must lie in [0, 1], got {grain_fraction!r}")
+    if not (count > 0).any():
+        raise ValueError(f"model {model.name!r} has no bonds: cluster moves need neighbours")
+    near_mask = d <= near
+    w = np.where(near_mask, 0.75 / near_mask.sum(), 0.25 / max(1, (~near_mask).sum()))
+    w = w / w.sum()
+    grain = d == 0
+    w = (1.0 - grain_fraction) * w + grain_fraction * grain / grain.sum()
+    real = np.arange(table.shape[1])[None, :] < count[:, None]  # (N, k) true neighbours
+    lo, hi = RESONANCE_SCALES
+
+    def resonant(u, width):  # (m, N, k): bond (n, table[n, j]) closer than width
+        return real[None] & (_circular_distance(u[:, :, None], u[:, table]) < width[:, None, None])
+
+    def component(u, seed, width):
+        edges = resonant(u, width)
+        inside = np.arange(model.N)[None, :] == seed[:, None]
+        while True:
+            grown = inside | np.any(edges & inside[:, table], axis=2)
+            if np.array_equal(grown, inside):
+                return inside
+            inside = grown
+
+    def propose(z, sigma, *, key):
+        del sigma
+        m = len(z)
+        k = jax.random.split(key, 4)
+        seed = np.asarray(jax.random.choice(k[0], model.N, (m,), p=jnp.asarray(w)))
+        width = 2.0 ** -np.asarray(jax.random.randint(k[1], (m,), lo, hi + 1)).astype(float)
+        step = 2.0 ** -np.asarray(jax.random.randint(k[2], (m,), 0, CLUSTER_STEPS))
+        delta = 0.5 * step * np.asarray(jax.random.normal(k[3], (m,), jnp.float64))
+        u = scipy.special.ndtr(z)
+        inside = component(u, seed, width)
+        un = np.where(inside, np.mod(u + delta[:, None], 1.0), u)
+        # valid iff no bond from the cluster to its outside becomes resonant
+        leaving = inside[:, :, None] & ~inside[:, table] & real[None]
+        ok = ~np.any(leaving & resonant(un, width), axis=(1, 2))
+        clip = (1e-300, 1.0 - 1e-16)
+        out = np.where(inside & ok[:, None], scipy.special.ndtri(np.clip(un, *clip)), z)
+        return subset.Proposal(out, ok, np.zeros(m, bool))
+
+    return propose
+
+
 def proposal(model, moves="lattice"):
     """The ``propose`` callable of move set ``moves`` (one of :data:`MOVES`) for a model:
     :func:`lattice_moves` (``"lattice"``), plain pCN (``"pcn"``; it gets stuck below
     f ~ 1e-7 at R = 10, docs/rare_avalanches.md), lattice moves mixed 50/50 with
-    :func:`resonance_moves` (``"resonance"``) or pCN mixed 50/50 with them
-    (``"resonance-pcn"``)."""
+    :func:`resonance_moves` (``"resonance"``), pCN mixed 50/50 with them
+    (``"resonance-pcn"``), or lattice, resonance and :func:`cluster_moves` in thirds
+    (``"cluster"``)."""
     check_choice("moves", moves, MOVES)
     if moves == "pcn":
         return subset.pcn
@@ -275,6 +365,9 @@ def proposal(model, moves="lattice"):
         return _either(lattice_moves(model), resonance_moves(model))
     if moves == "resonance-pcn":
         return _either(subset.pcn, resonance_moves(model))
+    if moves == "cluster":
+        both = _either(resonance_moves(model), cluster_moves(model))
+        return _either(lattice_moves(model), both, fraction=2.0 / 3.0)
     return lattice_moves(model)
 
 
