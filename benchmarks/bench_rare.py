@@ -9,8 +9,9 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
   table         print the tables of docs/rare_avalanches.md
   kernels W[,W..] KERNEL M n DIR   subset-simulation replicas of R = 10 (g0 = 1, exact fold
                 score) with move kernel "lattice" (pCN + local shifts), "pcn" (isotropic
-                pCN alone) or "guided" (gradient-guided moves mixed with the lattice
-                moves), thin = 5: DIR/{KERNEL}_W{W}_r{r}.npz
+                pCN alone), "guided" (gradient-guided moves mixed with the lattice
+                moves), "resonance", "resonance-pcn" or "cluster" (rare.moves.MOVES),
+                thin = 5 or THIN: DIR/{KERNEL}[-t{THIN}]_W{W}_r{r}.npz
   pool DIR      pool those replicas into docs/data/rare_tail.json (replica check, fits)
   sensitivity DIR   d log g0_c / dV of the three lowest-score potentials of the deepest
                 population in DIR (needs *_r*.npz with samples): docs/rare_sensitivity.png
@@ -264,6 +265,7 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
             "pcn": 8000,
             "resonance": 6000,
             "resonance-pcn": 5000,
+            "cluster": 4000,
         }[kernel]
         seed += int(W) + (0 if thin == 5 else 100_000 * thin)
         name = kernel if thin == 5 else f"{kernel}-t{thin}"
