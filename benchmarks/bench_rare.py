@@ -7,12 +7,13 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
                 parallel processes)
   qp            sup_theta0 W_th for R = 10, 15, 22: docs/data/rare_qp.json
   table         print the tables of docs/rare_avalanches.md
-  kernels W[,W..] KERNEL M n DIR   subset-simulation replicas of R = 10 (g0 = 1, exact fold
+  kernels W[,W..] KERNEL M|a:b n DIR   subset-simulation replicas (M of them, or
+                r = a..b-1: processes can share a row) of R = 10 (g0 = 1, exact fold
                 score) with move kernel "lattice" (pCN + local shifts), "pcn" (isotropic
                 pCN alone), "guided" (gradient-guided moves mixed with the lattice
                 moves), "resonance", "resonance-pcn" or "cluster" (rare.moves.MOVES),
                 thin = 5 or THIN: DIR/{KERNEL}[-t{THIN}]_W{W}_r{r}.npz
-  pool DIR      pool those replicas into docs/data/rare_tail.json (replica check, fits)
+  pool DIR ...  pool those replicas into docs/data/rare_tail.json (replica check, fits)
   sensitivity DIR   d log g0_c / dV of the three lowest-score potentials of the deepest
                 population in DIR (needs *_r*.npz with samples): docs/rare_sensitivity.png
   families DIR W   per replica file at W: estimate, resonance patterns of the last
@@ -246,7 +247,8 @@ def score_cost(R=10, batch=100, W=(120.0, 300.0)):
 
 
 def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
-    """Independent replicas (key fold_in(key(seed of kernel, thin and W), r)) of
+    """Independent replicas r in range(M) (or in M itself, a range: processes can share
+    the replicas of one row) with key fold_in(key(seed of kernel, thin and W), r) of
     P(log g0_c <= 0), one .npz each (the SubsetRun with its last population); existing
     files are kept. Files of thin != 5 carry it in their name ({kernel}-t{thin}_W...)."""
     import jax.numpy as jnp
@@ -269,7 +271,7 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
         }[kernel]
         seed += int(W) + (0 if thin == 5 else 100_000 * thin)
         name = kernel if thin == 5 else f"{kernel}-t{thin}"
-        for r in range(M):
+        for r in M if isinstance(M, range) else range(M):
             path = folder / f"{name}_W{W:g}_r{r}.npz"
             if path.exists():
                 continue
@@ -316,15 +318,15 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
             )
 
 
-def pool(folder, R=10, g0=1.0):
-    """docs/data/rare_tail.json from the replica files of :func:`kernel_replicas` (rows of
-    (W, kernel) without files in ``folder`` are kept from the existing file)."""
+def pool(*folders, R=10, g0=1.0):
+    """docs/data/rare_tail.json from the replica files of :func:`kernel_replicas` in
+    ``folders`` (rows of (W, kernel) without files there are kept from the existing file)."""
     import re
 
     from jaxmf.analysis.rare import replicas, subset
 
     groups = {}
-    for path in sorted(Path(folder).glob("*_W*_r*.npz")):
+    for path in sorted(p for f in folders for p in Path(f).glob("*_W*_r*.npz")):
         kernel, W = re.match(r"([\w-]+)_W([\d.]+)_r\d+\.npz", path.name).groups()
         with np.load(path) as z:
             run = subset.SubsetRun(
@@ -506,14 +508,14 @@ if __name__ == "__main__":
         kernel_replicas(
             [float(w) for w in sys.argv[2].split(",")],
             sys.argv[3],
-            int(sys.argv[4]),
+            range(*map(int, sys.argv[4].split(":"))) if ":" in sys.argv[4] else int(sys.argv[4]),
             int(sys.argv[5]),
             sys.argv[6],
             thin=int(sys.argv[7]) if len(sys.argv) > 7 else 5,
         )
         sys.exit(0)
     if what == "pool":
-        pool(sys.argv[2])
+        pool(*sys.argv[2:])
         sys.exit(0)
     if what == "score":
         score_cost(int(sys.argv[2]) if len(sys.argv) > 2 else 10)
