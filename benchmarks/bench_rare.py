@@ -7,12 +7,12 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
                 parallel processes)
   qp            sup_theta0 W_th for R = 10, 15, 22: docs/data/rare_qp.json
   table         print the tables of docs/rare_avalanches.md
-  kernels W[,W..] KERNEL M|a:b n DIR   subset-simulation replicas (M of them, or
-                r = a..b-1: processes can share a row) of R = 10 (g0 = 1, exact fold
+  kernels W[,W..] KERNEL M|a:b n DIR [THIN [R]]  subset-simulation replicas (M of them, or
+                r = a..b-1: processes can share a row) of R = 10 or R (g0 = 1, exact fold
                 score) with move kernel "lattice" (pCN + local shifts), "pcn" (isotropic
                 pCN alone), "guided" (gradient-guided moves mixed with the lattice
                 moves), "resonance", "resonance-pcn" or "cluster" (rare.moves.MOVES),
-                thin = 5 or THIN: DIR/{KERNEL}[-t{THIN}]_W{W}_r{r}.npz
+                thin = 5 or THIN, R = 10 or R: DIR/{KERNEL}[-t{THIN}][-R{R}]_W{W}_r{r}.npz
   pool DIR ...  pool those replicas into docs/data/rare_tail.json (replica check, fits)
   sensitivity DIR   d log g0_c / dV of the three lowest-score potentials of the deepest
                 population in DIR (needs *_r*.npz with samples): docs/rare_sensitivity.png
@@ -250,7 +250,8 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
     """Independent replicas r in range(M) (or in M itself, a range: processes can share
     the replicas of one row) with key fold_in(key(seed of kernel, thin and W), r) of
     P(log g0_c <= 0), one .npz each (the SubsetRun with its last population); existing
-    files are kept. Files of thin != 5 carry it in their name ({kernel}-t{thin}_W...)."""
+    files are kept. Files of thin != 5 and R != 10 carry them in their name
+    ({kernel}-t{thin}-R{R}_W...)."""
     import jax.numpy as jnp
 
     from jaxmf.analysis.rare import guided, moves, subset
@@ -269,8 +270,8 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
             "resonance-pcn": 5000,
             "cluster": 4000,
         }[kernel]
-        seed += int(W) + (0 if thin == 5 else 100_000 * thin)
-        name = kernel if thin == 5 else f"{kernel}-t{thin}"
+        seed += int(W) + (0 if thin == 5 else 100_000 * thin) + (0 if R == 10 else 10_000 * R)
+        name = kernel + ("" if thin == 5 else f"-t{thin}") + ("" if R == 10 else f"-R{R}")
         for r in M if isinstance(M, range) else range(M):
             path = folder / f"{name}_W{W:g}_r{r}.npz"
             if path.exists():
@@ -318,7 +319,7 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
             )
 
 
-def pool(*folders, R=10, g0=1.0):
+def pool(*folders, g0=1.0):
     """docs/data/rare_tail.json from the replica files of :func:`kernel_replicas` in
     ``folders`` (rows of (W, kernel) without files there are kept from the existing file)."""
     import re
@@ -327,7 +328,7 @@ def pool(*folders, R=10, g0=1.0):
 
     groups = {}
     for path in sorted(p for f in folders for p in Path(f).glob("*_W*_r*.npz")):
-        kernel, W = re.match(r"([\w-]+)_W([\d.]+)_r\d+\.npz", path.name).groups()
+        kernel, R, W = re.match(r"([\w-]+?)(?:-R(\d+))?_W([\d.]+)_r\d+\.npz", path.name).groups()
         with np.load(path) as z:
             run = subset.SubsetRun(
                 z["thresholds"],
@@ -340,9 +341,9 @@ def pool(*folders, R=10, g0=1.0):
                 float(z["p0"]),
             )
             secs = float(z["seconds"]) if "seconds" in z.files else float("nan")
-        groups.setdefault((float(W), kernel), []).append((run, secs))
+        groups.setdefault((float(W), int(R or 10), kernel), []).append((run, secs))
     rows = []
-    for (W, kernel), pairs in sorted(groups.items()):
+    for (W, R, kernel), pairs in sorted(groups.items()):
         if len(pairs) < 2:
             continue
         runs = [r for r, _ in pairs]
@@ -371,23 +372,23 @@ def pool(*folders, R=10, g0=1.0):
             }
         )
         print(
-            f"W={W:g} {kernel}: f = {e.f:.3g} +- {e.err:.2g} (replicas "
+            f"W={W:g} R={R} {kernel}: f = {e.f:.3g} +- {e.err:.2g} (replicas "
             f"{', '.join(f'{x:.2g}' for x in e.replicas)}), chi2 p = {e.check.p_value:.2g}"
             f" {'pass' if e.check.passed else 'FAIL'}, min distinct {e.min_distinct:.2f}"
         )
     # rows of replica files no longer at hand (earlier runs) are kept as they are
-    done = {(r["W"], r["kernel"]) for r in rows}
+    done = {(r["W"], r["R"], r["kernel"]) for r in rows}
     old = OUT / "rare_tail.json"
     if old.exists():
-        kept = [r for r in json.loads(old.read_text()) if (r["W"], r["kernel"]) not in done]
-        rows = sorted(kept + rows, key=lambda r: (r["W"], r["kernel"]))
+        kept = [r for r in json.loads(old.read_text()) if (r["W"], r["R"], r["kernel"]) not in done]
+        rows = sorted(kept + rows, key=lambda r: (r["R"], r["W"], r["kernel"]))
     _dump("rare_tail.json", rows)
-    for kernel in sorted({r["kernel"] for r in rows}):
+    for kernel in sorted({r["kernel"] for r in rows if r["R"] == 10}):  # fits at R = 10
         fit = rare.fit_tail(
             [
                 {"W": r["W"], "f": r["f"], "stderr": r["err"]}
                 for r in rows
-                if r["kernel"] == kernel and r["passed"]
+                if r["kernel"] == kernel and r["passed"] and r["R"] == 10
             ]
         )
         print(
@@ -512,6 +513,7 @@ if __name__ == "__main__":
             int(sys.argv[5]),
             sys.argv[6],
             thin=int(sys.argv[7]) if len(sys.argv) > 7 else 5,
+            R=int(sys.argv[8]) if len(sys.argv) > 8 else 10,
         )
         sys.exit(0)
     if what == "pool":

@@ -21,7 +21,17 @@ import numpy as np  # noqa: E402
 from jaxmf.analysis import rare  # noqa: E402
 
 HERE = Path(__file__).resolve().parent.parent
-MARK = {"lattice": "o", "pcn": "s", "guided": "D", "lattice-t10": "o", "resonance-t10": "v"}
+MARK = {
+    "lattice": "o",
+    "pcn": "s",
+    "guided": "D",
+    "lattice-t10": "o",
+    "resonance-t10": "v",
+    "lattice-t20": "o",
+    "resonance-t20": "v",
+    "cluster-t10": "P",
+    "cluster-t20": "P",
+}
 
 
 def fits(rows):
@@ -46,17 +56,19 @@ def fits(rows):
 
 
 def main():
-    rows = json.loads((HERE / "data" / "rare_tail.json").read_text())
-    rows = [r for r in rows if r["R"] == 10 and r["g0"] == 1.0]
+    every = json.loads((HERE / "data" / "rare_tail.json").read_text())
+    rows = [r for r in every if r["R"] == 10 and r["g0"] == 1.0]
+    other = [r for r in every if r["R"] != 10]  # shallower checks of R-independence
     fit = fits(rows)
     (HERE / "data" / "rare_tail_fit.json").write_text(json.dumps(fit, indent=1))
     fig, ax = plt.subplots(figsize=(7.2, 3.8), constrained_layout=True)
     fmin = min(r["f"] for r in rows if r["passed"] and (r["f"] or 0) > 0)
-    for j, kernel in enumerate(sorted({r["kernel"] for r in rows})):
+    kernels = sorted({r["kernel"] for r in rows})
+    for j, kernel in enumerate(kernels):
         rr = sorted((r for r in rows if r["kernel"] == kernel), key=lambda r: r["W"])
         good = [r for r in rr if r["passed"] and (r["f"] or 0) > 0]
         bad = [r for r in rr if not (r["passed"] and (r["f"] or 0) > 0)]
-        dx = 2.0 * (j - 1)  # side by side
+        dx = 1.2 * (j - (len(kernels) - 1) / 2)  # side by side
         if good:
             W = np.array([r["W"] for r in good]) + dx
             f = np.array([r["f"] for r in good])
@@ -103,6 +115,8 @@ def main():
     ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.savefig(HERE / "rare_tail.png", dpi=150)
     print(table(rows))
+    for R in sorted({r["R"] for r in other}):
+        print(f"\nR = {R}:\n" + table([r for r in other if r["R"] == R]))
     print(
         json.dumps(
             {
