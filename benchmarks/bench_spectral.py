@@ -4,6 +4,7 @@ band route) vs "eigh" (dense), batched, in one run; per-stage profile; GPU proje
     python benchmarks/bench_spectral.py [--radii 5,10,15,22,33,50] [--dense-max-R 22]
         [--batches 5:16,10:16,15:8,22:8,33:2,50:1] [--gpu-kernel-latency 5e-6]
         [--gpu-efficiency 0.1] [--no-pin]
+    python benchmarks/bench_spectral.py --floor [--radii 10,22,33] [--batches ...]
 
 Per radius R (QP lattice, W = 60, theta0 grid, ``--batches`` realizations): seconds per
 realization of the jitted, vmapped ``lattice.couplings_from_potential(V, R, method=...)``
@@ -29,6 +30,13 @@ each at kernel latency tau; batch = the realizations that fit in half the device
 (XLA's temp + output bytes per realization measured here, scaled as N kd). The
 paper-size Fig. 5 dataset (bench_cost.PAPER_M) is projected through this route next to
 dense eigh (bench_cost's roofline).
+
+``--floor``: per radius, the band reduction of the device route against the host's
+LAPACK reduction + dsterf and against the cheapest loop any step-by-step XLA
+formulation runs: the same schedule (phases, slots, the slab's dynamic slice and
+in-place write) whose body makes a single elementwise pass over the step's windows
+(read and write once, no reflectors). Its time over LAPACK's is a lower bound of the
+device route's ratio for every formulation that streams the windows once per step.
 
 Pinned to one core unless --no-pin. Prints one JSON line.
 """
@@ -170,6 +178,66 @@ def _stages(R, batch, V):
     return out
 
 
+def _one_pass_loop(n, kd, batch):
+    """The reduction's schedule with one elementwise pass over the windows per step."""
+    from jax import lax
+
+    plan, rows = _band_device.schedule(n, kd)
+    stride, width = 2 * kd - 1, 2 * kd
+
+    def run(C):
+        for first, stop, slots in plan:
+
+            def body(t, C, slots=slots):
+                p0 = t // 2 + (t % 2) * kd
+                slab = lax.dynamic_slice_in_dim(C, p0, 1 + slots * stride, axis=0)
+                col, rest = slab[0], slab[1:].reshape(slots, stride, width, batch)
+                win = 0.5 * rest[:, :kd] + 1e-3 * col[None, None, :1]
+                rest = jnp.concatenate([win, rest[:, kd:]], axis=1).reshape(-1, width, batch)
+                return lax.dynamic_update_slice_in_dim(
+                    C, jnp.concatenate([col[None], rest]), p0, axis=0
+                )
+
+            C = lax.fori_loop(2 * first, 2 * stop, body, C)
+        return C
+
+    return jax.jit(run).lower(jnp.ones((rows, width, batch))).compile(), rows, width
+
+
+def floor(radii, batches, repeat):
+    """Rows of --floor: seconds per realization of LAPACK reduction + dsterf (host), the
+    device reduction and the one-pass loop, in one process."""
+    rows = []
+    for R in radii:
+        band = lattice.square(R).band
+        n, kd, batch = band.n, band.bandwidth, batches.get(R, 8)
+        V = _potentials(R, batch)[:, lattice.square(R).order]
+        ab = jnp.asarray(np.broadcast_to(band.template, (batch,) + band.template.shape))
+        ab = ab.at[:, 0].set(V)
+        reduce = jax.jit(_band_device.band_to_tridiagonal).lower(ab).compile()
+        one_pass, nrows, width = _one_pass_loop(n, kd, batch)
+        C = jnp.ones((nrows, width, batch))
+        host = np.asarray(ab)
+        jax.block_until_ready(reduce(ab))
+        jax.block_until_ready(one_pass(C))
+        t = {
+            "host_reduction_dsterf_s": _best(
+                lambda: [_banded.tridiagonal_host(a) for a in host], repeat
+            ),
+            "device_reduction_s": _best(lambda: jax.block_until_ready(reduce(ab)), repeat),
+            "one_pass_loop_s": _best(lambda: jax.block_until_ready(one_pass(C)), repeat),
+        }
+        row = {"R": R, "N": n, "kd": kd, "batch": batch}
+        row.update({k: v / batch for k, v in t.items()})
+        lapack = row["host_reduction_dsterf_s"]
+        row["one_pass_over_lapack"] = row["one_pass_loop_s"] / lapack
+        row["device_over_lapack"] = row["device_reduction_s"] / lapack
+        row["device_over_one_pass"] = row["device_reduction_s"] / row["one_pass_loop_s"]
+        rows.append(row)
+        print(row, file=sys.stderr, flush=True)
+    return rows
+
+
 def _best(fn, repeat=2):
     best = np.inf
     for _ in range(repeat):
@@ -192,8 +260,20 @@ def main(argv=None):
     p.add_argument("--gpu-kernel-latency", type=float, default=5e-6)
     p.add_argument("--gpu-efficiency", type=float, default=0.1)
     p.add_argument("--no-pin", action="store_true")
+    p.add_argument("--floor", action="store_true", help="the one-pass lower bound only")
     args = p.parse_args(argv)
     batches = {int(k): int(b) for k, b in (x.split(":") for x in args.batches.split(","))}
+    if args.floor:
+        emit(
+            "spectral_floor",
+            {
+                "pinned_to_one_core": PINNED,
+                "load_before": os.getloadavg()[0],
+                "rows": floor(map(int, args.radii.split(",")), batches, args.repeat + 1),
+                "load_after": os.getloadavg()[0],
+            },
+        )
+        return
     rows, bytes_per_real, kernels = [], {}, None
     load_before = os.getloadavg()[0]
     for R in map(int, args.radii.split(",")):
