@@ -32,6 +32,7 @@ if [ $small = 1 ]; then
   run bench_distributed $PY bench_distributed.py --R 10 --draws 1024
   run bench_cost $PY bench_cost.py --fast-radii 10,22 --dense-radii 10,15 --e2e-radii 10 --e2e-eigh-radii 10
   run bench_spectral $PY bench_spectral.py --radii 5,10,22 --batches 5:4,10:4,22:4
+  run bench_spectral_floor $PY bench_spectral.py --floor --radii 10 --batches 10:8
 else
   run bench_eta $PY bench_eta.py
   run bench_solve $PY bench_solve.py
@@ -47,5 +48,7 @@ else
   # device band route vs host band route vs dense eigh, batched, up to the paper's R = 50
   run bench_spectral $PY bench_spectral.py --radii 5,10,15,22,33,50 --dense-max-R 50 \
     --batches 5:1024,10:1024,15:512,22:256,33:64,50:16
+  # the reduction's schedule with one pass per step: the per-step floor on this device
+  run bench_spectral_floor $PY bench_spectral.py --floor --radii 22 --batches 22:256
 fi
 ( cd .. && $PY -m pytest -q 2>&1 | tail -n 1 | sed "s/^/- $stamp tests: /" >> "benchmarks/$results" )
