@@ -204,38 +204,40 @@ def _one_pass_loop(n, kd, batch):
     return jax.jit(run).lower(jnp.ones((rows, width, batch))).compile(), rows, width
 
 
+def _floor_row(R, batch, repeat):
+    """Seconds per realization of LAPACK reduction + dsterf (host), the device reduction
+    and the one-pass loop at radius R, in one process."""
+    band = lattice.square(R).band
+    n, kd = band.n, band.bandwidth
+    V = _potentials(R, batch)[:, lattice.square(R).order]
+    ab = jnp.asarray(np.broadcast_to(band.template, (batch,) + band.template.shape))
+    ab = ab.at[:, 0].set(V)
+    reduce = jax.jit(_band_device.band_to_tridiagonal).lower(ab).compile()
+    one_pass, nrows, width = _one_pass_loop(n, kd, batch)
+    C = jnp.ones((nrows, width, batch))
+    host = np.asarray(ab)
+    jax.block_until_ready(reduce(ab))
+    jax.block_until_ready(one_pass(C))
+    t = {
+        "host_reduction_dsterf_s": _best(
+            lambda: [_banded.tridiagonal_host(a) for a in host], repeat
+        ),
+        "device_reduction_s": _best(lambda: jax.block_until_ready(reduce(ab)), repeat),
+        "one_pass_loop_s": _best(lambda: jax.block_until_ready(one_pass(C)), repeat),
+    }
+    row = {"R": R, "N": n, "kd": kd, "batch": batch}
+    row.update({k: v / batch for k, v in t.items()})
+    lapack = row["host_reduction_dsterf_s"]
+    row["one_pass_over_lapack"] = row["one_pass_loop_s"] / lapack
+    row["device_over_lapack"] = row["device_reduction_s"] / lapack
+    row["device_over_one_pass"] = row["device_reduction_s"] / row["one_pass_loop_s"]
+    print(row, file=sys.stderr, flush=True)
+    return row
+
+
 def floor(radii, batches, repeat):
-    """Rows of --floor: seconds per realization of LAPACK reduction + dsterf (host), the
-    device reduction and the one-pass loop, in one process."""
-    rows = []
-    for R in radii:
-        band = lattice.square(R).band
-        n, kd, batch = band.n, band.bandwidth, batches.get(R, 8)
-        V = _potentials(R, batch)[:, lattice.square(R).order]
-        ab = jnp.asarray(np.broadcast_to(band.template, (batch,) + band.template.shape))
-        ab = ab.at[:, 0].set(V)
-        reduce = jax.jit(_band_device.band_to_tridiagonal).lower(ab).compile()
-        one_pass, nrows, width = _one_pass_loop(n, kd, batch)
-        C = jnp.ones((nrows, width, batch))
-        host = np.asarray(ab)
-        jax.block_until_ready(reduce(ab))
-        jax.block_until_ready(one_pass(C))
-        t = {
-            "host_reduction_dsterf_s": _best(
-                lambda: [_banded.tridiagonal_host(a) for a in host], repeat
-            ),
-            "device_reduction_s": _best(lambda: jax.block_until_ready(reduce(ab)), repeat),
-            "one_pass_loop_s": _best(lambda: jax.block_until_ready(one_pass(C)), repeat),
-        }
-        row = {"R": R, "N": n, "kd": kd, "batch": batch}
-        row.update({k: v / batch for k, v in t.items()})
-        lapack = row["host_reduction_dsterf_s"]
-        row["one_pass_over_lapack"] = row["one_pass_loop_s"] / lapack
-        row["device_over_lapack"] = row["device_reduction_s"] / lapack
-        row["device_over_one_pass"] = row["device_reduction_s"] / row["one_pass_loop_s"]
-        rows.append(row)
-        print(row, file=sys.stderr, flush=True)
-    return rows
+    """Rows of --floor, one per radius (:func:`_floor_row`)."""
+    return [_floor_row(R, batches.get(R, 8), repeat) for R in radii]
 
 
 def _best(fn, repeat=2):
