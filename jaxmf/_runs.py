@@ -1,7 +1,7 @@
 """Stored runs: one folder, its manifest, and units that carry the identity of their run.
 
 Sweeps (:mod:`jaxmf.analysis.ensemble`) and rare-event runs
-(:mod:`jaxmf.analysis.rare.estimate`) store their results the same way::
+(:mod:`jaxmf.analysis.rare.tail`) store their results the same way::
 
     FOLDER/manifest.json    format, parameters, run id, versions
     FOLDER/...              units: one .npz file per finished piece of work (a chunk of

@@ -10,6 +10,8 @@ computed by subset simulation on the critical grain coupling log g0_c(V):
 * :mod:`~jaxmf.analysis.rare.moves`: Markov moves of the lattice potentials;
 * :mod:`~jaxmf.analysis.rare.estimate`: f_aval(W, g0) with replica error bars, the
   reliability rule, and plain sampling for checks;
+* :mod:`~jaxmf.analysis.rare.tail`: f_aval over a W grid, resumable replica files
+  shared over processes;
 * :mod:`~jaxmf.analysis.rare.diagnostics`: what avalanching potentials look like, and
   fits of the tail of f_aval(W).
 
@@ -24,13 +26,12 @@ from .estimate import (
     THIN,
     PlainEstimate,
     SubsetEstimate,
-    TailRow,
-    f_aval_tail,
     plain_estimate,
     reliable,
     subset_estimate,
 )
 from .moves import MOVES, cluster_moves, lattice_moves, resonance_moves
+from .tail import TailRow, f_aval_tail
 
 __all__ = [
     "SubsetEstimate",

@@ -108,7 +108,7 @@ def fit_tail(rows, W_min=0.0) -> TailFit:
     Weights from the relative standard errors (floor 5 %).
 
     Args:
-        rows: :class:`~jaxmf.analysis.rare.estimate.TailRow` or dicts with W, f and
+        rows: :class:`~jaxmf.analysis.rare.tail.TailRow` or dicts with W, f and
             stderr (e.g. read back from JSON), all for one (R, g0).
         W_min: smallest W used.
 
