@@ -152,12 +152,18 @@ def gpu_device_seconds(N, kd, gpu, efficiency, kernels, latency, bytes_per_real)
     return max(compute, traffic) + launches * latency / batch, batch
 
 
+def _band_reduction(R, V):
+    """(band, ab, reduce): the lattice's band, the (batch, kd + 1, N) band storage of the
+    potentials V (batch, N) in band order, and the compiled device band reduction."""
+    band = lattice.square(R).band
+    template = jnp.asarray(np.broadcast_to(band.template, (V.shape[0],) + band.template.shape))
+    ab = template.at[:, 0].set(V)
+    return band, ab, jax.jit(_band_device.band_to_tridiagonal).lower(ab).compile()
+
+
 def _stages(R, batch, V):
     """Seconds per realization of the device route's stages and the host route's."""
-    band = lattice.square(R).band
-    template = jnp.asarray(np.broadcast_to(band.template, (batch,) + band.template.shape))
-    ab = template.at[:, 0].set(V)
-    reduce = jax.jit(_band_device.band_to_tridiagonal).lower(ab).compile()
+    band, ab, reduce = _band_reduction(R, V)
     eig = jax.jit(_band_device.tridiagonal_eigenvalues)
     amp = jax.jit(jax.vmap(_banded.first_components))
     d, e = reduce(ab)
@@ -207,12 +213,8 @@ def _one_pass_loop(n, kd, batch):
 def _floor_row(R, batch, repeat):
     """Seconds per realization of LAPACK reduction + dsterf (host), the device reduction
     and the one-pass loop at radius R, in one process."""
-    band = lattice.square(R).band
+    band, ab, reduce = _band_reduction(R, _potentials(R, batch)[:, lattice.square(R).order])
     n, kd = band.n, band.bandwidth
-    V = _potentials(R, batch)[:, lattice.square(R).order]
-    ab = jnp.asarray(np.broadcast_to(band.template, (batch,) + band.template.shape))
-    ab = ab.at[:, 0].set(V)
-    reduce = jax.jit(_band_device.band_to_tridiagonal).lower(ab).compile()
     one_pass, nrows, width = _one_pass_loop(n, kd, batch)
     C = jnp.ones((nrows, width, batch))
     host = np.asarray(ab)

@@ -21,17 +21,8 @@ import numpy as np  # noqa: E402
 from jaxmf.analysis import rare  # noqa: E402
 
 HERE = Path(__file__).resolve().parent.parent
-MARK = {
-    "lattice": "o",
-    "pcn": "s",
-    "guided": "D",
-    "lattice-t10": "o",
-    "resonance-t10": "v",
-    "lattice-t20": "o",
-    "resonance-t20": "v",
-    "cluster-t10": "P",
-    "cluster-t20": "P",
-}
+# marker of the move kernel; "-t10", "-t20" (thinning) share their kernel's marker
+MARK = {"lattice": "o", "pcn": "s", "guided": "D", "resonance": "v", "cluster": "P"}
 
 
 def fits(rows):
@@ -79,7 +70,7 @@ def main():
                 yerr=[np.minimum(e, 0.999 * f), e],
                 ls="none",
                 capsize=2,
-                marker=MARK.get(kernel, "^"),
+                marker=MARK.get(kernel.split("-t")[0], "^"),
                 ms=3.5,
                 color=f"C{j}",
                 label=kernel,
