@@ -17,7 +17,9 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
   sensitivity DIR   d log g0_c / dV of the three lowest-score potentials of the deepest
                 population in DIR (needs *_r*.npz with samples): docs/rare_sensitivity.png
   families DIR W   per replica file at W: estimate, resonance patterns of the last
-                population, median |V_0| (what the replicas that come out low miss)
+                population, median |V_0| (what the replicas that come out low miss) and,
+                where the file records the genealogy, the number of distinct
+                population-0 ancestors of the avalanching states
   score [R]     cost of one score log g0_c(V) (R = 10 default): the exact fold against the
                 20-step bisection of the flag, same potentials, one run; their largest
                 difference (the bisection's resolution is 40 / 2^21 = 1.9e-5); and one
@@ -310,6 +312,7 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
                 samples=run.samples,
                 n_evals=run.n_evals,
                 p0=run.p0,
+                parents=run.parents,
                 seconds=time.time() - t0,
             )
             print(
@@ -324,23 +327,12 @@ def pool(*folders, g0=1.0):
     ``folders`` (rows of (W, kernel) without files there are kept from the existing file)."""
     import re
 
-    from jaxmf.analysis.rare import replicas, subset
+    from jaxmf.analysis.rare import replicas
 
     groups = {}
     for path in sorted(p for f in folders for p in Path(f).glob("*_W*_r*.npz")):
         kernel, R, W = re.match(r"([\w-]+?)(?:-R(\d+))?_W([\d.]+)_r\d+\.npz", path.name).groups()
-        with np.load(path) as z:
-            run = subset.SubsetRun(
-                z["thresholds"],
-                z["level_probs"],
-                z["scores"],
-                None,
-                z["acceptance"],
-                z["distinct"],
-                int(z["n_evals"]),
-                float(z["p0"]),
-            )
-            secs = float(z["seconds"]) if "seconds" in z.files else float("nan")
+        run, secs = _load_run(path)
         groups.setdefault((float(W), int(R or 10), kernel), []).append((run, secs))
     rows = []
     for (W, R, kernel), pairs in sorted(groups.items()):
@@ -398,6 +390,23 @@ def pool(*folders, g0=1.0):
         )
 
 
+def _load_run(path):
+    """(SubsetRun without samples, seconds) of a replica file of :func:`kernels`."""
+    with np.load(path) as z:
+        run = rare.subset.SubsetRun(
+            z["thresholds"],
+            z["level_probs"],
+            z["scores"],
+            None,
+            z["acceptance"],
+            z["distinct"],
+            int(z["n_evals"]),
+            float(z["p0"]),
+            z["parents"] if "parents" in z.files else None,  # older files lack it
+        )
+        return run, float(z["seconds"]) if "seconds" in z.files else float("nan")
+
+
 def families(folder, W, R=10, radius=3, width=4.0):
     """Per replica file of disorder W in ``folder``: its estimate, the number of distinct
     resonance patterns in its last population below the last threshold (a pattern: the
@@ -418,13 +427,18 @@ def families(folder, W, R=10, radius=3, width=4.0):
             last = z["scores"][-1]
             f = z["level_probs"][-1] * np.mean(last <= 0.0)
             inside = last <= z["thresholds"][-1]
+        run, _ = _load_run(path)
+        eve = ""
+        if run.parents is not None:  # distinct population-0 ancestors of the event's states
+            event = rare.subset.ancestors(run)[last <= 0.0]
+            eve = f", {np.unique(event).size} population-0 ancestors of {event.size} event states"
         patterns = collections.Counter(
             tuple(bond for bond in near if abs(v[bond[0]] - v[bond[1]]) < width) for v in V[inside]
         )
         top = patterns.most_common(2)
         print(
             f"{path.name}: f = {f:.2g}, {len(patterns)} patterns, top {top}, "
-            f"median |V_0| = {np.median(np.abs(V[:, 0])):.0f}"
+            f"median |V_0| = {np.median(np.abs(V[:, 0])):.0f}{eve}"
         )
 
 

@@ -262,3 +262,34 @@ def test_replicas_of_a_gaussian_tail_pass_and_a_stuck_sampler_warns():
     with pytest.warns(RuntimeWarning, match="collapsed"):
         est = replicas.combine(runs, -3.0)
     assert est.collapsed and est.min_distinct <= 0.1
+
+
+def test_genealogy_links_each_chain_to_its_seed():
+    """The recorded parents are checked against the scores, an independent record: the
+    first state of each chain is its seed (same score as its parent), every parent lies
+    below the level's threshold; with chains that never move, every state of the last
+    population is a copy of its population-0 ancestor (same score)."""
+    d = 4
+    run = subset.run(_halfspace(d), d, key=jax.random.key(7), n=200, stop=-3.0)
+    L, n, seeds = len(run.thresholds), 200, 20
+    assert L >= 2 and run.parents is not None and run.parents.shape == (L, n)
+    for k in range(1, L + 1):
+        parent = run.parents[k - 1]
+        np.testing.assert_array_equal(run.scores[k][:seeds], run.scores[k - 1][parent[:seeds]])
+        assert np.all(run.scores[k - 1][parent] <= run.thresholds[k - 1])
+        assert np.all(parent.reshape(-1, seeds) == parent[:seeds])  # T states per seed
+    np.testing.assert_array_equal(subset.ancestors(run, L), np.arange(n))
+    eve = subset.ancestors(run)
+    assert np.all(run.scores[0][eve] <= run.thresholds[0])
+    assert np.unique(eve).size <= seeds
+
+    def stuck(z, sigma, *, key):
+        return subset.Proposal(z, np.zeros(len(z), bool))
+
+    run = subset.run(_halfspace(d), d, key=jax.random.key(8), n=200, stop=-3.0, propose=stuck)
+    assert len(run.thresholds) >= 2
+    np.testing.assert_array_equal(run.scores[-1], run.scores[0][subset.ancestors(run)])
+    with pytest.raises(ValueError, match="population"):
+        subset.ancestors(run, len(run.thresholds) + 1)
+    with pytest.raises(ValueError, match="parents"):
+        subset.ancestors(run._replace(parents=None))

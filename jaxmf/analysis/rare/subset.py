@@ -41,6 +41,7 @@ __all__ = [
     "run",
     "pcn",
     "tail_probability",
+    "ancestors",
     "TARGET_ACCEPTANCE",
 ]
 
@@ -62,6 +63,9 @@ class SubsetRun(NamedTuple):
         distinct: (L,) fraction of distinct states in population k (1: no repeats).
         n_evals: number of score evaluations.
         p0: level probability.
+        parents: (L, n) genealogy: state i of population k >= 1 lies on the chain that
+            started from state ``parents[k - 1, i]`` of population k - 1 (None when not
+            recorded, e.g. a run read back from a file without it); see :func:`ancestors`.
     """
 
     thresholds: np.ndarray
@@ -72,6 +76,7 @@ class SubsetRun(NamedTuple):
     distinct: np.ndarray
     n_evals: int
     p0: float
+    parents: np.ndarray | None = None
 
 
 class Proposal(NamedTuple):
@@ -196,7 +201,7 @@ def run(
     s = _chunked(score, z, chunk)
     _check_scores(s)
     n_evals = n
-    thresholds, probs, scores, acc_hist, distinct = [], [], [s], [], []
+    thresholds, probs, scores, acc_hist, distinct, parents = [], [], [s], [], [], []
     P = 1.0
     for level in range(1, max_levels + 1):
         order = np.argsort(s, kind="stable")
@@ -233,8 +238,9 @@ def run(
             if scaled.any():  # adapt sigma on the proposals that use it
                 a = ok[scaled].mean()
                 sigma = float(np.clip(sigma * np.exp(a - TARGET_ACCEPTANCE), 1e-3, 1.0))
-        z = np.concatenate(chain_z)
+        z = np.concatenate(chain_z)  # state t n_seeds + j lies on the chain of seed j
         s = np.concatenate(chain_s)
+        parents.append(np.tile(pick, length))
         scores.append(s)
         acc_hist.append(float(np.mean(acc)) if acc else np.nan)
         distinct.append(np.unique(z, axis=0).shape[0] / n)
@@ -249,7 +255,39 @@ def run(
         np.asarray(distinct),
         n_evals,
         float(p0),
+        np.asarray(parents, dtype=np.int64).reshape(len(parents), n),
     )
+
+
+def ancestors(res: SubsetRun, population: int = 0) -> np.ndarray:
+    """Ancestor of every state of the last population in an earlier population.
+
+    Subset simulation seeds each level's chains with states of the previous population,
+    so the last population descends from few states of the early ones when the chains
+    do not forget their seeds (genealogical collapse). Au & Beck's error (replicas.run_cov)
+    sees correlations within a level, not this collapse across levels; the number of
+    distinct ancestors, e.g. ``np.unique(ancestors(run)[run.scores[-1] <= b]).size``,
+    shows it.
+
+    Args:
+        res: a :class:`SubsetRun` with ``parents`` recorded.
+        population: the earlier population k (0: the plain N(0, I) samples), 0 <= k <= L.
+
+    Returns:
+        (n,) int: state i of the last population descends from state ``result[i]`` of
+        population k.
+    """
+    if res.parents is None:
+        raise ValueError("res.parents is None: this run has no recorded genealogy")
+    levels = len(res.parents)
+    if not 0 <= population <= levels:
+        raise ValueError(
+            f"population must be in [0, {levels}] (the run's levels); got {population}"
+        )
+    index = np.arange(res.scores.shape[1])
+    for k in range(levels, population, -1):
+        index = res.parents[k - 1][index]
+    return index
 
 
 def _check_scores(s):
