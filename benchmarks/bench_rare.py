@@ -19,7 +19,7 @@ end; 2-core CPU, OPENBLAS_NUM_THREADS=1):
   families DIR W   per replica file at W: estimate, resonance patterns of the last
                 population, median |V_0| (what the replicas that come out low miss) and,
                 where the file records the genealogy, the number of distinct
-                population-0 ancestors of the avalanching states
+                ancestors of the avalanching states in every population k = 0 .. L
   score [R]     cost of one score log g0_c(V) (R = 10 default): the exact fold against the
                 20-step bisection of the flag, same potentials, one run; their largest
                 difference (the bisection's resolution is 40 / 2^21 = 1.9e-5); and one
@@ -429,9 +429,13 @@ def families(folder, W, R=10, radius=3, width=4.0):
             inside = last <= z["thresholds"][-1]
         run, _ = _load_run(path)
         eve = ""
-        if run.parents is not None:  # distinct population-0 ancestors of the event's states
-            event = rare.subset.ancestors(run)[last <= 0.0]
-            eve = f", {np.unique(event).size} population-0 ancestors of {event.size} event states"
+        if run.parents is not None:  # distinct ancestors of the event's states, k = 0 .. L
+            event = last <= 0.0
+            counts = [
+                np.unique(rare.subset.ancestors(run, k)[event]).size
+                for k in range(len(run.thresholds) + 1)
+            ]
+            eve = f"; {event.sum()} event states, distinct ancestors in populations 0..L: {counts}"
         patterns = collections.Counter(
             tuple(bond for bond in near if abs(v[bond[0]] - v[bond[1]]) < width) for v in V[inside]
         )
