@@ -390,14 +390,15 @@ def pool(*folders, g0=1.0):
         )
 
 
-def _load_run(path):
-    """(SubsetRun without samples, seconds) of a replica file of :func:`kernels`."""
+def _load_run(path, samples=False):
+    """(SubsetRun, seconds) of a replica file of :func:`kernels`; its last population
+    (``samples``) only on request."""
     with np.load(path) as z:
         run = rare.subset.SubsetRun(
             z["thresholds"],
             z["level_probs"],
             z["scores"],
-            None,
+            z["samples"] if samples else None,
             z["acceptance"],
             z["distinct"],
             int(z["n_evals"]),
@@ -422,12 +423,11 @@ def families(folder, W, R=10, radius=3, width=4.0):
     d = np.asarray(model.geometry.distance)
     near = [(int(a), int(b)) for a, b in model.bonds if d[a] <= radius and d[b] <= radius]
     for path in sorted(Path(folder).glob(f"*_W{W:g}_r*.npz")):
-        with np.load(path) as z:
-            V = W * (2.0 * scipy.special.ndtr(z["samples"]) - 1.0)
-            last = z["scores"][-1]
-            f = z["level_probs"][-1] * np.mean(last <= 0.0)
-            inside = last <= z["thresholds"][-1]
-        run, _ = _load_run(path)
+        run, _ = _load_run(path, samples=True)
+        V = W * (2.0 * scipy.special.ndtr(run.samples) - 1.0)
+        last = run.scores[-1]
+        f = run.level_probs[-1] * np.mean(last <= 0.0)
+        inside = last <= run.thresholds[-1]
         eve = ""
         if run.parents is not None:  # distinct ancestors of the event's states, k = 0 .. L
             event = last <= 0.0
