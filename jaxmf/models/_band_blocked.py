@@ -115,12 +115,11 @@ def _tasks(win, V, T, kd, b):
     g = win.shape[0]
     xt = _skew(win, 2 * kd)  # xt[j, r] = H[p + r, p + j] for r >= j
     dl, bt = xt[:, :, :kd], xt[:, :, kd:]  # D's lower triangle (column-major); B^T
-    diag = jnp.diagonal(dl, axis1=1, axis2=2)
+    d = dl + jnp.swapaxes(dl, 1, 2) - jnp.diagonal(dl, axis1=1, axis2=2)[:, :, None] * np.eye(kd)
     # Q^T D Q = D - V Z^T - Z V^T, Z = W - V (T^T V^T W) / 2, W = D V T
-    dv = jnp.einsum("gcr,gci->gri", dl, V) + jnp.einsum("grc,gci->gri", dl, V)
-    w = (dv - diag[:, :, None] * V) @ T
+    w = (d @ V) @ T
     z = w - 0.5 * V @ (jnp.swapaxes(T, 1, 2) @ (jnp.swapaxes(V, 1, 2) @ w))
-    d_new = dl - jnp.einsum("gri,gci->gcr", V, z) - jnp.einsum("gri,gci->gcr", z, V)
+    d_new = d - jnp.concatenate([V, z], 2) @ jnp.swapaxes(jnp.concatenate([z, V], 2), 1, 2)
     # B Q, as (B Q)^T = B^T - V T^T V^T B^T
     bt = bt - V @ (jnp.swapaxes(T, 1, 2) @ (jnp.swapaxes(V, 1, 2) @ bt))
     # the next reflector from B's first b columns; Q2^T B = (B^T Q2)^T
@@ -181,6 +180,45 @@ def reduce_band(C, n, kd, b):
     plan, rows = block_schedule(n, kd, b)
     if not plan:
         return C[:n, : b + 1]
+    C = jnp.pad(C[:n], ((0, rows - n), (0, 0), (0, 0)))
+    ii, rr, kk = np.arange(b)[:, None], np.arange(kd)[None, :], np.arange(width)[None, :]
+    kidx = kk - b + ii  # panel column i, entry k: row k - b + i of its block (b, width)
+    keep, from_r = kk < b - ii, (kidx >= 0) & (kidx <= ii)
+    # batch first inside the loop: a window of every (realization, slot) is one matrix
+    C = jnp.moveaxis(C, -1, 0)  # (B, rows, width)
+    V = jnp.zeros((batch, plan[0][2], kd, b), C.dtype)
+    T = jnp.zeros((batch, plan[0][2], b, b), C.dtype)
+
+    for first, stop, slots in plan:
+        # slots beyond a phase's count hold finished tasks (identity reflectors); the
+        # count first grows (one new sweep every other step), then falls
+        grow = ((0, 0), (0, max(slots - V.shape[1], 0)), (0, 0), (0, 0))
+        V, T = jnp.pad(V[:, :slots], grow), jnp.pad(T[:, :slots], grow)
+
+        def body(t, carry, slots=slots):
+            C, V, T = carry
+            s, odd = t // 2, t % 2
+            even = odd == 0
+            p0 = s * b + odd * kd  # the panel (even t: sweep s begins), then the slots
+            slab = lax.dynamic_slice_in_dim(C, p0, b + slots * stride, axis=1)
+            panel, rest = slab[:, :b], slab[:, b:].reshape(batch, slots, stride, width)
+            V0, T0, R0 = qr_block(jnp.swapaxes(panel[:, ii, b - ii + rr], 1, 2))
+            r_part = jnp.where(from_r, R0[:, np.clip(kidx, 0, b - 1), ii], 0.0)
+            panel = jnp.where(even, jnp.where(keep, panel, r_part), panel)
+            # even t: the new sweep takes slot 0, the others move one slot on
+            V = jnp.where(even, jnp.concatenate([V0[:, None], V[:, :-1]], 1), V)
+            T = jnp.where(even, jnp.concatenate([T0[:, None], T[:, :-1]], 1), T)
+            win = rest[:, :, :kd].reshape(batch * slots, kd, width)
+            new, V, T = _tasks(win, V.reshape(-1, kd, b), T.reshape(-1, b, b), kd, b)
+            new = new.reshape(batch, slots, kd, width)
+            rest = jnp.concatenate([new, rest[:, :, kd:]], axis=2).reshape(batch, -1, width)
+            slab = jnp.concatenate([panel, rest], axis=1)
+            C = lax.dynamic_update_slice_in_dim(C, slab, p0, axis=1)
+            return C, V.reshape(batch, slots, kd, b), T.reshape(batch, slots, b, b)
+
+        C, V, T = lax.fori_loop(first, stop, body, (C, V, T))
+    C = jnp.moveaxis(C, 0, -1)
+    return C[:n, : b + 1]
     C = jnp.pad(C[:n], ((0, rows - n), (0, 0), (0, 0)))
     ii, rr, kk = np.arange(b)[:, None], np.arange(kd)[None, :], np.arange(width)[None, :]
     kidx = kk - b + ii  # panel column i, entry k: row k - b + i of its block (b, width)
