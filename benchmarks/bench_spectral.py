@@ -12,31 +12,36 @@ over one batch (compile excluded, best of repeats), the ratios to the host route
 largest |difference| of the couplings between the device and host routes; the device
 route's stages timed separately (band reduction, eigenvalues, amplitudes) next to the
 host route's (LAPACK reduction + dsterf on the host; the same JAX amplitudes); the
-reduction loop body's XLA kernels per step (fusions, dots, custom calls of the compiled
-while body, and how many of them write a window-sized array: the passes over the band)
-and its XLA memory per realization. Dense eigh is skipped above ``--dense-max-R``.
+reduction's loop bodies' XLA kernels per step, per stage (fusions, dots, custom calls of
+the largest compiled while body of each stage, and how many of them write a
+window-sized array: the passes over the band) and the XLA memory per realization. The
+band reduction has two stages from kd >= 20 on (``_band_device.intermediate_band``):
+"blocked" (kd -> b = 8, :mod:`jaxmf.models._band_blocked`) and "chase" (b -> 1), timed
+apart. Dense eigh is skipped above ``--dense-max-R``.
 
 GPU projection (not measured where no GPU ran): per realization of the device route,
 
     t = max(flops / (e F), bytes / BW) + launches x tau / batch
 
-with flops = 14 kd^2 per task (the tasks of the schedule) + 5 x 7 x 18 N^2
-(multisection: 7 Sturm counts per interval and sweep, 18 sweeps) + 35 N^2 (first
-components); bytes = 16 x passes x band entries over all steps (each window-sized
-kernel reads and writes the windows once, ``passes`` counted from the compiled loop
-body here); launches = kernels x 2 (N - 2) (reduction) + 2 x 18 N / 4 (Sturm
+with flops = 16 kd^2 b per task of the blocked stage + 14 b^2 per task of the chase
+(the tasks of the schedules) + 5 x 7 x 18 N^2 (multisection: 7 Sturm counts per
+interval and sweep, 18 sweeps) + 35 N^2 (first components); bytes = 16 x passes x band
+entries over all steps of each stage (each window-sized kernel reads and writes the
+windows once, ``passes`` counted from the stage's compiled loop body here); launches =
+kernels x steps of each stage (2 N / b + N / kd blocked, 2 (N - 2) chase) + 2 x 18 N / 4 (Sturm
 recurrence, unrolled 4) + 5 N ceil(N / 256) (twisted factorizations, chunks of 256),
 each at kernel latency tau; batch = the realizations that fit in half the device memory
 (XLA's temp + output bytes per realization measured here, scaled as N kd). The
 paper-size Fig. 5 dataset (bench_cost.PAPER_M) is projected through this route next to
 dense eigh (bench_cost's roofline).
 
-``--floor``: per radius, the band reduction of the device route against the host's
+``--floor``: per radius, the one-stage band reduction (band=0) against the host's
 LAPACK reduction + dsterf and against the cheapest loop any step-by-step XLA
 formulation runs: the same schedule (phases, slots, the slab's dynamic slice and
 in-place write) whose body makes a single elementwise pass over the step's windows
 (read and write once, no reflectors). Its time over LAPACK's is a lower bound of the
-device route's ratio for every formulation that streams the windows once per step.
+one-stage reduction's ratio for every formulation that streams the windows once per
+step. The row also times the default (two-stage) reduction.
 
 Pinned to one core unless --no-pin. Prints one JSON line.
 """
@@ -62,7 +67,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jaxmf  # noqa: E402, F401  (float64)
-from jaxmf.models import _band_device, _banded, lattice  # noqa: E402
+from jaxmf.models import _band_blocked, _band_device, _banded, lattice  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _common import emit  # noqa: E402
@@ -98,23 +103,41 @@ POINTS = 7
 
 def model(N, kd):
     """Static model of the device route: sequential steps, band entries touched and
-    flops per realization."""
-    plan, _ = _band_device.schedule(N, kd)
-    entries = sum(2 * (b - a) * m * kd * 2 * kd for a, b, m in plan)
-    tasks = sum(2 * (b - a) * m for a, b, m in plan)
-    steps_reduce = 2 * max(N - 2, 0)
-    steps_sturm = SWEEPS * N
+    flops per realization, per stage of the band reduction ("blocked": kd -> b by
+    blocked Householder updates, 16 kd^2 b flops per task; "chase": bulge chasing of
+    the band of width b (kd where there is no blocked stage) to tridiagonal form,
+    14 b^2 flops per task)."""
+    b = _band_device.intermediate_band(kd)
+    stages = {}
+    if b:
+        plan, _ = _band_blocked.block_schedule(N, kd, b)
+        tasks = sum((c - a) * m for a, c, m in plan)
+        stages["blocked"] = {
+            "steps": sum(c - a for a, c, _ in plan),
+            "band_entries_all_steps": tasks * kd * 2 * kd,
+            "entries_per_step_max": max(m for _, _, m in plan) * kd * 2 * kd,
+            "flops": 16.0 * kd * kd * b * tasks,
+        }
+    w = b or kd
+    plan, _ = _band_device.schedule(N, w)
+    tasks = sum(2 * (c - a) * m for a, c, m in plan)
+    stages["chase"] = {
+        "steps": 2 * max(N - 2, 0),
+        "band_entries_all_steps": tasks * w * 2 * w,
+        "entries_per_step_max": plan[0][2] * w * 2 * w,
+        "flops": 14.0 * w * w * tasks,
+    }
     steps_twisted = 5 * N * math.ceil(N / 256)
-    flops = 14.0 * kd * kd * tasks + 5.0 * POINTS * SWEEPS * N * N + 35.0 * N * N
     return {
-        "steps_reduction": steps_reduce,
-        "steps_sturm_gpu": steps_sturm,
+        "intermediate_band": b,
+        "stages": stages,
+        "steps_reduction": sum(x["steps"] for x in stages.values()),
+        "steps_sturm_gpu": SWEEPS * N,
         "steps_sturm_cpu": 53 * N,
         "steps_first_components": steps_twisted,
-        "slots_per_phase": [m for _, _, m in plan],
-        "entries_per_step_max": plan[0][2] * kd * 2 * kd,
-        "band_entries_all_steps": entries,
-        "flops": flops,
+        "flops": sum(x["flops"] for x in stages.values())
+        + 5.0 * POINTS * SWEEPS * N * N
+        + 35.0 * N * N,
     }
 
 
@@ -139,48 +162,70 @@ def loop_kernels(compiled, window):
 
 
 def gpu_device_seconds(N, kd, gpu, efficiency, kernels, latency, bytes_per_real):
+    """Projected seconds per realization and batch; ``kernels`` per stage of the
+    reduction ({"blocked": ..., "chase": ...}, counted from compiled loop bodies)."""
     m = model(N, kd)
     batch = max(1, int(0.5 * gpu["memory_gib"] * 2**30 // bytes_per_real))
     compute = m["flops"] / (efficiency * gpu["fp64_tflops"] * 1e12)
-    passes = kernels["window_passes"]
-    traffic = passes * 16.0 * m["band_entries_all_steps"] / (gpu["bandwidth_tbs"] * 1e12)
-    launches = (
-        kernels["kernels"] * m["steps_reduction"]
-        + 2 * m["steps_sturm_gpu"] / 4
-        + m["steps_first_components"]
-    )
+    traffic = launches = 0.0
+    for name, stage in m["stages"].items():
+        k = kernels[name]
+        traffic += k["window_passes"] * 16.0 * stage["band_entries_all_steps"]
+        launches += k["kernels"] * stage["steps"]
+    traffic /= gpu["bandwidth_tbs"] * 1e12
+    launches += 2 * m["steps_sturm_gpu"] / 4 + m["steps_first_components"]
     return max(compute, traffic) + launches * latency / batch, batch
 
 
-def _band_reduction(R, V):
+def _band_reduction(R, V, band=None):
     """(band, ab, reduce): the lattice's band, the (batch, kd + 1, N) band storage of the
     potentials V (batch, N) in band order, and the compiled device band reduction."""
-    band = lattice.square(R).band
-    template = jnp.asarray(np.broadcast_to(band.template, (V.shape[0],) + band.template.shape))
+    band_ = lattice.square(R).band
+    template = jnp.asarray(np.broadcast_to(band_.template, (V.shape[0],) + band_.template.shape))
     ab = template.at[:, 0].set(V)
-    return band, ab, jax.jit(_band_device.band_to_tridiagonal).lower(ab).compile()
+    fn = jax.jit(lambda a: _band_device.band_to_tridiagonal(a, band=band))
+    return band_, ab, fn.lower(ab).compile()
 
 
 def _stages(R, batch, V):
-    """Seconds per realization of the device route's stages and the host route's."""
+    """Seconds per realization of the device route's stages and the host route's; the
+    two stages of the band reduction timed and their loops' kernels counted apart."""
     band, ab, reduce = _band_reduction(R, V)
     eig = jax.jit(_band_device.tridiagonal_eigenvalues)
     amp = jax.jit(jax.vmap(_banded.first_components))
     d, e = reduce(ab)
     lam = eig(d, e)
-    out = {}
-    for name, fn, args in (
+    n, kd = band.n, band.bandwidth
+    b = _band_device.intermediate_band(kd)
+    cols = jnp.zeros((n, 2 * kd, batch)).at[:, : kd + 1].set(jnp.moveaxis(ab, 0, -1).swapaxes(0, 1))
+    blocked = narrow = ab
+    if b:
+        blocked = jax.jit(lambda C: _band_blocked.reduce_band(C, n, kd, b))
+        blocked = blocked.lower(cols).compile()
+        narrow = jnp.moveaxis(blocked(cols), -1, 0).swapaxes(1, 2)
+    chase = jax.jit(lambda a: _band_device.band_to_tridiagonal(a, band=0))
+    chase = chase.lower(narrow).compile()
+    out = {"intermediate_band": b}
+    timed = [
         ("device_reduction_s", reduce, (ab,)),
+        ("chase_stage_s", chase, (narrow,)),
         ("device_eigenvalues_s", eig, (d, e)),
         ("amplitudes_s", amp, (d, e, lam)),
-    ):
+    ]
+    if b:
+        timed.insert(1, ("blocked_stage_s", blocked, (cols,)))
+    for name, fn, args in timed:
         jax.block_until_ready(fn(*args))
         out[name] = _best(lambda fn=fn, args=args: jax.block_until_ready(fn(*args))) / batch
     host = np.asarray(ab)
     host_s = _best(lambda: [_banded.tridiagonal_host(a) for a in host])
     out["host_reduction_dsterf_s"] = host_s / batch
-    window = _band_device.sequential_steps(band.n, band.bandwidth)[1][0] * batch
-    out["reduction_loop"] = loop_kernels(reduce, window)
+    stages = model(n, kd)["stages"]
+    out["reduction_loops"] = {
+        name: loop_kernels(fn, stages[name]["entries_per_step_max"] * batch)
+        for name, fn in (("blocked", blocked), ("chase", chase))
+        if name in stages
+    }
     return out
 
 
@@ -213,8 +258,11 @@ def _one_pass_loop(n, kd, batch):
 def _floor_row(R, batch, repeat):
     """Seconds per realization of LAPACK reduction + dsterf (host), the device reduction
     and the one-pass loop at radius R, in one process."""
-    band, ab, reduce = _band_reduction(R, _potentials(R, batch)[:, lattice.square(R).order])
+    V = _potentials(R, batch)[:, lattice.square(R).order]
+    band, ab, reduce = _band_reduction(R, V, band=0)  # the one-stage reduction
+    _, _, two_stage = _band_reduction(R, V)
     n, kd = band.n, band.bandwidth
+    jax.block_until_ready(two_stage(ab))
     one_pass, nrows, width = _one_pass_loop(n, kd, batch)
     C = jnp.ones((nrows, width, batch))
     host = np.asarray(ab)
@@ -226,6 +274,7 @@ def _floor_row(R, batch, repeat):
         ),
         "device_reduction_s": _best(lambda: jax.block_until_ready(reduce(ab)), repeat),
         "one_pass_loop_s": _best(lambda: jax.block_until_ready(one_pass(C)), repeat),
+        "two_stage_reduction_s": _best(lambda: jax.block_until_ready(two_stage(ab)), repeat),
     }
     row = {"R": R, "N": n, "kd": kd, "batch": batch}
     row.update({k: v / batch for k, v in t.items()})
@@ -233,6 +282,7 @@ def _floor_row(R, batch, repeat):
     row["one_pass_over_lapack"] = row["one_pass_loop_s"] / lapack
     row["device_over_lapack"] = row["device_reduction_s"] / lapack
     row["device_over_one_pass"] = row["device_reduction_s"] / row["one_pass_loop_s"]
+    row["two_stage_over_lapack"] = row["two_stage_reduction_s"] / lapack
     print(row, file=sys.stderr, flush=True)
     return row
 
@@ -307,7 +357,7 @@ def main(argv=None):
             row["device_over_eigh"] = row["device_seconds"] / row["eigh_seconds"]
         row["max_abs_diff_device_vs_fast"] = float(jnp.max(jnp.abs(outs["device"] - outs["fast"])))
         row["stages"] = _stages(R, batch, V[:, lattice.square(R).order])
-        kernels = row["stages"]["reduction_loop"]
+        kernels = row["stages"]["reduction_loops"]
         row["model"] = model(N, kd)
         rows.append(row)
         print(row, file=sys.stderr, flush=True)
