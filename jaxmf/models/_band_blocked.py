@@ -115,7 +115,11 @@ def _tasks(win, V, T, kd, b):
     g = win.shape[0]
     xt = _skew(win, 2 * kd)  # xt[j, r] = H[p + r, p + j] for r >= j
     dl, bt = xt[:, :, :kd], xt[:, :, kd:]  # D's lower triangle (column-major); B^T
-    d = dl + jnp.swapaxes(dl, 1, 2) - jnp.diagonal(dl, axis1=1, axis2=2)[:, :, None] * np.eye(kd)
+    d = (
+        dl
+        + jnp.swapaxes(dl, 1, 2)
+        - jnp.diagonal(dl, axis1=1, axis2=2)[:, :, None] * np.eye(kd)[None]
+    )
     # Q^T D Q = D - V Z^T - Z V^T, Z = W - V (T^T V^T W) / 2, W = D V T
     w = (d @ V) @ T
     z = w - 0.5 * V @ (jnp.swapaxes(T, 1, 2) @ (jnp.swapaxes(V, 1, 2) @ w))
@@ -203,8 +207,8 @@ def reduce_band(C, n, kd, b):
             slab = lax.dynamic_slice_in_dim(C, p0, b + slots * stride, axis=1)
             panel, rest = slab[:, :b], slab[:, b:].reshape(batch, slots, stride, width)
             V0, T0, R0 = qr_block(jnp.swapaxes(panel[:, ii, b - ii + rr], 1, 2))
-            r_part = jnp.where(from_r, R0[:, np.clip(kidx, 0, b - 1), ii], 0.0)
-            panel = jnp.where(even, jnp.where(keep, panel, r_part), panel)
+            r_part = jnp.where(from_r[None], R0[:, np.clip(kidx, 0, b - 1), ii], 0.0)
+            panel = jnp.where(even, jnp.where(keep[None], panel, r_part), panel)
             # even t: the new sweep takes slot 0, the others move one slot on
             V = jnp.where(even, jnp.concatenate([V0[:, None], V[:, :-1]], 1), V)
             T = jnp.where(even, jnp.concatenate([T0[:, None], T[:, :-1]], 1), T)
