@@ -4,7 +4,10 @@ The device counterpart of :mod:`jaxmf.models._banded` (same mathematics, no host
 callback): eigenvalues lambda_k and amplitudes |phi_k(0)| of a symmetric band matrix H
 (half-bandwidth kd), as needed for the bare couplings g0 |phi_k(0)| (eq. 16, 18).
 
-1. Band -> tridiagonal, T = Q^T H Q, by Householder bulge chasing (the kernels of LAPACK
+1. Band -> tridiagonal, T = Q^T H Q. From kd >= 20 on (:func:`intermediate_band`) a
+   blocked first stage takes the band to half-bandwidth 8 (block reflectors, rank-8
+   updates, 2 N / 8 + N / kd steps: :mod:`jaxmf.models._band_blocked`); then the
+   Householder bulge chasing below, on the narrow band (the kernels of LAPACK
    ``dsytrd_sb2st``): sweep i annihilates column i below its subdiagonal with a
    reflector on rows i+1 .. i+kd, and chases the bulge this creates down the band in
    blocks of kd. A task of a sweep at position p applies the sweep's current reflector
@@ -35,9 +38,11 @@ callback): eigenvalues lambda_k and amplitudes |phi_k(0)| of a symmetric band ma
 Degenerate or nearly degenerate eigenvalues make twisted factorizations inaccurate
 (each vector is computed alone, so a close pair is not orthogonalised): a realization
 is flagged when two eigenvalues are closer than 1e-12 max |lambda| (the clean lattice)
-or when the first-order error bound of some |phi_k(0)|, 8 eps ||T|| |phi_j(0)| /
-|lambda_k - lambda_j| over its neighbours j, exceeds 1e-13 (a close pair both present
-at site 0: a symmetric lattice split by a weak potential, W = 1e-3). Flagged
+or when the a-posteriori error bound of some |phi_k(0)| from its neighbours j,
+4 rho_k |z_j[r_k]| |phi_j(0)| / |lambda_k - lambda_j| (rho_k >= eps ||T|| the residual
+norm of the computed vector z_k, which a twisted factorization puts at its twist index
+r_k), exceeds 1e-13: a close pair overlapping each other and site 0, e.g. a symmetric
+lattice split by a weak potential, W = 1e-3. Flagged
 realizations, and only those, are recomputed by a dense ``eigh`` inside the same XLA
 program (a ``while_loop`` over the flagged members of the batch). Derivatives go
 through the dense eigh route (they need all eigenvectors), as on the host path.
@@ -60,9 +65,10 @@ __all__ = ["band_to_tridiagonal", "band_spectrum", "tridiagonal_eigenvalues", "s
 # Eigenvalues of T closer than this (relative to max |lambda|) count as degenerate
 # (the host path's threshold).
 _DEGENERATE_GAP = 1e-12
-# Realizations whose amplitude error bound (eps ||T|| |phi_j(0)| / gap, times this
-# factor for the backward error of the reduction) exceeds _AMPLITUDE_TOL go dense.
-_ERROR_FACTOR = 8.0
+# Realizations whose amplitude error bound (rho_k |phi_j(0)| / gap for neighbours j,
+# rho_k the residual of the computed vector, times this safety factor) exceeds
+# _AMPLITUDE_TOL go dense.
+_ERROR_FACTOR = 4.0
 _AMPLITUDE_TOL = 1e-13
 # Multisection points per interval and sweep on accelerators (3 bits per sweep).
 _ACCELERATOR_POINTS = 7
@@ -421,17 +427,26 @@ def _spectrum_batch(ab):
     if n == 1:
         return d, jnp.ones_like(d)
     lam = tridiagonal_eigenvalues(d, e)
-    amp = jax.vmap(_banded.first_components)(d, e, lam)
+    amp, rho, overlap = jax.vmap(_banded.first_components_and_residuals)(d, e, lam)
     eps, tiny = jnp.finfo(jnp.float64).eps, jnp.finfo(jnp.float64).tiny
     scale = jnp.maximum(jnp.max(jnp.abs(lam), axis=-1), tiny)
     gap = jnp.diff(lam, axis=-1)
     flagged = jnp.min(gap, axis=-1) <= _DEGENERATE_GAP * scale
-    # A twisted-factorization vector for lambda_k mixes in its neighbour j with weight
-    # ~ eps ||T|| / |lambda_k - lambda_j|, so |phi_k(0)| errs by that times |phi_j(0)|:
-    # realizations where this bound exceeds _AMPLITUDE_TOL (close pairs both present at
-    # site 0, e.g. a symmetric lattice split by a weak potential) also go dense.
+    # The vector computed for lambda_k has residual rho_k e_{r_k}, so it mixes in its
+    # neighbour j with weight rho_k |v_j[r_k]| / |lambda_k - lambda_j| (v_j[r_k] is
+    # z_j[r_k] up to z_j's own mixing, rho_j / gap), and |phi_k(0)| errs by that times
+    # |phi_j(0)|: realizations where this bound (residuals no smaller than eps ||T||,
+    # times a safety factor) exceeds _AMPLITUDE_TOL for a neighbouring pair go dense:
+    # close pairs overlapping each other and site 0, e.g. a symmetric lattice split by
+    # a weak potential. (Close pairs far apart, common in large disordered lattices,
+    # do not mix.) The reduction's own backward error perturbs the eigenvectors no
+    # more than dense eigh's does its: that is the problem's condition.
     inv_gap = 1.0 / jnp.maximum(gap, tiny)
-    bound = _ERROR_FACTOR * eps * scale[:, None] * (amp[:, :-1] * inv_gap + amp[:, 1:] * inv_gap)
+    rho = _ERROR_FACTOR * jnp.maximum(rho, eps * scale[:, None])
+    lo, hi = rho[:, :-1], rho[:, 1:]
+    mix_lo = lo * (overlap[:, 1:, 0] + hi * inv_gap) * amp[:, 1:]  # v_{k+1} in z_k
+    mix_hi = hi * (overlap[:, :-1, 1] + lo * inv_gap) * amp[:, :-1]  # v_k in z_{k+1}
+    bound = (mix_lo + mix_hi) * inv_gap
     flagged = flagged | (jnp.max(bound, axis=-1) > _AMPLITUDE_TOL)
     finite = jnp.all(jnp.isfinite(ab), axis=(-2, -1))
     flagged = flagged & finite

@@ -234,7 +234,8 @@ def tridiagonal_host(ab):
 
 # --------------------------------------------------------------------------- JAX side
 def _twisted_amplitudes(d, e2, lam, pivmin):
-    """|v[0]|^2 of the eigenvectors of T = tridiag(e, d, e) at eigenvalues lam (K,).
+    """|v[0]|^2 of the eigenvectors of T = tridiag(e, d, e) at eigenvalues lam (K,), and
+    the residual norm of each computed unit vector (both (K,)).
 
     (One function of ~60 lines of code: the three scans of the twisted factorization
     share their guards and are easiest to check against LAPACK's dlar1v side by side.)
@@ -283,36 +284,74 @@ def _twisted_amplitudes(d, e2, lam, pivmin):
     init = (zeros, ones, jnp.full_like(lam, jnp.inf), jnp.zeros(lam.shape, int), zeros, ones)
     (_, _, _, r, gamma_r, t_r), _ = jax.lax.scan(twist, init, (idx, d, e2_prev, e2_next, dm))
 
-    def lower_sum(lam_):  # S_r
+    def lower_sum(lam_):  # S_r and D-_r
         def step(carry, xs):
-            inv_next, s, s_r = carry
+            inv_next, s, s_r, dm_r = carry
             i, di, ep, en = xs
-            _, inv = pivot(di - lam_ - en * inv_next)
-            s_r = jnp.where(i == r, s, s_r)
-            return (inv, grow(ep * inv * inv, 1.0 + s), s_r), None
+            dm, inv = pivot(di - lam_ - en * inv_next)
+            s_r, dm_r = jnp.where(i == r, s, s_r), jnp.where(i == r, dm, dm_r)
+            return (inv, grow(ep * inv * inv, 1.0 + s), s_r, dm_r), None
 
-        (_, _, s_r), _ = jax.lax.scan(
-            step, (zeros, zeros, zeros), (idx, d, e2_prev, e2_next), reverse=True
+        (_, _, s_r, dm_r), _ = jax.lax.scan(
+            step, (zeros, zeros, zeros, zeros), (idx, d, e2_prev, e2_next), reverse=True
         )
-        return s_r
+        return s_r, dm_r
 
-    def upper_sums(lam_):  # c_r, t_r
+    def upper_sums(lam_):  # c_r, t_r, D+_r
         def step(carry, xs):
-            inv_prev, c, t, c_r, t_r = carry
+            inv_prev, c, t, c_r, t_r, dp_r = carry
             i, di, ep, en = xs
-            _, inv = pivot(di - lam_ - ep * inv_prev)
+            dp, inv = pivot(di - lam_ - ep * inv_prev)
             c_r, t_r = jnp.where(i == r, c, c_r), jnp.where(i == r, t, t_r)
+            dp_r = jnp.where(i == r, dp, dp_r)
             q = grow(en * inv * inv, t)
-            return (inv, c * q / (1.0 + q), 1.0 + q, c_r, t_r), None
+            return (inv, c * q / (1.0 + q), 1.0 + q, c_r, t_r, dp_r), None
 
-        (_, _, _, c_r, t_r), _ = jax.lax.scan(
-            step, (zeros, ones, ones, zeros, ones), (idx, d, e2_prev, e2_next)
+        (_, _, _, c_r, t_r, dp_r), _ = jax.lax.scan(
+            step, (zeros, ones, ones, zeros, ones, zeros), (idx, d, e2_prev, e2_next)
         )
-        return c_r, t_r
+        return c_r, t_r, dp_r
 
-    lam = lam + gamma_r / (t_r + lower_sum(lam))  # Rayleigh-quotient correction
-    c_r, t_r = upper_sums(lam)
-    return c_r * t_r / (t_r + lower_sum(lam))
+    lam = lam + gamma_r / (t_r + lower_sum(lam)[0])  # Rayleigh-quotient correction
+    c_r, t_r, dp_r = upper_sums(lam)
+    s_r, dm_r = lower_sum(lam)
+    # (T - lam) z = gamma e_r for the final z (z_r = 1, |z|^2 = t_r + S_r): the residual
+    # of the unit vector is |gamma| / |z|
+    residual = jnp.abs(dp_r + dm_r - (d[r] - lam)) / jnp.sqrt(t_r + s_r)
+    return c_r * t_r / (t_r + s_r), residual, r, lam, t_r + s_r
+
+
+def _vector_entries(d, e2, lam, r, norm2, probes, pivmin):
+    """|z_k[q]| / |z_k| at P probe indices q per vector: the twisted-factorization vectors
+    of :func:`_twisted_amplitudes` (final eigenvalue estimates lam (K,), twist indices r,
+    |z|^2 norm2), probes (K, P) int. Two O(N) sweeps: z_q / z_i carried from q towards r
+    (z_{i+1} / z_i = -D+_i / e_i above r, z_{i-1} / z_i = -D-_i / e_{i-1} below it)."""
+    n = d.shape[0]
+    idx = jnp.arange(n)
+    e2_prev = jnp.concatenate([jnp.zeros(1), e2])
+    e2_next = jnp.concatenate([e2, jnp.zeros(1)])
+    zeros = jnp.zeros_like(lam)
+    r_ = r[:, None]
+
+    def pivot(x):
+        return 1.0 / jnp.where(jnp.abs(x) < pivmin, -pivmin, x)
+
+    def sweep(reverse):
+        def step(carry, xs):
+            inv_near, ratio, at_r = carry
+            i, di, ep, en = xs
+            inv = pivot(di - lam - (en if reverse else ep) * inv_near)
+            ratio = jnp.where(i == probes, 1.0, ratio)  # z_q / z_i
+            at_r = jnp.where(i == r_, ratio, at_r)
+            step_ = jnp.sqrt(ep if reverse else en) * jnp.abs(inv)
+            return (inv, jnp.minimum(ratio * step_[:, None], _BIG), at_r), None
+
+        init = (zeros, jnp.zeros(probes.shape), jnp.zeros(probes.shape))
+        (_, _, at_r), _ = jax.lax.scan(step, init, (idx, d, e2_prev, e2_next), reverse=reverse)
+        return at_r
+
+    entry = jnp.where(probes <= r_, sweep(False), sweep(True))
+    return entry / jnp.sqrt(norm2)[:, None]
 
 
 @jax.jit  # compiled once per shape, also for eager (op-by-op) callers
@@ -330,14 +369,50 @@ def first_components(d, e, lam):
     Returns:
         (N,) |v_k[0]|, in the order of lam.
     """
+    return _first_pass(d, e, lam)[0]
+
+
+def _chunks(x, n, chunk):
+    blocks = -(-n // chunk)
+    pad = jnp.broadcast_to(x[:1], (blocks * chunk - n,) + x.shape[1:])
+    return jnp.concatenate([x, pad]).reshape((blocks, chunk) + x.shape[1:])
+
+
+def _first_pass(d, e, lam):
+    """(|v_k[0]|, rho_k, r_k, mu_k, |z_k|^2, e^2, pivmin): the twisted factorizations of
+    all eigenvalues, in blocks of _CHUNK (:func:`_twisted_amplitudes`)."""
     n = d.shape[0]
     e2 = e * e
     pivmin = jnp.finfo(jnp.float64).tiny * jnp.maximum(1.0, jnp.max(e2, initial=0.0))
 
     def amplitudes(lam_chunk):
-        return jnp.sqrt(_twisted_amplitudes(d, e2, lam_chunk, pivmin))
+        amp2, residual, r, mu, norm2 = _twisted_amplitudes(d, e2, lam_chunk, pivmin)
+        return jnp.sqrt(amp2), residual, r, mu, norm2
+
+    out = jax.lax.map(amplitudes, _chunks(lam, n, min(n, _CHUNK)))
+    return tuple(x.reshape(-1)[:n] for x in out) + (e2, pivmin)
+
+
+def first_components_and_residuals(d, e, lam):
+    """(|v_k[0]|, rho_k, overlap_k): :func:`first_components`, the residual norm
+    rho_k = ||(T - mu_k) z_k|| of each computed unit vector z_k at its corrected
+    eigenvalue mu_k, and |z_k| at the neighbours' twist indices, overlap (N, 2) =
+    (|z_k[r_{k-1}]|, |z_k[r_{k+1}]|) (0 at the ends).
+
+    The residual of z_k is rho_k e_{r_k} (a twisted factorization puts it at its twist
+    index r_k), so z_k's component along another eigenvector v_j is
+    rho_k v_j[r_k] / (lambda_j - mu_k): with v_j[r_k] ~ z_j[r_k] this is the
+    a-posteriori error of |v_k[0]| from its neighbours (Davis-Kahan with the residual's
+    direction). Two O(N) sweeps per eigenvalue more than :func:`first_components`' five."""
+    n = d.shape[0]
+    amp, residual, r, mu, norm2, e2, pivmin = _first_pass(d, e, lam)
+    probes = jnp.stack([jnp.roll(r, 1), jnp.roll(r, -1)], axis=1)
+
+    def entries(args):
+        return _vector_entries(d, e2, *args, pivmin)
 
     chunk = min(n, _CHUNK)
-    blocks = -(-n // chunk)
-    padded = jnp.concatenate([lam, jnp.full(blocks * chunk - n, lam[0])])
-    return jax.lax.map(amplitudes, padded.reshape(blocks, chunk)).reshape(-1)[:n]
+    args = tuple(_chunks(x, n, chunk) for x in (mu, r, norm2, probes))
+    overlap = jax.lax.map(entries, args).reshape(-1, 2)[:n]
+    ends = jnp.zeros((n, 2), bool).at[0, 0].set(True).at[-1, 1].set(True)
+    return amp, residual, jnp.where(ends, 0.0, overlap)
