@@ -207,6 +207,33 @@ def test_degenerate_members_fall_back_to_dense_eigh():
     assert np.min(np.diff(np.asarray(lam[0]))) < 1e-12  # it was degenerate
 
 
+def test_dense_fallback_only_for_close_pairs_that_mix():
+    # R = 4 lattices, tridiagonalized: (0) W = 0, degenerate; (1) the symmetric lattice
+    # split by W = 1e-3, whose close pairs overlap each other and site 0 (twisted
+    # factorizations err there by ~1e-11 against dense eigh); (2) W = 1e4 with the site
+    # farthest from the grain given the grain's energy + 1e-4: an almost degenerate pair
+    # (gap ~2e-3 after the hopping shifts, 2e-7 relative) localized on two sites far
+    # apart, which twisted factorizations get right (the bound 8 eps ||T|| / gap alone,
+    # ~1e-8, sent such realizations dense)
+    R = 4
+    hop = np.asarray(lattice.hamiltonian(R, 0.0, theta0=0.0))
+    v_far = np.array(lattice.potential(R, 1e4, key=jax.random.key(2), kind="random"))
+    far = int(np.argmax(np.abs(np.asarray(lattice.sites(R))).sum(axis=1)))
+    v_far[far] = v_far[0] + 1e-4
+    V = np.stack([np.zeros(len(hop)), np.asarray(lattice.potential(R, 1e-3, theta0=0.3)), v_far])
+    H = hop + V[:, :, None] * np.eye(len(hop))
+    d, e = jax.jit(_band_device.band_to_tridiagonal)(band_storage(H, lattice.bandwidth(R)))
+    lam = jax.jit(_band_device.tridiagonal_eigenvalues)(d, e)
+    amp, flagged = jax.jit(_band_device.amplitudes_and_flags)(d, e, lam)
+    assert flagged.tolist() == [True, True, False]
+    lam_ref, amp_ref = dense_reference(H[2])
+    assert np.min(np.diff(lam_ref)) < 1e-2  # the close pair is there
+    assert_matches(lam[2], amp[2], lam_ref, amp_ref)
+    # the flag is needed where it is raised: twisted amplitudes err at W = 1e-3
+    err = np.max(np.abs(np.asarray(amp[1]) - dense_reference(H[1])[1]))
+    assert err > 1e-13
+
+
 def test_non_finite_input_gives_nan():
     ab = np.ones((2, 3, 8))
     ab[1, 0, 3] = np.nan

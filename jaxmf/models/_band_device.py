@@ -420,13 +420,10 @@ def _dense_spectrum(ab):
     return lam, jnp.abs(vectors[..., 0, :])
 
 
-def _spectrum_batch(ab):
-    """(B, kd + 1, N) -> (lam, amp), each (B, N), with the degenerate fallback."""
-    n = ab.shape[-1]
-    d, e = band_to_tridiagonal(ab)
-    if n == 1:
-        return d, jnp.ones_like(d)
-    lam = tridiagonal_eigenvalues(d, e)
+def amplitudes_and_flags(d, e, lam):
+    """(amp (B, N), flagged (B,)): |phi_k(0)| by twisted factorizations and whether a
+    realization needs the dense fallback (degenerate eigenvalues, or an a-posteriori
+    error bound above _AMPLITUDE_TOL); d, e, lam (B, N), (B, N - 1), (B, N)."""
     amp, rho, overlap = jax.vmap(_banded.first_components_and_residuals)(d, e, lam)
     eps, tiny = jnp.finfo(jnp.float64).eps, jnp.finfo(jnp.float64).tiny
     scale = jnp.maximum(jnp.max(jnp.abs(lam), axis=-1), tiny)
@@ -447,7 +444,17 @@ def _spectrum_batch(ab):
     mix_lo = lo * (overlap[:, 1:, 0] + hi * inv_gap) * amp[:, 1:]  # v_{k+1} in z_k
     mix_hi = hi * (overlap[:, :-1, 1] + lo * inv_gap) * amp[:, :-1]  # v_k in z_{k+1}
     bound = (mix_lo + mix_hi) * inv_gap
-    flagged = flagged | (jnp.max(bound, axis=-1) > _AMPLITUDE_TOL)
+    return amp, flagged | (jnp.max(bound, axis=-1) > _AMPLITUDE_TOL)
+
+
+def _spectrum_batch(ab):
+    """(B, kd + 1, N) -> (lam, amp), each (B, N), with the degenerate fallback."""
+    n = ab.shape[-1]
+    d, e = band_to_tridiagonal(ab)
+    if n == 1:
+        return d, jnp.ones_like(d)
+    lam = tridiagonal_eigenvalues(d, e)
+    amp, flagged = amplitudes_and_flags(d, e, lam)
     finite = jnp.all(jnp.isfinite(ab), axis=(-2, -1))
     flagged = flagged & finite
 
