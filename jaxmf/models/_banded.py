@@ -409,7 +409,8 @@ def first_components_and_residuals(d, e, lam):
     probes = jnp.stack([jnp.roll(r, 1), jnp.roll(r, -1)], axis=1)
 
     def entries(args):
-        return _vector_entries(d, e2, *args, pivmin)
+        mu_, r_, norm2_, probes_ = args
+        return _vector_entries(d, e2, mu_, r_, norm2_, probes_, pivmin)
 
     chunk = min(n, _CHUNK)
     args = tuple(_chunks(x, n, chunk) for x in (mu, r, norm2, probes))
