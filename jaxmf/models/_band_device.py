@@ -464,7 +464,13 @@ def _spectrum_batch(ab):
         lam_i, amp_i = _dense_spectrum(ab[i])
         return lam.at[i].set(lam_i), amp.at[i].set(amp_i), todo.at[i].set(False)
 
-    lam, amp, _ = lax.while_loop(lambda s: jnp.any(s[2]), dense_one, (lam, amp, flagged))
+    def dense(args):
+        lam, amp, _ = lax.while_loop(lambda s: jnp.any(s[2]), dense_one, args + (flagged,))
+        return lam, amp
+
+    # inside a cond: a bare while_loop here made XLA:CPU run the whole route 3x slower
+    # at R = 50 (45 s against 15 s per realization) even with no member flagged
+    lam, amp = lax.cond(jnp.any(flagged), dense, lambda args: args, (lam, amp))
     nan = jnp.full_like(lam, jnp.nan)
     return (jnp.where(finite[:, None], lam, nan), jnp.where(finite[:, None], amp, nan))
 
