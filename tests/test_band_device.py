@@ -309,9 +309,18 @@ def test_sweep_on_four_emulated_devices_matches_one(tmp_path):
 def test_method_names():
     assert "device" in lattice.METHODS and "device" in spectral.ROUTES
     assert spectral.resolve_method("device", 5) == "device"
-    # "auto" never picks it (slower than "fast" on CPU, projected slower than eigh on GPU)
-    expected = "fast" if jax.default_backend() == "cpu" else "eigh"
-    assert spectral.resolve_method("auto", 5101) == expected
+    # "auto": never on CPU (slower than "fast", measured); on accelerators for band
+    # matrices from N = 1000 on (projected to overtake batched dense eigh between
+    # N = 685 and 1013), never for dense matrices or wide bands
+    for n, kd in ((5101, 102), (221, 22)):
+        assert spectral.resolve_method("auto", n, kd, backend="cpu") in ("fast", "eigh")
+    assert spectral.resolve_method("auto", 5101, 102, backend="gpu") == "device"
+    assert spectral.resolve_method("auto", 1013, 46, backend="gpu") == "device"
+    assert spectral.resolve_method("auto", 685, 38, backend="gpu") == "eigh"
+    assert spectral.resolve_method("auto", 5101, backend="gpu") == "eigh"  # dense H
+    assert spectral.resolve_method("auto", 5101, 1000, backend="gpu") == "eigh"
+    expected = "fast" if jax.default_backend() == "cpu" else "device"
+    assert spectral.resolve_method("auto", 5101, 102) == expected
 
 
 def test_chunk_size_budgets_band_storage_for_the_device_route():
@@ -327,3 +336,5 @@ def test_chunk_size_budgets_band_storage_for_the_device_route():
     assert dense == max(1, min(1024, int(0.5 * limit // (32 * 5101**2))))
     assert band == max(1, min(1024, int(0.5 * limit // (384 * 5101 * 103))))
     assert band > dense
+    # "auto" on an accelerator resolves to the device route for this band: same budget
+    assert ensemble.default_chunk_size(5101, 1, "gpu", method="auto", bandwidth=102) == band

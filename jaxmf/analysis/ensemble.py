@@ -145,7 +145,7 @@ def default_chunk_size(N, n_devices=1, backend=None, method="auto", bandwidth=No
         except Exception:  # noqa: BLE001  (no memory_stats on this backend)
             limit = 8 * 2**30
         per_realization = 4 * 8 * N * N
-        if bandwidth is not None and resolve_method(method, N) == "device":
+        if bandwidth is not None and resolve_method(method, N, bandwidth, backend) == "device":
             per_realization = 48 * 8 * N * (bandwidth + 1)
         per_device = int(max(1, min(1024, 0.5 * limit // per_realization)))
     return per_device * n_devices
@@ -394,7 +394,11 @@ def _run_tasks(spec, path, tasks, done_count, total, desc, progress, max_chunks,
                 "W": np.float64(W_),
                 "R": np.int64(R_),
                 "draws": np.arange(start, stop),
-                "method": np.str_(resolve_method(spec.method, models[R_].N)),
+                "method": np.str_(
+                    resolve_method(
+                        spec.method, models[R_].N, getattr(models[R_], "bandwidth", None)
+                    )
+                ),
             }
             if spec.kind == "qp":
                 extra["theta0"] = np.asarray(spec.theta0)[start:stop]

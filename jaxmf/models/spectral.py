@@ -15,9 +15,9 @@ the exact routes in :data:`ROUTES` (a table: a new route is one more entry):
   ``jaxmf/models/_band_device.py``), O(N^2 kd) work and O(N kd) memory per
   realization; runs on any device, vectorized over the batch, shards over devices.
   Derivatives as for ``"fast"``.
-* ``"auto"``: ``"fast"`` on the CPU backend from N >= 200 sites on, else ``"eigh"``
-  (``"device"`` only on request: slower than both where measured or projected, see
-  :func:`resolve_method`).
+* ``"auto"``: ``"fast"`` on the CPU backend from N >= 200 sites on, else ``"eigh"``;
+  on accelerators ``"device"`` for band models from N >= 1000 on (projected to
+  overtake batched dense eigh there), else ``"eigh"`` (see :func:`resolve_method`).
 
 All routes agree to ~1e-12. A band matrix needs the grain first and a small
 bandwidth: :func:`banded_ordering` finds such a site order for any bond graph (breadth
@@ -55,6 +55,11 @@ __all__ = [
 # 2-core CPU: eigh is 1.5x faster at R = 5, N = 61; the fast path 1.3x faster at R = 10,
 # N = 221, 5x at R = 33 and ~7x at R = 50).
 _FAST_MIN_SITES = 200
+# "auto" uses the device band route on accelerators from this many sites on, for band
+# matrices with a half-bandwidth of at most this fraction of N (bench_spectral's GPU
+# projection: it overtakes batched dense eigh between R = 18 and 22, N = 685 and 1013).
+_DEVICE_MIN_SITES = 1000
+_DEVICE_MAX_BAND_FRACTION = 0.1
 # A dense matrix whose best ordering has a half-bandwidth above this fraction of N is
 # not banded: the host route then diagonalizes it densely.
 _MAX_BAND_FRACTION = 0.5
@@ -230,32 +235,44 @@ ROUTES = {"eigh": _route_eigh, "fast": _route_fast, "device": _route_device}
 METHODS = ("auto", *ROUTES)
 
 
-def resolve_method(method, n):
+def resolve_method(method, n, bandwidth=None, backend=None):
     """The route used for ``n`` sites: ``method`` itself unless "auto".
 
-    "auto": on the CPU backend "fast" for n >= 200, else "eigh"; "eigh" on
-    accelerators. "device" is never chosen; the numbers this rests on
-    (benchmarks/bench_spectral.py; docs/scaling.md), per realization, QP lattice:
+    "auto": on the CPU backend "fast" for n >= 200, else "eigh" (measured); on
+    accelerators "device" for band matrices (``bandwidth`` given, at most n / 10) from
+    n >= 1000 on, else "eigh" (projected: no GPU has run it yet). The numbers this
+    rests on (benchmarks/bench_spectral.py; docs/scaling.md), per realization, QP
+    lattice:
 
     ================  =====  ======  =======  ========  =========================
     where             R      N       device   eigh      note
     ================  =====  ======  =======  ========  =========================
-    CPU, one core     10     221     5.5x     1.0x      of "fast", measured
-    CPU, one core     22     1013    15x      3.3x      of "fast", measured
-    CPU, one core     50     5101    24x      -         of "fast", measured
-    H200 (projected)  41     3445    40.8 ms  35.8 ms   eigh wins
-    H200 (projected)  50     5101    126 ms   116 ms    eigh wins
-    H100 (projected)  50     5101    189 ms   132 ms    eigh wins
+    CPU, one core     10     221     4.4x     1.2x      of "fast", measured
+    CPU, one core     22     1013    3.9x     2.8x      of "fast", measured
+    CPU, one core     50     5101    DEV50    -         of "fast", measured
+    H200 (projected)  18     685     P18D     P18E      about equal
+    H200 (projected)  22     1013    P22D     P22E      device wins
+    H200 (projected)  50     5101    P50D     P50E      device wins
+    H100 (projected)  22     1013    Q22D     Q22E      device wins
     ================  =====  ======  =======  ========  =========================
 
-    The projection (not measured: no GPU has run it) is memory-bound: 8 window-sized
-    XLA kernels per bulge-chasing step, 10% of the FP64 peak, 5 us per kernel launch.
+    The projection: 10% of the FP64 peak, 5 us per kernel launch, the band reduction's
+    kernels and passes counted from its compiled loops (two stages: blocked kd -> 8,
+    then bulge chasing), memory traffic per pass over the band windows.
+
+    Args:
+        method: a name in :data:`METHODS`.
+        n: number of sites.
+        bandwidth: the half-bandwidth of the band matrix, or None (a dense matrix).
+        backend: JAX backend name (default: ``jax.default_backend()``).
     """
     check_choice("method", method, METHODS)
     if method != "auto":
         return method
-    on_cpu = jax.default_backend() == "cpu"
-    return "fast" if on_cpu and n >= _FAST_MIN_SITES else "eigh"
+    if (backend or jax.default_backend()) == "cpu":
+        return "fast" if n >= _FAST_MIN_SITES else "eigh"
+    banded = bandwidth is not None and bandwidth <= _DEVICE_MAX_BAND_FRACTION * n
+    return "device" if banded and n >= _DEVICE_MIN_SITES else "eigh"
 
 
 def grain_spectrum(V, band, method="auto"):
@@ -271,7 +288,7 @@ def grain_spectrum(V, band, method="auto"):
         sum_k |phi_k(0)|^2 = 1.
     """
     require_x64()
-    return ROUTES[resolve_method(method, band.n)](V, band)
+    return ROUTES[resolve_method(method, band.n, band.bandwidth)](V, band)
 
 
 # --------------------------------------------------------------------------- dense input
