@@ -247,13 +247,13 @@ def resolve_method(method, n, bandwidth=None, backend=None):
     ================  =====  ======  =======  ========  =========================
     where             R      N       device   eigh      note
     ================  =====  ======  =======  ========  =========================
-    CPU, one core     10     221     4.4x     1.2x      of "fast", measured
-    CPU, one core     22     1013    3.9x     2.8x      of "fast", measured
-    CPU, one core     50     5101    DEV50    -         of "fast", measured
-    H200 (projected)  18     685     P18D     P18E      about equal
-    H200 (projected)  22     1013    P22D     P22E      device wins
-    H200 (projected)  50     5101    P50D     P50E      device wins
-    H100 (projected)  22     1013    Q22D     Q22E      device wins
+    CPU, one core     10     221     3.1x     1.2x      of "fast", measured
+    CPU, one core     22     1013    3.0x     2.1x      of "fast", measured
+    CPU, one core     50     5101    6.2x     -         of "fast", measured
+    H200 (projected)  18     685     0.28 ms  0.28 ms   about equal
+    H200 (projected)  22     1013    0.67 ms  0.91 ms   device wins
+    H200 (projected)  50     5101    60 ms    116 ms    device wins
+    H100 (projected)  22     1013    0.98 ms  1.03 ms   device wins
     ================  =====  ======  =======  ========  =========================
 
     The projection: 10% of the FP64 peak, 5 us per kernel launch, the band reduction's
