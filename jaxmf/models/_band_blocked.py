@@ -34,7 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-__all__ = ["reduce_band", "block_schedule"]
+__all__ = ["reduce_band", "block_schedule", "sequential_steps", "qr_block"]
 
 # Upper bound on the number of loop phases (separately compiled loops with fewer slots).
 _MAX_PHASES = 4
@@ -105,8 +105,8 @@ def _tasks(win, V, T, kd, b):
     """One step of all task slots, batch-leading.
 
     Args:
-        win: (G, kd, 2 kd) band windows, win[g, j, k] = H[p + j + k, p + j] (G = slots
-            x batch).
+        win: (G, kd, 2 kd) band windows, win[g, j, k] = H[p + j + k, p + j] (G = batch
+            x slots, realization-major).
         V, T: (G, kd, b), (G, b, b) the tasks' block reflectors on rows [p, p + kd).
 
     Returns:
