@@ -181,6 +181,11 @@ def test_route_holds_no_callback():
     assert _has_callback(route("fast"), V)  # the check can fail: the host route has one
     assert not _has_callback(route("device"), V)
     assert not _has_callback(jax.grad(lambda v: route("device")(v)[..., 0].sum()), V)
+    # R = 10 (kd = 22): the default device route has the blocked first stage
+    V10 = jnp.zeros((2, lattice.num_sites(10)))
+    assert not _has_callback(
+        lambda v: lattice.couplings_from_potential(v, 10, method="device"), V10
+    )
 
 
 def test_jit_vmap_and_single_matrix_agree():
