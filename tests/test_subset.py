@@ -249,8 +249,14 @@ def test_replicas_of_a_gaussian_tail_pass_and_a_stuck_sampler_warns():
     assert est.check.passed and not est.collapsed
     assert est.acceptance.shape == est.distinct.shape == (8, max(len(r.acceptance) for r in runs))
     assert abs(est.f - scipy.stats.norm.cdf(-t)) < 3 * est.err
-    # the claimed errors are of the size of the observed spread
-    assert 0.3 < np.median(est.cov) / (est.replicas.std(ddof=1) / est.f) < 3.0
+    # the claimed errors are of the size of the observed spread, Au & Beck's and the
+    # genealogy's alike
+    spread = est.replicas.std(ddof=1) / est.f
+    assert 0.3 < np.median(est.cov) / spread < 3.0
+    gcov = est.families**-0.5
+    assert est.genealogy is not None and est.genealogy.passed
+    assert 0.3 < np.median(gcov) / spread < 3.0
+    assert np.all((est.families >= 1) & (est.families <= 500))
 
     def stuck(z, sigma, *, key):
         return subset.Proposal(z, np.zeros(len(z), bool))
@@ -262,6 +268,34 @@ def test_replicas_of_a_gaussian_tail_pass_and_a_stuck_sampler_warns():
     with pytest.warns(RuntimeWarning, match="collapsed"):
         est = replicas.combine(runs, -3.0)
     assert est.collapsed and est.min_distinct <= 0.1
+
+
+def test_genealogy_error_in_its_limits():
+    """genealogy_cov = sqrt(sum_e c_e^2) / m: plain sampling (every event state its own
+    ancestor) gives the binomial 1 / sqrt(m); two families of two states each give
+    1 / sqrt(2), one family 1 (counted by hand on a built genealogy); a run without a
+    genealogy has no genealogy check."""
+    d = 5
+    run = subset.run(_halfspace(d), d, key=jax.random.key(5), n=400, stop=10.0)
+    assert len(run.thresholds) == 0  # plain sampling only
+    m = int(np.sum(run.scores[0] <= -1.0))
+    assert m > 20
+    assert replicas.genealogy_cov(run, -1.0) == pytest.approx(m**-0.5, rel=1e-12)
+    assert replicas.genealogy_cov(run, -50.0) == np.inf  # no event state
+
+    def built(parents):
+        scores = np.array([[0.0, 1.0, 2.0, 3.0], [0.0, 0.0, 0.5, 0.5]])
+        return subset.SubsetRun(
+            np.array([1.0]), np.array([0.5]), scores, None, np.array([0.5]),
+            np.array([1.0]), 8, 0.5, np.array([parents]),
+        )  # fmt: skip
+
+    assert replicas.genealogy_cov(built([0, 1, 0, 1]), 0.9) == pytest.approx(2**-0.5)
+    assert replicas.genealogy_cov(built([1, 1, 1, 1]), 0.9) == pytest.approx(1.0)
+    runs = [built([0, 1, 0, 1]), built([1, 1, 1, 1])._replace(parents=None)]
+    est = replicas.combine(runs, 0.9, warn=False)
+    assert est.genealogy is None and np.isnan(est.families[1])
+    assert est.families[0] == pytest.approx(2.0)
 
 
 def test_genealogy_links_each_chain_to_its_seed():
@@ -282,6 +316,12 @@ def test_genealogy_links_each_chain_to_its_seed():
     eve = subset.ancestors(run)
     assert np.all(run.scores[0][eve] <= run.thresholds[0])
     assert np.unique(eve).size <= seeds
+    for k in range(L + 1):  # tracing through population k composes
+        np.testing.assert_array_equal(
+            eve, subset.ancestors(run, 0, source=k)[subset.ancestors(run, k)]
+        )
+    with pytest.raises(ValueError, match="source"):
+        subset.ancestors(run, 0, source=L + 1)
 
     def stuck(z, sigma, *, key):
         return subset.Proposal(z, np.zeros(len(z), bool))

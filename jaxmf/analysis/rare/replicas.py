@@ -8,7 +8,9 @@ Each run of :func:`~jaxmf.analysis.rare.subset.run` claims a relative error of i
 
 with rho_k the autocorrelation of the level indicator along the T = 1 / p0 recorded states
 of each chain (gamma_0 = 0: plain sampling), and delta^2 = sum_k delta_k^2 (the levels'
-correlation neglected, as in Au & Beck). Chains that hardly move make the recorded
+correlation neglected, as in Au & Beck). :func:`genealogy_cov` claims an error from the
+ancestry instead (pairs of event states with distinct population-0 ancestors), which
+sees the levels' correlation; both are reported. Chains that hardly move make the recorded
 states copies of their seeds; within one population that shows as rho ~ 1, but the
 genealogical collapse across levels does not, and the replicas then scatter more than
 each claims. :func:`replica_check` tests exactly that: chi^2 = sum_r (log f_r - mean)^2
@@ -32,9 +34,17 @@ from typing import NamedTuple
 import numpy as np
 import scipy.stats
 
-from .subset import SubsetRun, tail_probability
+from .subset import SubsetRun, ancestors, tail_probability
 
-__all__ = ["COLLAPSE", "ReplicaCheck", "ReplicaEstimate", "run_cov", "replica_check", "combine"]
+__all__ = [
+    "COLLAPSE",
+    "ReplicaCheck",
+    "ReplicaEstimate",
+    "run_cov",
+    "genealogy_cov",
+    "replica_check",
+    "combine",
+]
 
 COLLAPSE = 0.25
 """A population with fewer distinct states than this fraction counts as collapsed (pCN at
@@ -73,6 +83,10 @@ class ReplicaEstimate(NamedTuple):
         distinct: (M, L) fraction of distinct states per replica and level.
         min_distinct: the smallest of them (1 if no level).
         collapsed: some level has min_distinct < :data:`COLLAPSE`.
+        families: (M,) effective number of population-0 families of each replica's event
+            states, 1 / :func:`genealogy_cov` ^ 2 (NaN without a recorded genealogy).
+        genealogy: :class:`ReplicaCheck` against the genealogy's claimed errors (None
+            unless every replica recorded its genealogy).
     """
 
     f: float
@@ -84,6 +98,8 @@ class ReplicaEstimate(NamedTuple):
     distinct: np.ndarray
     min_distinct: float
     collapsed: bool
+    families: np.ndarray
+    genealogy: ReplicaCheck | None
 
 
 def _gamma(indicator, T):
@@ -126,6 +142,45 @@ def run_cov(run: SubsetRun, b: float) -> float:
     return float(np.sqrt(d2))
 
 
+def genealogy_cov(run: SubsetRun, b: float) -> float:
+    """Relative error of P(s <= b) claimed from the run's genealogy: the inverse square
+    root of the effective number of families of its event states.
+
+    Let the estimate use population k, with m event states (s <= b), c_e of which descend
+    from state e of population 0 (:func:`~jaxmf.analysis.rare.subset.ancestors`). Two
+    event states of different ancestors are nearly independent draws, so the square of
+    the estimate restricted to such pairs, f^2 D / m^2 with D = m^2 - sum_e c_e^2 the
+    ordered pairs of distinct ancestry, estimates f^2 while f^2 itself estimates f^2 +
+    Var f (the particle-filter estimator of Lee & Whiteley, Biometrika 105, 609 (2018),
+    whose factor (n / (n - 1))^(L + 1) corrects multinomial resampling; subset
+    simulation seeds deterministically and the factor is taken as 1). Hence
+
+        delta^2 = 1 - D / m^2 = sum_e c_e^2 / m^2 = 1 / F,
+
+    F the inverse Simpson index of the families. Limits: plain sampling (k = 0) gives
+    1 / m, the binomial error without its (1 - p); chains that never move give 1 / (the
+    distinct population-0 states in the event), plain sampling's error; chains that
+    forget their seeds give 1 / m plus, per level, the probability (T - 1) / (n - 1) that
+    two states share a seed, Au & Beck's sum with gamma = 0. Unlike :func:`run_cov` it
+    sees the levels' correlation, but it saturates at 1 (one family): a replica cannot
+    see the families it lost, nor the bias of chains that do not mix.
+
+    Args:
+        run: a run with ``parents`` recorded.
+        b: the event threshold.
+
+    Returns:
+        sqrt(sum_e c_e^2) / m (inf if the estimate is 0).
+    """
+    k = int(tail_probability(run, b).population)
+    event = run.scores[k] <= b
+    m = int(event.sum())
+    if m == 0:
+        return float("inf")
+    counts = np.unique(ancestors(run, 0, source=k)[event], return_counts=True)[1]
+    return float(np.sqrt(np.sum(counts.astype(float) ** 2)) / m)
+
+
 def replica_check(estimates, cov) -> ReplicaCheck:
     """chi^2 test of replica estimates f_r against their claimed relative errors cov_r
     (on log f, where the relative errors are the standard deviations)."""
@@ -166,6 +221,18 @@ def combine(runs, b: float, *, warn: bool = True) -> ReplicaEstimate:
         )
     M = len(runs)
     err = float(f.std(ddof=1) / np.sqrt(M)) if M > 1 else float("inf")
+    traced = all(r.parents is not None for r in runs)
+    gcov = np.asarray([genealogy_cov(r, b) if r.parents is not None else np.nan for r in runs])
     return ReplicaEstimate(
-        float(f.mean()), err, f, cov, replica_check(f, cov), acc, dis, min_d, bool(collapsed)
+        float(f.mean()),
+        err,
+        f,
+        cov,
+        replica_check(f, cov),
+        acc,
+        dis,
+        min_d,
+        bool(collapsed),
+        gcov**-2.0,
+        replica_check(f, gcov) if traced else None,
     )

@@ -259,8 +259,8 @@ def run(
     )
 
 
-def ancestors(res: SubsetRun, population: int = 0) -> np.ndarray:
-    """Ancestor of every state of the last population in an earlier population.
+def ancestors(res: SubsetRun, population: int = 0, source: int | None = None) -> np.ndarray:
+    """Ancestor of every state of a population (default: the last) in an earlier one.
 
     Subset simulation seeds each level's chains with states of the previous population,
     so the last population descends from few states of the early ones when the chains
@@ -272,20 +272,23 @@ def ancestors(res: SubsetRun, population: int = 0) -> np.ndarray:
     Args:
         res: a :class:`SubsetRun` with ``parents`` recorded.
         population: the earlier population k (0: the plain N(0, I) samples), 0 <= k <= L.
+        source: the population whose states are traced (default: the last, L);
+            population <= source <= L.
 
     Returns:
-        (n,) int: state i of the last population descends from state ``result[i]`` of
+        (n,) int: state i of population ``source`` descends from state ``result[i]`` of
         population k.
     """
     if res.parents is None:
         raise ValueError("res.parents is None: this run has no recorded genealogy")
     levels = len(res.parents)
-    if not 0 <= population <= levels:
-        raise ValueError(
-            f"population must be in [0, {levels}] (the run's levels); got {population}"
-        )
+    source = levels if source is None else source
+    if not 0 <= source <= levels:
+        raise ValueError(f"source must be in [0, {levels}] (the run's levels); got {source}")
+    if not 0 <= population <= source:
+        raise ValueError(f"population must be in [0, {source}] (at most source); got {population}")
     index = np.arange(res.scores.shape[1])
-    for k in range(levels, population, -1):
+    for k in range(source, population, -1):
         index = res.parents[k - 1][index]
     return index
 
