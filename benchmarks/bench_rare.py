@@ -355,6 +355,10 @@ def pool(*folders, g0=1.0):
                 "chi2": e.check.chi2,
                 "chi2_p": e.check.p_value,
                 "claimed_cov": e.cov.tolist(),
+                # the error each replica claims from its genealogy, and the check with it
+                "effective_families": e.families.tolist(),
+                "genealogy_chi2_p": e.genealogy.p_value if e.genealogy else None,
+                "genealogy_passed": e.genealogy.passed if e.genealogy else None,
                 "levels": [len(r.thresholds) for r in runs],
                 "n": runs[0].scores.shape[1],
                 "acceptance": np.nanmean(e.acceptance, axis=0).tolist(),
@@ -367,6 +371,12 @@ def pool(*folders, g0=1.0):
             f"W={W:g} R={R} {kernel}: f = {e.f:.3g} +- {e.err:.2g} (replicas "
             f"{', '.join(f'{x:.2g}' for x in e.replicas)}), chi2 p = {e.check.p_value:.2g}"
             f" {'pass' if e.check.passed else 'FAIL'}, min distinct {e.min_distinct:.2f}"
+            + (
+                f"; families {', '.join(f'{x:.1f}' for x in e.families)}, genealogy check "
+                f"p = {e.genealogy.p_value:.2g}"
+                if e.genealogy
+                else ""
+            )
         )
     # rows of replica files no longer at hand (earlier runs) are kept as they are
     done = {(r["W"], r["R"], r["kernel"]) for r in rows}
