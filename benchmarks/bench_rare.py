@@ -252,8 +252,8 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
     """Independent replicas r in range(M) (or in M itself, a range: processes can share
     the replicas of one row) with key fold_in(key(seed of kernel, thin and W), r) of
     P(log g0_c <= 0), one .npz each (the SubsetRun with its last population); existing
-    files are kept. Files of thin != 5 and R != 10 carry them in their name
-    ({kernel}-t{thin}-R{R}_W...)."""
+    files are kept. Files of thin != 5, n != 500 and R != 10 carry them in their name
+    ({kernel}-t{thin}-n{n}-R{R}_W...), and n != 500 draws from other keys."""
     import jax.numpy as jnp
 
     from jaxmf.analysis.rare import guided, moves, subset
@@ -273,7 +273,13 @@ def kernel_replicas(Ws, kernel, M, n, folder, R=10, thin=5, max_levels=16):
             "cluster": 4000,
         }[kernel]
         seed += int(W) + (0 if thin == 5 else 100_000 * thin) + (0 if R == 10 else 10_000 * R)
-        name = kernel + ("" if thin == 5 else f"-t{thin}") + ("" if R == 10 else f"-R{R}")
+        seed += 0 if n == 500 else 1_000_000 * (n // 100)  # other population sizes: other keys
+        name = (
+            kernel
+            + ("" if thin == 5 else f"-t{thin}")
+            + ("" if n == 500 else f"-n{n}")
+            + ("" if R == 10 else f"-R{R}")
+        )
         for r in M if isinstance(M, range) else range(M):
             path = folder / f"{name}_W{W:g}_r{r}.npz"
             if path.exists():
@@ -346,7 +352,7 @@ def pool(*folders, g0=1.0):
                 "R": R,
                 "g0": g0,
                 "kernel": kernel,
-                "thin": int(kernel.split("-t")[1]) if "-t" in kernel else 5,
+                "thin": int(re.search(r"-t(\d+)", kernel)[1]) if "-t" in kernel else 5,
                 "f": e.f if e.check.passed else None,  # a failed row has no value
                 "err": e.err if e.check.passed else None,
                 "replicas": e.replicas.tolist(),
