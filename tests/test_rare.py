@@ -95,6 +95,10 @@ def test_subset_simulation_agrees_with_plain_sampling_in_the_tail(W, n_plain, n,
     assert np.all(e.levels >= 2) and e.unconverged == 0  # the event needed levels
     assert abs(e.f[0] - p.f) < 4 * np.hypot(e.stderr[0], p.stderr), (e.f, e.stderr, p)
     assert 0 < e.f[1] < e.f[0]  # smaller g0: rarer, read off the same runs
+    # effective ancestral families: 1 ... n where a replica found the event, 0 where not
+    F, hit = e.families, e.replicas > 0
+    assert F is not None and F.shape == (M, 2)
+    assert np.all((F[hit] >= 1) & (F[hit] <= n)) and np.all(F[~hit] == 0)
     V = e.conditional_V
     assert V.shape == (M * n, lattice.num_sites(R)) and np.all(np.abs(V) < W)
 
@@ -105,6 +109,7 @@ def test_subset_estimate_is_reproducible_from_the_key():
     c = rare.subset_estimate(1, 30.0, key=jax.random.key(1), g0=(0.1,), n=50, replicas=2)
     np.testing.assert_array_equal(a.replicas, b.replicas)
     np.testing.assert_array_equal(a.conditional_V, b.conditional_V)
+    np.testing.assert_array_equal(a.families, b.families)
     assert not np.array_equal(a.conditional_V, c.conditional_V)
 
 

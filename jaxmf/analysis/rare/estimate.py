@@ -29,6 +29,7 @@ from ...resonance import check_dist
 from . import subset
 from .critical import gaussian_scorer
 from .moves import proposal
+from .replicas import genealogy_cov
 
 __all__ = [
     "THIN",
@@ -67,6 +68,11 @@ class SubsetEstimate(NamedTuple):
             conditional on log g0_c <= (last threshold) -- what an avalanche needs.
         last_threshold: (M,) the last threshold b_L of each replica (log g0 units).
         seconds: wall time.
+        families: (M, G) effective number of ancestral families of each replica's
+            avalanching states, 1 / :func:`~jaxmf.analysis.rare.replicas.genealogy_cov`^2
+            (0 where a replica found none; NaN for replicas stored without it). Below ~3
+            the errors a replica could claim for itself are not to be trusted, and the
+            replicas' spread is the only error bar (docs/rare_avalanches.md).
     """
 
     g0: np.ndarray
@@ -82,6 +88,7 @@ class SubsetEstimate(NamedTuple):
     conditional_V: np.ndarray
     last_threshold: np.ndarray
     seconds: float
+    families: np.ndarray | None = None
 
 
 def _check_couplings(g0):
@@ -235,8 +242,10 @@ def _replica(
         progress=cb,
     )
     # avalanche iff log g0 > log g0_c; P(log g0_c = log g0) = 0
+    gcov = np.asarray([genealogy_cov(run, float(b)) for b in np.log(g0)])
     return {
         "estimate": np.asarray(subset.tail_probability(run, np.log(g0)).probability),
+        "families": gcov**-2.0,
         "levels": len(run.thresholds),
         "acceptance": float(np.nanmean(run.acceptance)) if len(run.acceptance) else np.nan,
         "distinct": float(np.min(run.distinct)) if len(run.distinct) else 1.0,
@@ -273,6 +282,7 @@ def _combine(g0, W, parts, seconds) -> SubsetEstimate:
         W * np.concatenate([p["conditional"] for p in parts]),
         get("last"),
         seconds,
+        np.asarray([p.get("families", np.full(g0.size, np.nan)) for p in parts]),
     )
 
 

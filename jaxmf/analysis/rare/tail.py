@@ -56,6 +56,8 @@ class TailRow(NamedTuple):
             iid expectation.
         seconds: wall time of the W point (with a folder: summed over its replicas).
         method, moves, thin: "subset", the move set and the thinning.
+        families: effective number of ancestral families of each replica's avalanching
+            states (as in :class:`~jaxmf.analysis.rare.estimate.SubsetEstimate`).
     """
 
     W: float
@@ -81,6 +83,7 @@ class TailRow(NamedTuple):
     method: str
     moves: str
     thin: int
+    families: list | None = None
 
 
 def f_aval_tail(
@@ -212,6 +215,7 @@ def _rows(model, W, e, settings):
                 method="subset",
                 moves=settings["moves"],
                 thin=settings["thin"],
+                families=e.families[:, j].tolist() if e.families is not None else None,
             )
         )
     return rows
