@@ -158,8 +158,9 @@ def genealogy_cov(run: SubsetRun, b: float) -> float:
         delta^2 = 1 - D / m^2 = sum_e c_e^2 / m^2 = 1 / F,
 
     F the inverse Simpson index of the families. Limits: plain sampling (k = 0) gives
-    1 / m, the binomial error without its (1 - p); chains that never move give 1 / (the
-    distinct population-0 states in the event), plain sampling's error; chains that
+    1 / m, the binomial error without its (1 - p); chains that never move copy their
+    seeds (with equal copies: 1 / the number of distinct population-0 states in the
+    event, plain sampling's error over them); chains that
     forget their seeds give 1 / m plus, per level, the probability (T - 1) / (n - 1) that
     two states share a seed, Au & Beck's sum with gamma = 0. Unlike :func:`run_cov` it
     sees the levels' correlation, but it saturates at 1 (one family): a replica cannot
