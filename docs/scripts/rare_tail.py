@@ -60,6 +60,8 @@ def main():
         good = [r for r in rr if r["passed"] and (r["f"] or 0) > 0]
         bad = [r for r in rr if not (r["passed"] and (r["f"] or 0) > 0)]
         dx = 1.2 * (j - (len(kernels) - 1) / 2)  # side by side
+        big = "-n" in kernel  # n > 500 per level: black, larger
+        color, ms = ("k", 5.5) if big else (f"C{j % 10}", 3.5)
         if good:
             W = np.array([r["W"] for r in good]) + dx
             f = np.array([r["f"] for r in good])
@@ -71,20 +73,20 @@ def main():
                 ls="none",
                 capsize=2,
                 marker=MARK.get(kernel.split("-t")[0], "^"),
-                ms=3.5,
-                color=f"C{j}",
+                ms=ms,
+                color=color,
                 label=kernel,
             )
         for k, r in enumerate(bad):  # no value: the span of the replicas, and a cross
             rep = [x for x in r["replicas"] if x > 0]
             if rep:
-                ax.vlines(r["W"] + dx, min(rep), max(rep), color=f"C{j}", lw=0.8, alpha=0.6)
+                ax.vlines(r["W"] + dx, min(rep), max(rep), color=color, lw=0.8, alpha=0.6)
             ax.plot(
                 r["W"] + dx,
                 min(rep) if rep else fmin,
                 ls="none",
                 marker="x",
-                color=f"C{j}",
+                color=color,
                 label=f"{kernel}: replica check failed (span of replicas)" if k == 0 else None,
             )
     Wg = np.linspace(min(r["W"] for r in rows) - 5, max(r["W"] for r in rows) + 10, 200)
