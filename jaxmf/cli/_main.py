@@ -86,14 +86,24 @@ def _raise_signal(signum, frame):
 
 class _LineTracker:
     """stderr, remembering whether its current line shows text (a progress bar drawn
-    with carriage returns), so that an interruption message starts on a fresh line."""
+    with carriage returns), so that an interruption message starts on a fresh line.
+    :meth:`mute` drops what the still running worker writes after it (a progress bar
+    redrawn below the message would hide it)."""
 
     def __init__(self, stream):
         self._stream, self._tail = stream, ""
+        self._lock, self._muted = threading.Lock(), False
 
     def write(self, text):
-        self._tail = (self._tail + text).rsplit("\n", 1)[-1][-4096:]
-        return self._stream.write(text)
+        with self._lock:
+            if self._muted:
+                return len(text)
+            self._tail = (self._tail + text).rsplit("\n", 1)[-1][-4096:]
+            return self._stream.write(text)
+
+    def mute(self):
+        with self._lock:  # no write of the worker is under way after this
+            self._muted = True
 
     def mid_line(self) -> bool:
         shown = [s for s in self._tail.split("\r") if s]
@@ -164,6 +174,7 @@ def main(argv=None) -> int:
         return status
 
     def interrupted(status):
+        tracker.mute()
         if tracker.mid_line():
             stderr.write("\n")
         say(f"{prog}: interrupted{_note(state)}")
